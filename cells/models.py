@@ -1,0 +1,110 @@
+"""Cell builds: an ordered layer stack from the negative to the positive electrode."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from lims.models import Item, ItemKind, LineageRole, register_item_model
+
+from . import stack
+
+
+class CellFormat(models.TextChoices):
+    COIN = "coin", "Coin cell (CR2032)"
+    POUCH = "pouch", "Pouch cell"
+    SWAGELOK = "swagelok", "Swagelok / T-cell"
+    OTHER = "other", "Other"
+
+
+@register_item_model
+class Cell(Item):
+    KIND = ItemKind.CELL
+    CODE_PREFIX = "CELL"
+
+    format = models.CharField(max_length=10, choices=CellFormat.choices, default=CellFormat.COIN)
+    # Derived from the stack by the build service and kept here so lists can filter on it.
+    notation = models.CharField(max_length=120, blank=True, editable=False, db_index=True)
+    # Cathode active mass from the stack's disks (loading x area); kept current by
+    # `cells.services.cell_refresh_derived` when a disk's loading changes.
+    active_mass_mg = models.FloatField("active mass (mg)", null=True, blank=True, editable=False)
+    active_area_cm2 = models.FloatField(
+        "active area (cm²)", null=True, blank=True, validators=[MinValueValidator(0.0001)]
+    )
+    assembled_on = models.DateField(null=True, blank=True)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dew_point_c = models.FloatField(
+        "dry-room dew point (°C)", null=True, blank=True,
+        validators=[MinValueValidator(-100.0), MaxValueValidator(20.0)],
+    )
+    test_temperature_c = models.FloatField(
+        "test temperature (°C)", default=40.0,
+        validators=[MinValueValidator(-60.0), MaxValueValidator(200.0)],
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(active_area_cm2__isnull=True) | Q(active_area_cm2__gt=0),
+                name="cell_area_gt_0",
+            ),
+        ]
+
+    def lineage_parents(self) -> list[tuple]:
+        return [(layer.item, LineageRole.LAYER, layer.amount_ul, "µL" if layer.amount_ul else "")
+                for layer in self.layers.select_related("item")]
+
+    def layer_specs(self) -> list[stack.LayerSpec]:
+        return [layer.spec() for layer in self.layers.select_related("item")]
+
+    def c_rate_currents(self) -> dict[float, float]:
+        return stack.c_rate_currents(self.active_mass_mg)
+
+
+class LayerSide(models.TextChoices):
+    NEGATIVE = "negative", "Negative electrode"
+    ELECTROLYTE = "electrolyte", "Electrolyte / separator"
+    POSITIVE = "positive", "Positive electrode"
+
+
+class CellLayer(models.Model):
+    """One layer of a cell's stack, pointing at the tracked item it was made from."""
+
+    AUDIT_ITEM_FIELD = "cell"
+
+    cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="layers")
+    position = models.PositiveSmallIntegerField()
+    side = models.CharField(max_length=12, choices=LayerSide.choices)
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="used_in_layers")
+    amount_ul = models.FloatField(
+        "amount (µL)", null=True, blank=True, validators=[MinValueValidator(0.0)],
+        help_text="for liquid layers, e.g. a drop of ILE",
+    )
+    # A label for the layer in the notation when the item's own would be wrong (e.g. "Pt").
+    label = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["cell", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["cell", "position"], name="layer_position_unique"),
+            models.CheckConstraint(
+                condition=Q(amount_ul__isnull=True) | Q(amount_ul__gte=0), name="layer_amount_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cell_id}#{self.position} {self.side} {self.item_id}"
+
+    def spec(self) -> stack.LayerSpec:
+        item = self.item.specific
+        return stack.LayerSpec(
+            side=self.side,
+            kind=item.kind,
+            label=self.label or item.notation_label(),
+            code=item.code,
+            active_mass_mg=getattr(item, "active_mass_mg", None),
+        )

@@ -1,0 +1,82 @@
+"""Writes for cell builds: the stack, its notation and lineage, all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from lims.services import record_save
+
+from . import stack
+from .models import Cell, CellLayer
+
+
+def _write_layers(cell: Cell, layers: list[Mapping[str, Any]]) -> None:
+    built = []
+    for position, data in enumerate(layers, start=1):
+        layer = CellLayer(cell=cell, position=position, side=data["side"], item=data["item"],
+                          amount_ul=data.get("amount_ul"), label=data.get("label") or "")
+        layer.full_clean(exclude=["cell"], validate_unique=False)
+        built.append(layer)
+    specs = [layer.spec() for layer in built]
+    errors = stack.stack_errors(specs)
+    if errors:
+        raise ValidationError({"layers": errors})
+    for old in cell.layers.all():
+        old.delete()
+    for layer in built:
+        layer.save()
+    _store_derived(cell, specs)
+
+
+def _store_derived(cell: Cell, specs: list[stack.LayerSpec]) -> bool:
+    notation, mass = stack.notation(specs), stack.active_mass_mg(specs)
+    if (cell.notation, cell.active_mass_mg) == (notation, mass):
+        return False
+    cell.notation, cell.active_mass_mg = notation, mass
+    cell.save(update_fields=["notation", "active_mass_mg", "updated_at"])
+    return True
+
+
+def cell_refresh_derived(cell_id: int) -> bool:
+    """Recompute a cell's notation and active mass from its stack (idempotent)."""
+    cell = Cell.objects.filter(pk=cell_id).first()
+    if cell is None:  # deleted since the task was queued
+        return False
+    return _store_derived(cell, cell.layer_specs())
+
+
+def cell_save(
+    *,
+    instance: Cell | None = None,
+    user=None,
+    fields: Mapping[str, Any],
+    layers: Iterable[Mapping[str, Any]],
+) -> Cell:
+    """Build (or rebuild) a cell from an ordered stack, negative electrode first.
+
+    Each layer is a mapping with `side`, `item` (an Item), and optionally `amount_ul`, `label`.
+    """
+    layers = list(layers)
+    return record_save(
+        Cell,
+        instance=instance,
+        user=user,
+        fields=fields,
+        write_parts=lambda cell: _write_layers(cell, layers),
+    )
+
+
+def refresh_cells_descending_from(item_id: int) -> list[int]:
+    """Queue a recomputation of every cell built (at any depth) from an item."""
+    from lims.selectors import lineage_ids_sql
+
+    from .tasks import refresh_cell_derived
+
+    cell_ids = list(Cell.objects.filter(pk__in=lineage_ids_sql(item_id, "descendants"))
+                    .values_list("pk", flat=True))
+    for cell_id in cell_ids:
+        refresh_cell_derived.delay(cell_id)
+    return cell_ids

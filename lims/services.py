@@ -1,0 +1,169 @@
+"""Writes of the shared core: item codes, lineage edges, process steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from .models import CodeCounter, Item, LineageEdge, ProcessStep
+from .selectors import is_ancestor
+
+ItemT = TypeVar("ItemT", bound=Item)
+
+
+def allocate_code(prefix: str) -> str:
+    """The next free code for a prefix, e.g. `PEL-0042`; never handed out twice."""
+    with transaction.atomic():
+        CodeCounter.objects.get_or_create(prefix=prefix)
+        # The row lock makes concurrent allocations for one prefix wait for each other.
+        counter = CodeCounter.objects.select_for_update().get(prefix=prefix)
+        counter.last_number += 1
+        counter.save(update_fields=["last_number"])
+        return f"{prefix}-{counter.last_number:04d}"
+
+
+def item_create(model: type[ItemT], *, user=None, **fields: Any) -> ItemT:
+    """Validate and save a new item of a concrete kind with a fresh code."""
+    instance = model(**fields, kind=model.KIND, created_by=user)
+    instance.full_clean(exclude=["code"])
+    instance.code = allocate_code(model.CODE_PREFIX)
+    instance.save()
+    return instance
+
+
+def item_update(instance: ItemT, **fields: Any) -> ItemT:
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+def _lock_graph() -> None:
+    # Two transactions adding A->B and B->A at once would each see no cycle. On PostgreSQL a
+    # transaction-scoped advisory lock serialises graph writes; SQLite already serialises writers.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(7461001)")
+
+
+@transaction.atomic
+def link(
+    parent: Item,
+    child: Item,
+    *,
+    role: str,
+    amount: float | None = None,
+    amount_unit: str = "",
+) -> LineageEdge:
+    """Record that `parent` went into `child`; refuses an edge that would close a cycle."""
+    if parent.pk == child.pk:
+        raise ValidationError({"parent": f"{parent.code} cannot be its own parent."})
+    _lock_graph()
+    if is_ancestor(child.pk, parent.pk):
+        raise ValidationError(
+            {"parent": f"{parent.code} descends from {child.code}: this link would make a cycle."}
+        )
+    edge, _ = LineageEdge.objects.update_or_create(
+        parent=parent,
+        child=child,
+        defaults={"role": role, "amount": amount, "amount_unit": amount_unit},
+    )
+    return edge
+
+
+@transaction.atomic
+def set_parents(child: Item, parents: Iterable[tuple[Item, str, float | None, str]]) -> None:
+    """Make `child`'s parent edges exactly these (parent, role, amount, unit); amounts add up
+    when one parent is listed twice (e.g. the same ILE batch on both sides of a cell)."""
+    merged: dict[int, list] = {}
+    for parent, role, amount, unit in parents:
+        if parent.pk in merged:
+            entry = merged[parent.pk]
+            if amount is not None:
+                entry[2] = (entry[2] or 0) + amount
+        else:
+            merged[parent.pk] = [parent, role, amount, unit]
+    LineageEdge.objects.filter(child=child).exclude(parent_id__in=merged).delete()
+    for parent, role, amount, unit in merged.values():
+        link(parent, child, role=role, amount=amount, amount_unit=unit)
+
+
+STEP_FIELDS = (
+    "kind",
+    "temperature_c",
+    "duration_min",
+    "ramp_c_min",
+    "atmosphere",
+    "pressure_mbar",
+    "rpm",
+    "solvent",
+    "jar_material",
+    "pressure_t_cm2",
+    "lamp_power_w",
+    "notes",
+)
+
+
+@transaction.atomic
+def set_steps(item: Item, steps: Iterable[Mapping[str, Any]]) -> list[ProcessStep]:
+    """Replace an item's process steps with these, in order; each is validated first."""
+    built = []
+    errors = {}
+    for position, data in enumerate(steps, start=1):
+        step = ProcessStep(item=item, position=position, **{k: data.get(k) for k in STEP_FIELDS})
+        for name in ("atmosphere", "solvent", "jar_material", "notes"):
+            step.__dict__[name] = step.__dict__[name] or ""
+        try:
+            step.full_clean(exclude=["item"])
+        except ValidationError as exc:
+            errors[f"step {position}"] = exc.messages
+        built.append(step)
+    if errors:
+        raise ValidationError(
+            [f"{where}: {message}" for where, messages in errors.items() for message in messages]
+        )
+    for old in ProcessStep.objects.filter(item=item):
+        old.delete()  # one by one, so each removal is audited
+    for step in built:
+        step.save()
+    return built
+
+
+def step_dicts(item: Item) -> list[dict[str, Any]]:
+    """An item's steps as plain dicts (for copying a record into a new form)."""
+    return [{k: getattr(s, k) for k in STEP_FIELDS} for s in item.steps.all()]
+
+
+def sync_lineage(item: Item) -> None:
+    set_parents(item, item.lineage_parents())
+
+
+@transaction.atomic
+def record_save(
+    model: type[ItemT],
+    *,
+    instance: ItemT | None = None,
+    user=None,
+    fields: Mapping[str, Any],
+    steps: Iterable[Mapping[str, Any]] | None = None,
+    write_parts=None,
+) -> ItemT:
+    """Create or update an item with its process steps and lineage, all or nothing.
+
+    `write_parts(item)` saves the records that belong to the item (precursor uses, cell layers)
+    before the lineage edges are derived from them.
+    """
+    if instance is None:
+        instance = item_create(model, user=user, **fields)
+    else:
+        instance = item_update(instance, **fields)
+    if steps is not None:
+        set_steps(instance, steps)
+    if write_parts is not None:
+        write_parts(instance)
+    sync_lineage(instance)
+    return instance

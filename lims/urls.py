@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("search/", views.search, name="search"),
+    path("items/<str:code>/", views.item_detail, name="item-detail"),
+    path("items/<str:code>/edit/", views.item_edit, name="item-edit"),
+    path("synthesis/", include("synthesis.urls")),
+    path("cells/", include("cells.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,237 @@
+"""Shared pages: home, search, the item detail page with lineage, and the base create/edit view
+every record form uses."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import UserPassesTestMixin
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.forms.models import model_to_dict
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import select_template
+from django.urls import reverse
+from django.views import View
+
+from . import selectors
+from .forms import StepFormSet, apply_service_errors, step_data
+from .models import AuditEvent, Item, ItemKind
+from .services import step_dicts
+
+LIST_URLS = {
+    ItemKind.REAGENT_LOT: "synthesis:reagent-list",
+    ItemKind.LAGP_BATCH: "synthesis:batch-list",
+    ItemKind.PELLET: "synthesis:pellet-list",
+    ItemKind.SPE_MEMBRANE: "synthesis:membrane-list",
+    ItemKind.ILE_BATCH: "synthesis:ile-list",
+    ItemKind.CATHODE_COATING: "synthesis:coating-list",
+    ItemKind.ELECTRODE_DISK: "synthesis:disk-list",
+    ItemKind.CELL: "cells:cell-list",
+}
+
+
+NEW_URLS = {
+    ItemKind.REAGENT_LOT: "synthesis:reagent-new",
+    ItemKind.LAGP_BATCH: "synthesis:batch-new",
+    ItemKind.PELLET: "synthesis:pellet-set-new",
+    ItemKind.SPE_MEMBRANE: "synthesis:membrane-new",
+    ItemKind.ILE_BATCH: "synthesis:ile-new",
+    ItemKind.CATHODE_COATING: "synthesis:coating-new",
+    ItemKind.ELECTRODE_DISK: "synthesis:disk-new",
+    ItemKind.CELL: "cells:cell-new",
+}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    counts = dict(Item.objects.values_list("kind").annotate(n=Count("id")))
+    kinds = [(kind, label, counts.get(kind, 0), LIST_URLS[kind]) for kind, label in ItemKind.choices]
+    recent = Item.objects.order_by("-created_at", "-id")[:15]
+    return render(request, "lims/home.html", {"kinds": kinds, "recent": recent})
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    matches = Item.objects.filter(code__icontains=query)[:50] if query else []
+    exact = [m for m in matches if m.code.lower() == query.lower()]
+    if exact:
+        return redirect(exact[0])
+    if len(matches) == 1:
+        return redirect(matches[0])
+    return render(request, "lims/search.html", {"query": query, "matches": matches})
+
+
+def _depth_param(request: HttpRequest) -> int | None:
+    raw = request.GET.get("depth", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def item_detail(request: HttpRequest, code: str) -> HttpResponse:
+    item = selectors.item_by_code(code).specific
+    depth = _depth_param(request)
+    context = {
+        "item": item,
+        "facts": item_facts(item),
+        "steps": item.steps.all(),
+        "ancestors": selectors.lineage(item.pk, "ancestors", depth),
+        "descendants": selectors.lineage(item.pk, "descendants", depth),
+        "parents": selectors.direct_parents(item),
+        "audit": AuditEvent.objects.filter(item=item).select_related("user")[:50],
+        "part_template": select_template([f"parts/{item.kind}.html", "parts/none.html"]),
+        "depth": depth,
+        "copy_url": f"{reverse(NEW_URLS[item.kind])}?copy={item.code}",
+    }
+    return render(request, "lims/item_detail.html", context)
+
+
+def item_edit(request: HttpRequest, code: str) -> HttpResponse:
+    item = selectors.item_by_code(code)
+    view = EDIT_VIEWS.get(item.kind)
+    if view is None:
+        raise Http404("This kind of item is edited through its set.")
+    return view(request, code=item.code)
+
+
+# kind -> edit view, filled by the apps' url modules (an app knows its own forms).
+EDIT_VIEWS: dict[str, object] = {}
+
+BASE_FIELDS = {"id", "item_ptr", "code", "kind", "notes", "created_at", "updated_at", "created_by"}
+
+
+def item_facts(item: Item) -> list[tuple[str, object]]:
+    """Every recorded field of an item with its verbose name (units included), then the values
+    derived from them."""
+    facts = []
+    for field in item._meta.concrete_fields:
+        if field.name in BASE_FIELDS:
+            continue
+        value = getattr(item, field.name)
+        if field.choices:
+            value = getattr(item, f"get_{field.name}_display")()
+        facts.append((field.verbose_name, value))
+    facts.extend(item.derived_facts() if hasattr(item, "derived_facts") else [])
+    return facts
+
+
+class StaffRequiredMixin(UserPassesTestMixin):
+    """Writes are for staff; read-only accounts can look at everything."""
+
+    def test_func(self) -> bool:
+        return self.request.user.is_staff
+
+
+class RecordFormView(StaffRequiredMixin, View):
+    """Create or edit one kind of item: its form, its process steps and any part formsets,
+    saved by the app's service in one transaction. `?copy=CODE` starts from an earlier record."""
+
+    model: type[Item]
+    form_class = None
+    default_steps: list[dict] | None = None  # None: this kind has no process steps
+    template_name = "lims/record_form.html"
+    title = ""
+
+    def get_instance(self):
+        code = self.kwargs.get("code")
+        if not code:
+            return None
+        return selectors.item_by_code(code).specific
+
+    def copy_source(self):
+        code = self.request.GET.get("copy")
+        if not code:
+            return None
+        source = Item.objects.filter(code__iexact=code).first()
+        if source is None or source.kind != self.model.KIND:
+            messages.warning(self.request, f"No {self.model._meta.verbose_name} {code} to copy.")
+            return None
+        return source.specific
+
+    def initial(self, source) -> dict:
+        if source is None:
+            return {}
+        return model_to_dict(source, fields=list(self.form_class.base_fields))
+
+    def part_formsets(self, data, instance, source) -> dict:
+        return {}
+
+    def extra_context(self) -> dict:
+        return {}
+
+    def save(self, form, formsets, instance, steps):
+        raise NotImplementedError
+
+    def build(self, data=None):
+        instance = self.get_instance()
+        source = self.copy_source() if instance is None else None
+        form = self.form_class(data, instance=instance, initial=self.initial(source))
+        formsets = self.part_formsets(data, instance, source)
+        if self.default_steps is not None:
+            origin = instance or source
+            steps = step_dicts(origin) if origin is not None else self.default_steps
+            formsets["steps"] = StepFormSet(data, prefix="steps", initial=steps)
+        return instance, source, form, formsets
+
+    def render_form(self, instance, source, form, formsets, status=200):
+        context = {
+            "form": form, "formsets": formsets, "instance": instance, "source": source,
+            "title": self.title or f"{'Edit' if instance else 'New'} {self.model._meta.verbose_name}",
+            "model_name": self.model._meta.verbose_name,
+            **self.extra_context(),
+        }
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request, *args, **kwargs):
+        return self.render_form(*self.build())
+
+    def post(self, request, *args, **kwargs):
+        instance, source, form, formsets = self.build(request.POST)
+        valid = form.is_valid() and all(fs.is_valid() for fs in formsets.values())
+        if valid:
+            steps = step_data(formsets["steps"]) if "steps" in formsets else None
+            try:
+                with transaction.atomic():
+                    item = self.save(form, formsets, instance, steps)
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, f"Saved {item.code}.")
+                return redirect(item)
+        return self.render_form(instance, source, form, formsets, status=400)
+
+
+def login_not_required_view(view):
+    from django.contrib.auth.decorators import login_not_required
+
+    return login_not_required(view)
+
+
+class ItemListView(View):
+    """A filterable, paginated table of one kind of item."""
+
+    model: type[Item]
+    filterset_class = None
+    columns: list[tuple[str, str]] = []  # (heading with unit, dotted attribute)
+    select_related: tuple[str, ...] = ()
+    create_url: str | None = None
+    template_name = "lims/item_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return self.model.objects.select_related(*self.select_related).order_by("-id")
+
+    def get(self, request, *args, **kwargs):
+        from django.core.paginator import Paginator
+
+        filterset = self.filterset_class(request.GET, queryset=self.get_queryset())
+        rows = filterset.qs if filterset.is_valid() else self.model.objects.none()
+        page = Paginator(rows, self.paginate_by).get_page(request.GET.get("page"))
+        context = {
+            "filter": filterset,
+            "page": page,
+            "columns": self.columns,
+            "title": self.model._meta.verbose_name_plural.capitalize(),
+            "create_url": self.create_url,
+        }
+        template = "lims/item_list_rows.html" if request.htmx else self.template_name
+        return render(request, template, context)

@@ -1,0 +1,1 @@
+"""Instrument parsers (registry filled in below)."""

@@ -1,0 +1,214 @@
+"""Helpers shared by the parsers: decoding, line diagnostics, canonical frames."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from collections.abc import Iterable, Iterator
+
+import polars as pl
+
+from measurements import canonical as c
+
+from .base import Kind, ParseError
+
+HEAD_BYTES = 8192
+
+KIND_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cycling": c.CYCLING_COLUMNS,
+    "eis": c.EIS_COLUMNS,
+    "tga": c.TGA_COLUMNS,
+    "xrd": c.XRD_COLUMNS,
+}
+INT_COLUMNS = frozenset({c.CYCLE, c.STEP})
+
+_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+
+
+def read_head(path: pathlib.Path, size: int = HEAD_BYTES) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(size)
+
+
+def looks_binary(head: bytes) -> bool:
+    return b"\x00" in head[:4096]
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode exported text, returning (text, encoding name).
+
+    Instrument PCs write UTF-8 or the Windows code page (cp1252 on western European
+    installs, where the degree and micro signs are single bytes); latin-1 is the fallback
+    because it accepts any byte, so a few odd bytes in a comment never reject a file.
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text, "utf-8" if encoding == "utf-8-sig" else encoding
+    return data.decode("latin-1"), "latin-1"
+
+
+def require_text(path: pathlib.Path, label: str) -> tuple[str, str]:
+    """Read a small text export whole (EIS, TGA, XRD: kilobytes), refusing binary data."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise ParseError(f"empty file: no {label} data")
+    if looks_binary(data):
+        raise ParseError(f"not a {label} file: binary content (NUL bytes) in a text format")
+    return decode(data)
+
+
+def is_number(token: str) -> bool:
+    return bool(_NUMBER.match(token.strip()))
+
+
+def to_float(token: str, decimal: str, line: int, column: str) -> float:
+    raw = token.strip()
+    text = raw.replace(",", ".") if decimal == "," else raw
+    try:
+        return float(text)
+    except ValueError:
+        raise ParseError(f"column '{column}': '{raw[:40]}' is not a number", line=line) from None
+
+
+def fix_mojibake(name: str) -> str:
+    """Undo UTF-8 text that was decoded as cp1252 once ('Â°C' -> '°C'), if that is what it is."""
+    if "Â" not in name and "Ã" not in name:
+        return name
+    try:
+        return name.encode("cp1252").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name
+
+
+def iter_lines(path: pathlib.Path, encoding: str) -> Iterator[tuple[int, str]]:
+    """Stream (1-based line number, line) without loading the file; used on error paths."""
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        for number, line in enumerate(fh, start=1):
+            yield number, line.rstrip("\r\n")
+
+
+def first_ragged_line(
+    path: pathlib.Path, *, start_line: int, expected: int, separator: str, encoding: str
+) -> tuple[int, int] | None:
+    """Find the first non-blank line at or after ``start_line`` with a wrong field count.
+
+    Trailing empty fields are tolerated both ways because several exporters end lines with
+    a separator that their header line lacks (or the reverse).
+    """
+    for number, line in iter_lines(path, encoding):
+        if number < start_line or not line.strip():
+            continue
+        fields = line.split(separator)
+        found = len(fields)
+        stripped = len(line.rstrip(separator + " ").split(separator))
+        if not (stripped <= expected <= found or found == expected):
+            return number, found
+    return None
+
+
+def raise_ragged_or(
+    path: pathlib.Path,
+    *,
+    start_line: int,
+    expected: int,
+    separator: str,
+    encoding: str,
+    fallback: str,
+) -> None:
+    """Raise the most specific error we can find for a table polars refused or null-filled."""
+    bad = first_ragged_line(
+        path, start_line=start_line, expected=expected, separator=separator, encoding=encoding
+    )
+    if bad is not None:
+        line, found = bad
+        raise ParseError(f"expected {expected} columns, found {found}", line=line)
+    raise ParseError(fallback)
+
+
+def first_bad_number(
+    path: pathlib.Path,
+    *,
+    start_line: int,
+    separator: str,
+    encoding: str,
+    columns: dict[int, str],
+    decimal: str = ".",
+) -> ParseError | None:
+    """Locate the first non-numeric value in the given (index -> name) columns."""
+    for number, line in iter_lines(path, encoding):
+        if number < start_line or not line.strip():
+            continue
+        fields = line.split(separator)
+        for index, name in columns.items():
+            if index >= len(fields):
+                continue
+            token = fields[index].strip()
+            if token and not is_number(token if decimal == "." else token.replace(",", ".")):
+                return ParseError(f"column '{name}': '{token[:40]}' is not a number", line=number)
+    return None
+
+
+def finish(kind: Kind, columns: dict[str, pl.Series | pl.Expr], frame: pl.DataFrame) -> pl.DataFrame:
+    """Build the canonical frame for ``kind`` from expressions over ``frame``.
+
+    Every canonical column of the kind is present, in canonical order, with its dtype; the
+    ones the instrument does not export are null.
+    """
+    exprs = []
+    for name in KIND_COLUMNS[kind]:
+        dtype = pl.Int64 if name in INT_COLUMNS else pl.Float64
+        value = columns.get(name)
+        if value is None:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+        elif isinstance(value, pl.Series):
+            exprs.append(pl.lit(value).cast(dtype).alias(name))
+        else:
+            exprs.append(value.cast(dtype).alias(name))
+    return frame.select(exprs)
+
+
+def ensure_rows(frame: pl.DataFrame, what: str) -> None:
+    if frame.height == 0:
+        raise ParseError(f"{what}: header found but no data rows")
+
+
+def empty_check(head: bytes, label: str) -> None:
+    if not head.strip():
+        raise ParseError(f"empty file: no {label} data")
+
+
+def names_metadata(original: Iterable[str], used: dict[str, str]) -> dict[str, str]:
+    """Metadata entries recording the instrument's column names and which one fed each column."""
+    meta = {"original_columns": "; ".join(original)}
+    meta.update({f"column:{canon}": source for canon, source in used.items()})
+    return meta
+
+
+def step_capacity_from_charge(charge_mah: pl.Expr, step: pl.Expr) -> pl.Expr:
+    """Charge since the start of each step from a cumulative counter ((Q-Qo), Ah-counters).
+
+    A step is a run of rows with the same step index; counting from the last point of the
+    previous run (not the first point of this one) keeps the charge of the first interval.
+    """
+    run = step.rle_id()
+    before = charge_mah.shift(1).fill_null(0.0)
+    start = before.first().over(run)
+    return (charge_mah - start).abs()
+
+
+def step_capacity_from_increments(dq_mah: pl.Expr, step: pl.Expr) -> pl.Expr:
+    """Same, from per-point increments (BioLogic dq/mA.h)."""
+    return dq_mah.fill_null(0.0).cum_sum().over(step.rle_id()).abs()
+
+
+def current_from_increments(dq_mah: pl.Expr, time_s: pl.Expr) -> pl.Expr:
+    """Mean current over each interval, mA, from the charge passed in it (dq) and its length.
+
+    BioLogic files recorded without the I/mA column still carry dq; the first point (no
+    interval) and zero-length intervals have no defined current and stay null.
+    """
+    dt = time_s.diff()
+    return pl.when(dt > 0).then(dq_mah * 3600.0 / dt).otherwise(None)

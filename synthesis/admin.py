@@ -1,0 +1,79 @@
+from django.contrib import admin
+
+from lims.admin import ItemAdmin
+
+from .models import (
+    CathodeCoating,
+    Chemical,
+    ElectrodeDisk,
+    IleBatch,
+    LagpBatch,
+    Pellet,
+    PelletSet,
+    PrecursorUse,
+    ReagentLot,
+    SpeMembrane,
+)
+
+
+@admin.register(Chemical)
+class ChemicalAdmin(admin.ModelAdmin):
+    list_display = ("name", "formula", "molar_mass_g_mol", "cas_number", "notation_label")
+    search_fields = ("name", "formula", "cas_number")
+
+
+@admin.register(ReagentLot)
+class ReagentLotAdmin(ItemAdmin):
+    list_display = ("code", "chemical", "supplier", "grade", "lot_number", "amount_left")
+    list_filter = ("chemical",)
+    search_fields = ("code", "lot_number", "chemical__name", "supplier")
+
+
+class PrecursorInline(admin.TabularInline):
+    model = PrecursorUse
+    extra = 0
+    raw_id_fields = ("reagent_lot",)
+
+
+@admin.register(LagpBatch)
+class LagpBatchAdmin(ItemAdmin):
+    list_display = ("code", "x_al", "target_mass_g", "li_excess_pct", "yield_g", "created_at")
+    inlines = [PrecursorInline, *ItemAdmin.inlines]
+
+
+@admin.register(PelletSet)
+class PelletSetAdmin(admin.ModelAdmin):
+    list_display = ("id", "batch", "sintering_temperature_c", "sintering_dwell_h", "sintered_on")
+    list_filter = ("sintering_temperature_c",)
+    raw_id_fields = ("batch",)
+
+
+@admin.register(Pellet)
+class PelletAdmin(ItemAdmin):
+    list_display = ("code", "pellet_set", "thickness_mm", "diameter_mm", "mass_mg")
+    list_filter = ("pellet_set__sintering_temperature_c",)
+    raw_id_fields = ("pellet_set",)
+
+
+@admin.register(SpeMembrane)
+class SpeMembraneAdmin(ItemAdmin):
+    list_display = ("code", "molar_ratio", "benzophenone_wt_pct", "thickness_um", "uv_crosslinked")
+    raw_id_fields = ("peo_lot", "lifsi_lot", "pyr14fsi_lot", "benzophenone_lot")
+
+
+@admin.register(IleBatch)
+class IleBatchAdmin(ItemAdmin):
+    list_display = ("code", "pyr14fsi_mol_fraction", "water_content_ppm")
+    raw_id_fields = ("pyr14fsi_lot", "litfsi_lot")
+
+
+@admin.register(CathodeCoating)
+class CathodeCoatingAdmin(ItemAdmin):
+    list_display = ("code", "mass_ratio", "solids_pct")
+    raw_id_fields = ("active_lot", "carbon_lot", "binder_lot", "solvent_lot", "foil_lot")
+
+
+@admin.register(ElectrodeDisk)
+class ElectrodeDiskAdmin(ItemAdmin):
+    list_display = ("code", "coating", "diameter_mm", "active_loading_mg_cm2")
+    raw_id_fields = ("coating",)

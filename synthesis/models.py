@@ -1,0 +1,431 @@
+"""What the lab makes: reagent lots, LAGP powder and pellets, SPE, ILE, cathodes."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from lims.models import Item, ItemKind, LineageRole, register_item_model
+
+from . import chemistry
+
+positive = MinValueValidator(0.0, "Must not be negative.")
+
+
+def _gt0(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=Q(**{f"{name}__gt": 0}), name=f"%(class)s_{name}_gt_0")
+
+
+def _gte0_or_null(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gte": 0}),
+        name=f"%(class)s_{name}_gte_0",
+    )
+
+
+def _ratio_field(default: str, help_text: str) -> models.CharField:
+    return models.CharField(max_length=40, default=default, help_text=help_text)
+
+
+class Chemical(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    formula = models.CharField(max_length=60, blank=True)
+    molar_mass_g_mol = models.FloatField(
+        "molar mass (g/mol)", null=True, blank=True, validators=[MinValueValidator(0.001)]
+    )
+    cas_number = models.CharField("CAS number", max_length=20, blank=True)
+    # How the chemical appears in a cell notation, e.g. "Li" for lithium foil.
+    notation_label = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [_gte0_or_null("molar_mass_g_mol")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.formula})" if self.formula else self.name
+
+
+@register_item_model
+class ReagentLot(Item):
+    KIND = ItemKind.REAGENT_LOT
+    CODE_PREFIX = "RGT"
+
+    chemical = models.ForeignKey(Chemical, on_delete=models.PROTECT, related_name="lots")
+    supplier = models.CharField(max_length=100)
+    grade = models.CharField("grade / purity", max_length=60, blank=True, help_text="e.g. ≥99.0 %")
+    lot_number = models.CharField(max_length=60)
+    received_on = models.DateField(null=True, blank=True)
+    amount_left = models.FloatField(null=True, blank=True, validators=[positive])
+    amount_unit = models.CharField(max_length=5, default="g", choices=[
+        ("g", "g"), ("mg", "mg"), ("mL", "mL"), ("cm2", "cm²"), ("pcs", "pieces")])
+
+    class Meta:
+        constraints = [_gte0_or_null("amount_left")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.chemical.name} ({self.supplier} {self.lot_number})"
+
+    def notation_label(self) -> str:
+        return self.chemical.notation_label or self.chemical.formula or self.chemical.name
+
+
+@register_item_model
+class LagpBatch(Item):
+    KIND = ItemKind.LAGP_BATCH
+    CODE_PREFIX = "LAGP"
+    NOTATION_LABEL = "LAGP"
+
+    x_al = models.FloatField(
+        "x in Li(1+x)Al(x)Ge(2-x)(PO4)3", default=chemistry.DEFAULT_X,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+    )
+    target_mass_g = models.FloatField(
+        "target mass (g)", default=chemistry.DEFAULT_TARGET_MASS_G, validators=[positive]
+    )
+    li_excess_pct = models.FloatField(
+        "Li excess (%)", default=chemistry.DEFAULT_LI_EXCESS_PCT,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+    )
+    yield_g = models.FloatField("yield (g)", null=True, blank=True, validators=[positive])
+    phase_result = models.CharField(
+        "phase (XRD)", max_length=200, blank=True,
+        help_text="e.g. NASICON LAGP with minor AlPO4",
+    )
+
+    class Meta:
+        verbose_name = "LAGP powder batch"
+        verbose_name_plural = "LAGP powder batches"
+        constraints = [
+            _gt0("target_mass_g"),
+            _gte0_or_null("yield_g"),
+            models.CheckConstraint(condition=Q(x_al__gte=0, x_al__lte=1), name="lagp_x_range"),
+        ]
+
+    @property
+    def composition(self) -> str:
+        x = self.x_al
+        return f"Li{1 + x:g}Al{x:g}Ge{2 - x:g}(PO4)3"
+
+    def lineage_parents(self) -> list[tuple]:
+        return [
+            (use.reagent_lot, LineageRole.PRECURSOR, use.weighed_mass_g or use.planned_mass_g, "g")
+            for use in self.precursors.select_related("reagent_lot")
+        ]
+
+    def planned_precursors(self) -> list[chemistry.PrecursorMass]:
+        return chemistry.lagp_precursors(self.target_mass_g, self.x_al, self.li_excess_pct)
+
+    def derived_facts(self) -> list[tuple[str, object]]:
+        return [("composition", self.composition),
+                ("molar mass (g/mol)", chemistry.lagp_molar_mass(self.x_al))]
+
+
+class PrecursorRole(models.TextChoices):
+    LI = "li", "Li source (Li2CO3)"
+    AL = "al", "Al source (Al(NO3)3·9H2O)"
+    GE = "ge", "Ge source (GeO2)"
+    P = "p", "P source (NH4H2PO4)"
+
+
+class PrecursorUse(models.Model):
+    """A reagent lot weighed into a powder batch: planned and weighed mass."""
+
+    AUDIT_ITEM_FIELD = "batch"
+
+    batch = models.ForeignKey(LagpBatch, on_delete=models.CASCADE, related_name="precursors")
+    role = models.CharField(max_length=2, choices=PrecursorRole.choices)
+    reagent_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+")
+    planned_mass_g = models.FloatField("planned (g)", validators=[positive])
+    weighed_mass_g = models.FloatField("weighed (g)", null=True, blank=True, validators=[positive])
+
+    class Meta:
+        ordering = ["batch", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "role"], name="precursor_role_unique"),
+            _gt0("planned_mass_g"),
+            _gte0_or_null("weighed_mass_g"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.role} {self.reagent_lot_id}"
+
+    @property
+    def deviation_pct(self) -> float | None:
+        if self.weighed_mass_g is None:
+            return None
+        return 100 * (self.weighed_mass_g - self.planned_mass_g) / self.planned_mass_g
+
+
+class PelletSet(models.Model):
+    """Pellets pressed and sintered together from one powder batch: shared conditions."""
+
+    AUDIT_ITEM_FIELD = "batch"
+
+    batch = models.ForeignKey(LagpBatch, on_delete=models.PROTECT, related_name="pellet_sets")
+    die_diameter_mm = models.FloatField("die diameter (mm)", default=15.0, validators=[positive])
+    pressing_pressure_t_cm2 = models.FloatField(
+        "pressing pressure (t/cm²)", default=3.0, validators=[positive]
+    )
+    pretreatment_temperature_c = models.FloatField(
+        "pretreatment (°C)", null=True, blank=True, default=400.0,
+        validators=[MinValueValidator(20.0), MaxValueValidator(1300.0)],
+    )
+    pretreatment_dwell_h = models.FloatField(
+        "pretreatment dwell (h)", null=True, blank=True, default=2.0, validators=[positive]
+    )
+    pretreatment_ramp_c_min = models.FloatField(
+        "pretreatment ramp (°C/min)", null=True, blank=True, default=3.0, validators=[positive]
+    )
+    sintering_temperature_c = models.FloatField(
+        "sintering temperature (°C)", default=900.0,
+        validators=[MinValueValidator(500.0), MaxValueValidator(1300.0)],
+    )
+    sintering_dwell_h = models.FloatField("sintering dwell (h)", default=8.0, validators=[positive])
+    sintering_ramp_c_min = models.FloatField(
+        "sintering ramp (°C/min)", default=5.0, validators=[positive]
+    )
+    theoretical_density_g_cm3 = models.FloatField(
+        "theoretical density (g/cm³)", default=chemistry.LAGP_THEORETICAL_DENSITY_G_CM3,
+        validators=[MinValueValidator(0.1)],
+    )
+    sintered_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sintering_temperature_c__gte=500, sintering_temperature_c__lte=1300),
+                name="pelletset_sintering_range",
+            ),
+            _gt0("die_diameter_mm"),
+            _gt0("pressing_pressure_t_cm2"),
+            _gt0("sintering_dwell_h"),
+            _gt0("sintering_ramp_c_min"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch.code} sintered at {self.sintering_temperature_c:g} °C"
+
+
+@register_item_model
+class Pellet(Item):
+    KIND = ItemKind.PELLET
+    CODE_PREFIX = "PEL"
+    NOTATION_LABEL = "LAGP"
+
+    pellet_set = models.ForeignKey(PelletSet, on_delete=models.PROTECT, related_name="pellets")
+    diameter_mm = models.FloatField("sintered diameter (mm)", null=True, blank=True,
+                                    validators=[MinValueValidator(0.01)])
+    thickness_mm = models.FloatField("thickness after polishing (mm)", null=True, blank=True,
+                                     validators=[MinValueValidator(0.001)])
+    mass_mg = models.FloatField("mass (mg)", null=True, blank=True,
+                                validators=[MinValueValidator(0.001)])
+
+    class Meta:
+        constraints = [_gte0_or_null("diameter_mm"), _gte0_or_null("thickness_mm"),
+                       _gte0_or_null("mass_mg")]
+
+    def lineage_parents(self) -> list[tuple]:
+        return [(self.pellet_set.batch, LineageRole.POWDER, self.mass_mg, "mg")]
+
+    @property
+    def relative_density(self) -> float | None:
+        if None in (self.mass_mg, self.diameter_mm, self.thickness_mm):
+            return None
+        return chemistry.relative_density(
+            self.mass_mg, self.diameter_mm, self.thickness_mm,
+            self.pellet_set.theoretical_density_g_cm3,
+        )
+
+    @property
+    def area_cm2(self) -> float | None:
+        return None if self.diameter_mm is None else chemistry.disk_area_cm2(self.diameter_mm)
+
+    def derived_facts(self) -> list[tuple[str, object]]:
+        density = self.relative_density
+        s = self.pellet_set
+        return [
+            ("powder batch", s.batch),
+            ("sintering", f"{s.sintering_temperature_c:g} °C, {s.sintering_dwell_h:g} h, "
+                          f"{s.sintering_ramp_c_min:g} °C/min"),
+            ("pressing", f"{s.die_diameter_mm:g} mm die, {s.pressing_pressure_t_cm2:g} t/cm²"),
+            ("relative density (%)", None if density is None else 100 * density),
+            ("area (cm²)", self.area_cm2),
+        ]
+
+
+@register_item_model
+class SpeMembrane(Item):
+    KIND = ItemKind.SPE_MEMBRANE
+    CODE_PREFIX = "SPE"
+    NOTATION_LABEL = "SPE"
+
+    peo_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                verbose_name="PEO lot")
+    lifsi_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name="LiFSI lot")
+    pyr14fsi_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name="Pyr14FSI lot")
+    benzophenone_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                         null=True, blank=True, verbose_name="benzophenone lot")
+    molar_ratio = _ratio_field("10:1:4", "PEO:LiFSI:Pyr14FSI as mol EO units : salt : IL")
+    benzophenone_wt_pct = models.FloatField(
+        "benzophenone (wt% of PEO)", default=5.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(50.0)],
+    )
+    thickness_um = models.FloatField("thickness (µm)", null=True, blank=True,
+                                     validators=[MinValueValidator(0.1)])
+    uv_crosslinked = models.BooleanField("UV crosslinked", default=True)
+
+    class Meta:
+        verbose_name = "SPE membrane"
+        constraints = [_gte0_or_null("thickness_um")]
+
+    def lineage_parents(self) -> list[tuple]:
+        lots = (self.peo_lot, self.lifsi_lot, self.pyr14fsi_lot, self.benzophenone_lot)
+        return [(lot, LineageRole.COMPONENT, None, "") for lot in lots if lot is not None]
+
+    def clean(self) -> None:
+        try:
+            chemistry.parse_ratio(self.molar_ratio, 3)
+        except ValueError as exc:
+            raise ValidationError({"molar_ratio": str(exc)}) from None
+
+    @property
+    def weight_percentages(self) -> tuple[float, float, float]:
+        return chemistry.spe_weight_percentages(*chemistry.parse_ratio(self.molar_ratio, 3))
+
+    def derived_facts(self) -> list[tuple[str, object]]:
+        peo, lifsi, il = self.weight_percentages
+        return [("PEO : LiFSI : Pyr14FSI (wt%)", f"{peo:.1f} : {lifsi:.1f} : {il:.1f}")]
+
+
+@register_item_model
+class IleBatch(Item):
+    KIND = ItemKind.ILE_BATCH
+    CODE_PREFIX = "ILE"
+    NOTATION_LABEL = "ILE"
+
+    pyr14fsi_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name="Pyr14FSI lot")
+    litfsi_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name="LiTFSI lot")
+    pyr14fsi_mol_fraction = models.FloatField(
+        "Pyr14FSI mole fraction", default=0.8,
+        validators=[MinValueValidator(0.01), MaxValueValidator(0.99)],
+    )
+    water_content_ppm = models.FloatField("water content (ppm)", null=True, blank=True,
+                                          validators=[positive])
+
+    class Meta:
+        verbose_name = "ILE batch"
+        verbose_name_plural = "ILE batches"
+        constraints = [
+            _gte0_or_null("water_content_ppm"),
+            models.CheckConstraint(
+                condition=Q(pyr14fsi_mol_fraction__gt=0, pyr14fsi_mol_fraction__lt=1),
+                name="ile_fraction_range",
+            ),
+        ]
+
+    def lineage_parents(self) -> list[tuple]:
+        return [(lot, LineageRole.COMPONENT, None, "") for lot in (self.pyr14fsi_lot, self.litfsi_lot)]
+
+    @property
+    def composition(self) -> str:
+        f = self.pyr14fsi_mol_fraction
+        return f"{f:g} Pyr14FSI - {1 - f:g} LiTFSI"
+
+    @property
+    def weight_percentages(self) -> tuple[float, float]:
+        return chemistry.ile_weight_percentages(self.pyr14fsi_mol_fraction)
+
+    def derived_facts(self) -> list[tuple[str, object]]:
+        il, salt = self.weight_percentages
+        return [("composition (mol)", self.composition),
+                ("Pyr14FSI : LiTFSI (wt%)", f"{il:.1f} : {salt:.1f}")]
+
+
+@register_item_model
+class CathodeCoating(Item):
+    KIND = ItemKind.CATHODE_COATING
+    CODE_PREFIX = "CAT"
+    NOTATION_LABEL = "NCM811"
+
+    active_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name="active material lot (NCM811)")
+    carbon_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name="conductive carbon lot (Super C65)")
+    binder_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name="binder lot (PVdF)")
+    solvent_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                    null=True, blank=True, verbose_name="solvent lot (NMP)")
+    foil_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
+                                 null=True, blank=True, verbose_name="current collector (Al foil)")
+    mass_ratio = _ratio_field("92:4:4", "active : carbon : binder, by weight")
+    solids_pct = models.FloatField("solids content (%)", default=60.0,
+                                   validators=[MinValueValidator(1.0), MaxValueValidator(100.0)])
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(solids_pct__gt=0, solids_pct__lte=100),
+                                   name="coating_solids_range"),
+        ]
+
+    def lineage_parents(self) -> list[tuple]:
+        lots = (self.active_lot, self.carbon_lot, self.binder_lot, self.solvent_lot, self.foil_lot)
+        return [(lot, LineageRole.COMPONENT, None, "") for lot in lots if lot is not None]
+
+    def clean(self) -> None:
+        try:
+            chemistry.parse_ratio(self.mass_ratio, 3)
+        except ValueError as exc:
+            raise ValidationError({"mass_ratio": str(exc)}) from None
+
+    @property
+    def active_fraction(self) -> float:
+        parts = chemistry.parse_ratio(self.mass_ratio, 3)
+        return parts[0] / sum(parts)
+
+    def derived_facts(self) -> list[tuple[str, object]]:
+        return [("active material fraction (wt%)", 100 * self.active_fraction)]
+
+    def notation_label(self) -> str:
+        return self.active_lot.chemical.notation_label or self.NOTATION_LABEL
+
+
+@register_item_model
+class ElectrodeDisk(Item):
+    KIND = ItemKind.ELECTRODE_DISK
+    CODE_PREFIX = "ELD"
+
+    coating = models.ForeignKey(CathodeCoating, on_delete=models.PROTECT, related_name="disks")
+    diameter_mm = models.FloatField("diameter (mm)", default=12.0,
+                                    validators=[MinValueValidator(0.1)])
+    active_loading_mg_cm2 = models.FloatField(
+        "active-material loading (mg/cm²)", default=2.7, validators=[MinValueValidator(0.001)]
+    )
+
+    class Meta:
+        constraints = [_gt0("diameter_mm"), _gt0("active_loading_mg_cm2")]
+
+    def lineage_parents(self) -> list[tuple]:
+        return [(self.coating, LineageRole.COATING, None, "")]
+
+    @property
+    def area_cm2(self) -> float:
+        return chemistry.disk_area_cm2(self.diameter_mm)
+
+    @property
+    def active_mass_mg(self) -> float:
+        return chemistry.active_mass_mg(self.active_loading_mg_cm2, self.diameter_mm)
+
+    def derived_facts(self) -> list[tuple[str, object]]:
+        currents = [(f"{rate:g}C current (mA)", chemistry.c_rate_current_ma(self.active_mass_mg, rate))
+                    for rate in (0.1, 0.2, 1.0)]
+        return [("area (cm²)", self.area_cm2), ("active mass (mg)", self.active_mass_mg), *currents]
+
+    def notation_label(self) -> str:
+        return self.coating.notation_label()

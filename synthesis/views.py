@@ -1,0 +1,298 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.models import model_to_dict
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+
+from lims.forms import apply_service_errors
+from lims.services import record_save
+from lims.views import ItemListView, RecordFormView, StaffRequiredMixin
+
+from . import chemistry, defaults, filters, forms, services
+from .models import (
+    CathodeCoating,
+    ElectrodeDisk,
+    IleBatch,
+    LagpBatch,
+    Pellet,
+    PelletSet,
+    ReagentLot,
+    SpeMembrane,
+)
+
+
+class SimpleRecordView(RecordFormView):
+    """Kinds whose form maps straight onto the generic record service."""
+
+    def save(self, form, formsets, instance, steps):
+        return record_save(self.model, instance=instance, user=self.request.user,
+                           fields=form.cleaned_data, steps=steps)
+
+
+class ReagentLotFormView(SimpleRecordView):
+    model = ReagentLot
+    form_class = forms.ReagentLotForm
+
+
+class SpeMembraneFormView(SimpleRecordView):
+    model = SpeMembrane
+    form_class = forms.SpeMembraneForm
+    default_steps = defaults.SPE_MEMBRANE_STEPS
+
+
+class IleBatchFormView(SimpleRecordView):
+    model = IleBatch
+    form_class = forms.IleBatchForm
+    default_steps = defaults.ILE_BATCH_STEPS
+
+
+class CathodeCoatingFormView(SimpleRecordView):
+    model = CathodeCoating
+    form_class = forms.CathodeCoatingForm
+    default_steps = defaults.CATHODE_COATING_STEPS
+
+
+class LagpBatchFormView(RecordFormView):
+    model = LagpBatch
+    form_class = forms.LagpBatchForm
+    default_steps = defaults.LAGP_BATCH_STEPS
+    template_name = "synthesis/batch_form.html"
+
+    def part_formsets(self, data, instance, source):
+        origin = instance or source
+        if origin is not None and origin.precursors.exists():
+            initial = [model_to_dict(u, fields=["role", "reagent_lot", "planned_mass_g",
+                                                "weighed_mass_g"])
+                       for u in origin.precursors.all()]
+            if source is not None:  # a copy is weighed anew
+                for row in initial:
+                    row["weighed_mass_g"] = None
+        else:
+            initial = forms.precursor_initial(chemistry.DEFAULT_TARGET_MASS_G,
+                                              chemistry.DEFAULT_X, chemistry.DEFAULT_LI_EXCESS_PCT)
+        return {"precursors": forms.PrecursorFormSet(data, prefix="precursors", initial=initial)}
+
+    def save(self, form, formsets, instance, steps):
+        precursors = [
+            {k: f.cleaned_data[k] for k in ("role", "reagent_lot", "planned_mass_g",
+                                            "weighed_mass_g")}
+            for f in formsets["precursors"].forms if f.cleaned_data.get("reagent_lot")
+        ]
+        return services.lagp_batch_save(instance=instance, user=self.request.user,
+                                        fields=form.cleaned_data, precursors=precursors,
+                                        steps=steps)
+
+
+def precursor_calculator(request: HttpRequest) -> HttpResponse:
+    """HTMX partial: the proposed precursor masses for the batch form's current inputs."""
+    form = forms.CalculatorForm(request.GET)
+    rows = []
+    if form.is_valid():
+        rows = chemistry.lagp_precursors(form.cleaned_data["target_mass_g"],
+                                         form.cleaned_data["x_al"],
+                                         form.cleaned_data["li_excess_pct"])
+    return render(request, "synthesis/calculator.html", {"form": form, "rows": rows})
+
+
+class PelletSetCreateView(RecordFormView):
+    model = Pellet
+    form_class = forms.PelletSetForm
+    title = "Press and sinter a set of pellets"
+
+    def initial(self, source):
+        initial = {"batch": self.request.GET.get("batch", "")}
+        if source is not None:
+            initial.update(model_to_dict(source.pellet_set, fields=forms.PelletSetForm.Meta.fields))
+            initial["batch"] = source.pellet_set.batch.code
+            initial["count"] = source.pellet_set.pellets.count()
+        return initial
+
+    def build(self, data=None):
+        source = self.copy_source()
+        form = forms.PelletSetForm(data, initial=self.initial(source))
+        return None, source, form, {}
+
+    def save(self, form, formsets, instance, steps):
+        fields = {k: v for k, v in form.cleaned_data.items() if k not in ("batch", "count")}
+        pellet_set = services.pellet_set_create(
+            user=self.request.user, batch=form.cleaned_data["batch"],
+            count=form.cleaned_data["count"], fields=fields)
+        return _PelletSetTarget(pellet_set)
+
+
+class _PelletSetTarget:
+    """Lets RecordFormView redirect to the measurement page of a freshly made set."""
+
+    def __init__(self, pellet_set: PelletSet):
+        self.code = f"{pellet_set.pellets.count()} pellets from {pellet_set.batch.code}"
+        self.pellet_set = pellet_set
+
+    def get_absolute_url(self) -> str:
+        return reverse_lazy("synthesis:pellet-set", args=[self.pellet_set.pk])
+
+
+def pellet_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Conditions of a sintered set and a table to enter every pellet's measurements."""
+    pellet_set = get_object_or_404(PelletSet.objects.select_related("batch"), pk=pk)
+    queryset = pellet_set.pellets.order_by("code")
+    formset = forms.PelletMeasureFormSet(request.POST or None, queryset=queryset)
+    if request.method == "POST":
+        if not request.user.is_staff:
+            return HttpResponse("Only staff can record measurements.", status=403)
+        if formset.is_valid():
+            try:
+                services.pellets_measure({f.instance: f.cleaned_data for f in formset.forms
+                                          if f.has_changed()})
+            except ValidationError as exc:
+                messages.error(request, "; ".join(exc.messages))
+            else:
+                messages.success(request, "Pellet measurements saved.")
+                return redirect("synthesis:pellet-set", pk=pellet_set.pk)
+    return render(request, "synthesis/pellet_set.html",
+                  {"pellet_set": pellet_set, "formset": formset},
+                  status=400 if request.method == "POST" else 200)
+
+
+def pellet_set_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    pellet_set = get_object_or_404(PelletSet, pk=pk)
+    if not request.user.is_staff:
+        return HttpResponse("Only staff can edit.", status=403)
+    initial = {"batch": pellet_set.batch.code}
+    form = forms.PelletSetEditForm(request.POST or None, instance=pellet_set, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        fields = {k: v for k, v in form.cleaned_data.items() if k != "batch"}
+        fields["batch"] = form.cleaned_data["batch"]
+        try:
+            with transaction.atomic():
+                services.pellet_set_update(pellet_set, fields=fields)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            return redirect("synthesis:pellet-set", pk=pellet_set.pk)
+    return render(request, "lims/record_form.html",
+                  {"form": form, "formsets": {}, "title": f"Edit pellet set {pellet_set.pk}"},
+                  status=400 if request.method == "POST" else 200)
+
+
+class PelletEditView(RecordFormView):
+    """A single pellet's own measurements (its conditions belong to its set)."""
+
+    model = Pellet
+    form_class = forms.PelletMeasureForm
+
+    def save(self, form, formsets, instance, steps):
+        services.pellets_measure({instance: form.cleaned_data})
+        return instance
+
+
+class ElectrodeDiskCreateView(RecordFormView):
+    model = ElectrodeDisk
+    form_class = forms.ElectrodeDiskSetForm
+    title = "Punch electrode disks from a coating"
+
+    def initial(self, source):
+        initial = {"coating": self.request.GET.get("coating", "")}
+        if source is not None:
+            initial.update(model_to_dict(source, fields=["diameter_mm", "active_loading_mg_cm2"]))
+            initial["coating"] = source.coating.code
+        return initial
+
+    def build(self, data=None):
+        source = self.copy_source()
+        return None, source, self.form_class(data, initial=self.initial(source)), {}
+
+    def save(self, form, formsets, instance, steps):
+        data = form.cleaned_data
+        fields = {k: v for k, v in data.items() if k not in ("coating", "count")}
+        disks = services.electrode_disks_create(user=self.request.user, coating=data["coating"],
+                                                count=data["count"], fields=fields)
+        return disks[0].coating
+
+
+class ElectrodeDiskEditView(RecordFormView):
+    model = ElectrodeDisk
+    form_class = forms.ElectrodeDiskForm
+
+    def save(self, form, formsets, instance, steps):
+        return services.electrode_disk_update(instance, fields=form.cleaned_data)
+
+
+EDIT_VIEWS = {
+    "reagent_lot": ReagentLotFormView.as_view(),
+    "lagp_batch": LagpBatchFormView.as_view(),
+    "pellet": PelletEditView.as_view(),
+    "spe_membrane": SpeMembraneFormView.as_view(),
+    "ile_batch": IleBatchFormView.as_view(),
+    "cathode_coating": CathodeCoatingFormView.as_view(),
+    "electrode_disk": ElectrodeDiskEditView.as_view(),
+}
+
+
+class ReagentLotList(ItemListView):
+    model = ReagentLot
+    filterset_class = filters.ReagentLotFilter
+    select_related = ("chemical",)
+    create_url = reverse_lazy("synthesis:reagent-new")
+    columns = [("chemical", "chemical.name"), ("formula", "chemical.formula"),
+               ("supplier", "supplier"), ("grade", "grade"), ("lot no.", "lot_number"),
+               ("received", "received_on"), ("left", "amount_left"), ("unit", "amount_unit")]
+
+
+class LagpBatchList(ItemListView):
+    model = LagpBatch
+    filterset_class = filters.LagpBatchFilter
+    create_url = reverse_lazy("synthesis:batch-new")
+    columns = [("composition", "composition"), ("target (g)", "target_mass_g"),
+               ("Li excess (%)", "li_excess_pct"), ("yield (g)", "yield_g"),
+               ("phase (XRD)", "phase_result"), ("created", "created_at")]
+
+
+class PelletList(ItemListView):
+    model = Pellet
+    filterset_class = filters.PelletFilter
+    select_related = ("pellet_set__batch",)
+    create_url = reverse_lazy("synthesis:pellet-set-new")
+    columns = [("batch", "pellet_set.batch"), ("sintered at (°C)",
+                                                 "pellet_set.sintering_temperature_c"),
+               ("dwell (h)", "pellet_set.sintering_dwell_h"), ("thickness (mm)", "thickness_mm"),
+               ("diameter (mm)", "diameter_mm"), ("mass (mg)", "mass_mg"),
+               ("relative density", "relative_density")]
+
+
+class SpeMembraneList(ItemListView):
+    model = SpeMembrane
+    filterset_class = filters.SpeMembraneFilter
+    create_url = reverse_lazy("synthesis:membrane-new")
+    columns = [("PEO:LiFSI:Pyr14FSI (mol)", "molar_ratio"),
+               ("benzophenone (wt% PEO)", "benzophenone_wt_pct"), ("thickness (µm)", "thickness_um"),
+               ("UV crosslinked", "uv_crosslinked"), ("created", "created_at")]
+
+
+class IleBatchList(ItemListView):
+    model = IleBatch
+    filterset_class = filters.IleBatchFilter
+    create_url = reverse_lazy("synthesis:ile-new")
+    columns = [("composition", "composition"), ("water (ppm)", "water_content_ppm"),
+               ("created", "created_at")]
+
+
+class CathodeCoatingList(ItemListView):
+    model = CathodeCoating
+    filterset_class = filters.CathodeCoatingFilter
+    create_url = reverse_lazy("synthesis:coating-new")
+    columns = [("AM:C:binder (wt)", "mass_ratio"), ("solids (%)", "solids_pct"),
+               ("active lot", "active_lot"), ("created", "created_at")]
+
+
+class ElectrodeDiskList(ItemListView):
+    model = ElectrodeDisk
+    filterset_class = filters.ElectrodeDiskFilter
+    select_related = ("coating",)
+    create_url = reverse_lazy("synthesis:disk-new")
+    columns = [("coating", "coating"), ("diameter (mm)", "diameter_mm"),
+               ("loading (mg/cm²)", "active_loading_mg_cm2"), ("active mass (mg)",
+                                                               "active_mass_mg")]
