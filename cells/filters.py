@@ -11,8 +11,9 @@ class CellFilter(ItemFilterSet):
     notation = df.CharFilter(lookup_expr="icontains", label="notation contains")
     format = df.ChoiceFilter(choices=CellFormat.choices)
     test_temperature_c = df.NumberFilter(label="test temperature (°C)")
-    sintering_temperature_c = df.NumberFilter(method="filter_sintering",
-                                              label="pellet sintered at (°C)")
+    sintering_temperature_c = df.NumberFilter(
+        method="filter_sintering", label="pellet sintered at (°C)"
+    )
 
     class Meta:
         model = Cell

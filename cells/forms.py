@@ -11,24 +11,38 @@ from .models import Cell, LayerSide
 class CellForm(forms.ModelForm):
     class Meta:
         model = Cell
-        fields = ["format", "active_area_cm2", "assembled_on", "operator", "dew_point_c",
-                  "test_temperature_c", "notes"]
-        widgets = {"assembled_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-                   "notes": forms.Textarea(attrs={"rows": 2})}
+        fields = [
+            "format",
+            "active_area_cm2",
+            "assembled_on",
+            "operator",
+            "dew_point_c",
+            "test_temperature_c",
+            "notes",
+        ]
+        widgets = {
+            "assembled_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "notes": forms.Textarea(attrs={"rows": 2}),
+        }
 
 
 class LayerForm(forms.Form):
     side = forms.ChoiceField(choices=LayerSide.choices)
-    item = ItemCodeField(kinds=tuple(stack.ELECTRODE_KINDS | stack.ELECTROLYTE_KINDS),
-                         label="item code")
+    item = ItemCodeField(
+        kinds=tuple(stack.ELECTRODE_KINDS | stack.ELECTROLYTE_KINDS), label="item code"
+    )
     amount_ul = forms.FloatField(label="amount (µL)", min_value=0.0, required=False)
-    label = forms.CharField(max_length=20, required=False,
-                            help_text="notation label, if not the item's own (e.g. Pt)")
+    label = forms.CharField(
+        max_length=20, required=False, help_text="notation label, if not the item's own (e.g. Pt)"
+    )
 
 
 LayerFormSet = forms.formset_factory(LayerForm, extra=2, can_delete=True, can_order=False)
 
 
 def layer_data(formset) -> list[dict]:
-    return [f.cleaned_data for f in formset.forms
-            if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("item")]
+    return [
+        f.cleaned_data
+        for f in formset.forms
+        if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("item")
+    ]

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from lims.models import Item, ItemKind, LineageRole, register_item_model
+from lims.validators import greater_than_zero
 
 from . import stack
 
@@ -31,18 +32,21 @@ class Cell(Item):
     # `cells.services.cell_refresh_derived` when a disk's loading changes.
     active_mass_mg = models.FloatField("active mass (mg)", null=True, blank=True, editable=False)
     active_area_cm2 = models.FloatField(
-        "active area (cm²)", null=True, blank=True, validators=[MinValueValidator(0.0001)]
+        "active area (cm²)", null=True, blank=True, validators=[greater_than_zero]
     )
     assembled_on = models.DateField(null=True, blank=True)
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     dew_point_c = models.FloatField(
-        "dry-room dew point (°C)", null=True, blank=True,
+        "dry-room dew point (°C)",
+        null=True,
+        blank=True,
         validators=[MinValueValidator(-100.0), MaxValueValidator(20.0)],
     )
     test_temperature_c = models.FloatField(
-        "test temperature (°C)", default=40.0,
+        "test temperature (°C)",
+        default=40.0,
         validators=[MinValueValidator(-60.0), MaxValueValidator(200.0)],
     )
 
@@ -55,8 +59,10 @@ class Cell(Item):
         ]
 
     def lineage_parents(self) -> list[tuple]:
-        return [(layer.item, LineageRole.LAYER, layer.amount_ul, "µL" if layer.amount_ul else "")
-                for layer in self.layers.select_related("item")]
+        return [
+            (layer.item, LineageRole.LAYER, layer.amount_ul, "µL" if layer.amount_ul else "")
+            for layer in self.layers.select_related("item")
+        ]
 
     def layer_specs(self) -> list[stack.LayerSpec]:
         return [layer.spec() for layer in self.layers.select_related("item")]
@@ -81,7 +87,10 @@ class CellLayer(models.Model):
     side = models.CharField(max_length=12, choices=LayerSide.choices)
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="used_in_layers")
     amount_ul = models.FloatField(
-        "amount (µL)", null=True, blank=True, validators=[MinValueValidator(0.0)],
+        "amount (µL)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
         help_text="for liquid layers, e.g. a drop of ILE",
     )
     # A label for the layer in the notation when the item's own would be wrong (e.g. "Pt").

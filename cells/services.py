@@ -16,8 +16,14 @@ from .models import Cell, CellLayer
 def _write_layers(cell: Cell, layers: list[Mapping[str, Any]]) -> None:
     built = []
     for position, data in enumerate(layers, start=1):
-        layer = CellLayer(cell=cell, position=position, side=data["side"], item=data["item"],
-                          amount_ul=data.get("amount_ul"), label=data.get("label") or "")
+        layer = CellLayer(
+            cell=cell,
+            position=position,
+            side=data["side"],
+            item=data["item"],
+            amount_ul=data.get("amount_ul"),
+            label=data.get("label") or "",
+        )
         layer.full_clean(exclude=["cell"], validate_unique=False)
         built.append(layer)
     specs = [layer.spec() for layer in built]
@@ -75,8 +81,11 @@ def refresh_cells_descending_from(item_id: int) -> list[int]:
 
     from .tasks import refresh_cell_derived
 
-    cell_ids = list(Cell.objects.filter(pk__in=lineage_ids_sql(item_id, "descendants"))
-                    .values_list("pk", flat=True))
+    cell_ids = list(
+        Cell.objects.filter(pk__in=lineage_ids_sql(item_id, "descendants")).values_list(
+            "pk", flat=True
+        )
+    )
     for cell_id in cell_ids:
         refresh_cell_derived.delay(cell_id)
     return cell_ids

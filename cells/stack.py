@@ -31,31 +31,44 @@ def stack_errors(layers: list[LayerSpec]) -> list[str]:
     """What is wrong with a stack, in words a cell builder understands (empty if fine)."""
     errors = []
     sides = [layer.side for layer in layers]
-    for side, name in (("negative", "negative electrode"), ("electrolyte", "electrolyte layer"),
-                       ("positive", "positive electrode")):
+    for side, name in (
+        ("negative", "negative electrode"),
+        ("electrolyte", "electrolyte layer"),
+        ("positive", "positive electrode"),
+    ):
         if side not in sides:
             errors.append(f"The stack has no {name}.")
     order = [SIDES.index(s) for s in sides if s in SIDES]
     if order != sorted(order):
-        errors.append("Layers must run from the negative electrode through the electrolyte "
-                      "to the positive electrode.")
+        errors.append(
+            "Layers must run from the negative electrode through the electrolyte "
+            "to the positive electrode."
+        )
     for index, layer in enumerate(layers, start=1):
         allowed = ELECTROLYTE_KINDS if layer.side == "electrolyte" else ELECTRODE_KINDS
         if layer.kind not in allowed:
-            errors.append(f"Layer {index} ({layer.code or layer.label}) cannot be used as "
-                          f"{'an electrolyte' if layer.side == 'electrolyte' else 'an electrode'}.")
+            errors.append(
+                f"Layer {index} ({layer.code or layer.label}) cannot be used as "
+                f"{'an electrolyte' if layer.side == 'electrolyte' else 'an electrode'}."
+            )
     return errors
 
 
 def active_mass_mg(layers: list[LayerSpec]) -> float | None:
     """Active material of the positive electrode (cathode-limited cell), None if it has none."""
-    masses = [layer.active_mass_mg for layer in layers
-              if layer.side == "positive" and layer.active_mass_mg is not None]
+    masses = [
+        layer.active_mass_mg
+        for layer in layers
+        if layer.side == "positive" and layer.active_mass_mg is not None
+    ]
     return sum(masses) if masses else None
 
 
-def c_rate_currents(active_mass: float | None, rates=STANDARD_C_RATES,
-                    specific_current_ma_g: float = NCM811_SPECIFIC_CURRENT_MA_G) -> dict[float, float]:
+def c_rate_currents(
+    active_mass: float | None,
+    rates=STANDARD_C_RATES,
+    specific_current_ma_g: float = NCM811_SPECIFIC_CURRENT_MA_G,
+) -> dict[float, float]:
     if active_mass is None:
         return {}
     return {rate: c_rate_current_ma(active_mass, rate, specific_current_ma_g) for rate in rates}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import reverse_lazy
 
-from lims.views import ItemListView, RecordFormView
+from lims.views import ItemListView, RecordFormView, bound_or_initial
 
 from . import filters, forms, selectors, services
 from .models import Cell
@@ -23,23 +23,38 @@ class CellFormView(RecordFormView):
         origin = instance or source
         initial = []
         if origin is not None:
-            initial = [{"side": layer.side, "item": layer.item.code, "amount_ul": layer.amount_ul,
-                        "label": layer.label} for layer in origin.layers.select_related("item")]
-        return {"layers": forms.LayerFormSet(data, prefix="layers", initial=initial)}
+            initial = [
+                {
+                    "side": layer.side,
+                    "item": layer.item.code,
+                    "amount_ul": layer.amount_ul,
+                    "label": layer.label,
+                }
+                for layer in origin.layers.select_related("item")
+            ]
+        return {"layers": bound_or_initial(forms.LayerFormSet, data, "layers", initial)}
 
     def extra_context(self):
         return {"layer_codes": selectors.layer_candidate_codes()}
 
     def save(self, form, formsets, instance, steps):
-        return services.cell_save(instance=instance, user=self.request.user,
-                                  fields=form.cleaned_data,
-                                  layers=forms.layer_data(formsets["layers"]))
+        return services.cell_save(
+            instance=instance,
+            user=self.request.user,
+            fields=form.cleaned_data,
+            layers=forms.layer_data(formsets["layers"]),
+        )
 
 
 class CellList(ItemListView):
     model = Cell
     filterset_class = filters.CellFilter
     create_url = reverse_lazy("cells:cell-new")
-    columns = [("notation", "notation"), ("format", "get_format_display"),
-               ("active area (cm²)", "active_area_cm2"), ("active mass (mg)", "active_mass_mg"),
-               ("test T (°C)", "test_temperature_c"), ("assembled", "assembled_on")]
+    columns = [
+        ("notation", "notation"),
+        ("format", "get_format_display"),
+        ("active area (cm²)", "active_area_cm2"),
+        ("active mass (mg)", "active_mass_mg"),
+        ("test T (°C)", "test_temperature_c"),
+        ("assembled", "assembled_on"),
+    ]

@@ -20,18 +20,45 @@ from synthesis.models import (
     ReagentLot,
     SpeMembrane,
 )
-from synthesis.services import electrode_disks_create, lagp_batch_save, pellet_set_create, pellets_measure
+from synthesis.services import (
+    electrode_disks_create,
+    lagp_batch_save,
+    pellet_set_create,
+    pellets_measure,
+)
 
 DEMO_MARKER = "Demo data: the bilayer solid-electrolyte paper's study."
 
 CHEMICALS = [
     # name, formula, M (g/mol), CAS, notation label, supplier, grade
-    ("Lithium carbonate", "Li2CO3", chemistry.LI2CO3, "554-13-2", "", "Merck (EMSURE ACS)", "≥99.0 %"),
-    ("Aluminium nitrate nonahydrate", "Al(NO3)3·9H2O", chemistry.AL_NITRATE_9H2O, "7784-27-2", "",
-     "Acros Organics", "99+ %"),
+    (
+        "Lithium carbonate",
+        "Li2CO3",
+        chemistry.LI2CO3,
+        "554-13-2",
+        "",
+        "Merck (EMSURE ACS)",
+        "≥99.0 %",
+    ),
+    (
+        "Aluminium nitrate nonahydrate",
+        "Al(NO3)3·9H2O",
+        chemistry.AL_NITRATE_9H2O,
+        "7784-27-2",
+        "",
+        "Acros Organics",
+        "99+ %",
+    ),
     ("Germanium(IV) oxide", "GeO2", chemistry.GEO2, "1310-53-8", "", "Sigma-Aldrich", "99.998 %"),
-    ("Ammonium dihydrogen phosphate", "NH4H2PO4", chemistry.NH4H2PO4, "7722-76-1", "",
-     "Merck (EMSURE ACS)", "≥99.0 %"),
+    (
+        "Ammonium dihydrogen phosphate",
+        "NH4H2PO4",
+        chemistry.NH4H2PO4,
+        "7722-76-1",
+        "",
+        "Merck (EMSURE ACS)",
+        "≥99.0 %",
+    ),
     ("Poly(ethylene oxide)", "PEO", None, "25322-68-3", "", "Sigma-Aldrich", "Mw 4 000 000"),
     ("LiFSI", "LiN(SO2F)2", chemistry.LIFSI_G_MOL, "171611-11-3", "", "Provisco", "99 %"),
     ("Pyr14FSI", "C9H20N2O4S2F2", chemistry.PYR14FSI_G_MOL, "", "", "in-house", "battery grade"),
@@ -63,8 +90,9 @@ def demo_loaded() -> bool:
 def ensure_users(password: str = "demo-lims") -> tuple:
     User = get_user_model()
     demo, created = User.objects.get_or_create(
-        username="demo", defaults={"is_staff": True, "is_superuser": True,
-                                   "email": "demo@lab.invalid"})
+        username="demo",
+        defaults={"is_staff": True, "is_superuser": True, "email": "demo@lab.invalid"},
+    )
     if created:
         demo.set_password(password)
         demo.save()
@@ -86,36 +114,72 @@ def _lots(user) -> dict[str, ReagentLot]:
     lots = {}
     for i, (name, formula, molar, cas, label, supplier, grade) in enumerate(CHEMICALS, start=1):
         chemical, _ = Chemical.objects.get_or_create(
-            name=name, defaults={"formula": formula, "molar_mass_g_mol": molar, "cas_number": cas,
-                                 "notation_label": label})
-        lots[formula] = record_save(ReagentLot, user=user, fields={
-            "chemical": chemical, "supplier": supplier, "grade": grade,
-            "lot_number": f"DEMO{i:03d}", "received_on": dt.date(2024, 1, 15), "amount_left": 100.0,
-            "amount_unit": "g"})
+            name=name,
+            defaults={
+                "formula": formula,
+                "molar_mass_g_mol": molar,
+                "cas_number": cas,
+                "notation_label": label,
+            },
+        )
+        lots[formula] = record_save(
+            ReagentLot,
+            user=user,
+            fields={
+                "chemical": chemical,
+                "supplier": supplier,
+                "grade": grade,
+                "lot_number": f"DEMO{i:03d}",
+                "received_on": dt.date(2024, 1, 15),
+                "amount_left": 100.0,
+                "amount_unit": "g",
+            },
+        )
     return lots
 
 
 def _batch(user, lots) -> LagpBatch:
     lot_for = {"li": "Li2CO3", "al": "Al(NO3)3·9H2O", "ge": "GeO2", "p": "NH4H2PO4"}
     precursors = [
-        {"role": p.role, "reagent_lot": lots[lot_for[p.role]], "planned_mass_g": round(p.mass_g, 4),
-         "weighed_mass_g": round(p.mass_g * 1.001, 4)}
+        {
+            "role": p.role,
+            "reagent_lot": lots[lot_for[p.role]],
+            "planned_mass_g": round(p.mass_g, 4),
+            "weighed_mass_g": round(p.mass_g * 1.001, 4),
+        }
         for p in chemistry.lagp_precursors(10.0, 0.5, 10.0)
     ]
-    return lagp_batch_save(user=user, fields={
-        "target_mass_g": 10.0, "x_al": 0.5, "li_excess_pct": 10.0, "yield_g": 8.9,
-        "phase_result": "NASICON Li1.5Al0.5Ge1.5(PO4)3 with minor AlPO4", "notes": DEMO_MARKER,
-    }, precursors=precursors, steps=defaults.LAGP_BATCH_STEPS)
+    return lagp_batch_save(
+        user=user,
+        fields={
+            "target_mass_g": 10.0,
+            "x_al": 0.5,
+            "li_excess_pct": 10.0,
+            "yield_g": 8.9,
+            "phase_result": "NASICON Li1.5Al0.5Ge1.5(PO4)3 with minor AlPO4",
+            "notes": DEMO_MARKER,
+        },
+        precursors=precursors,
+        steps=defaults.LAGP_BATCH_STEPS,
+    )
 
 
 def _pellets(user, batch) -> dict[int, list]:
     by_temperature = {}
     for temperature, measured in PELLETS.items():
-        pellet_set = pellet_set_create(user=user, batch=batch, count=len(measured), fields={
-            "sintering_temperature_c": temperature, "sintered_on": dt.date(2024, 2, 1)})
+        pellet_set = pellet_set_create(
+            user=user,
+            batch=batch,
+            count=len(measured),
+            fields={"sintering_temperature_c": temperature, "sintered_on": dt.date(2024, 2, 1)},
+        )
         pellets = list(pellet_set.pellets.order_by("code"))
-        pellets_measure({p: {"thickness_mm": t, "diameter_mm": d, "mass_mg": m}
-                         for p, (t, d, m) in zip(pellets, measured, strict=True)})
+        pellets_measure(
+            {
+                p: {"thickness_mm": t, "diameter_mm": d, "mass_mg": m}
+                for p, (t, d, m) in zip(pellets, measured, strict=True)
+            }
+        )
         by_temperature[temperature] = pellets
     return by_temperature
 
@@ -124,25 +188,66 @@ def _load(user) -> dict:
     lots = _lots(user)
     batch = _batch(user, lots)
     pellets = _pellets(user, batch)
-    spe = record_save(SpeMembrane, user=user, fields={
-        "peo_lot": lots["PEO"], "lifsi_lot": lots["LiN(SO2F)2"],
-        "pyr14fsi_lot": lots["C9H20N2O4S2F2"], "benzophenone_lot": lots["C13H10O"],
-        "molar_ratio": "10:1:4", "benzophenone_wt_pct": 5.0, "thickness_um": 18.0,
-        "uv_crosslinked": True}, steps=defaults.SPE_MEMBRANE_STEPS)
-    ile = record_save(IleBatch, user=user, fields={
-        "pyr14fsi_lot": lots["C9H20N2O4S2F2"], "litfsi_lot": lots["LiN(SO2CF3)2"],
-        "pyr14fsi_mol_fraction": 0.8, "water_content_ppm": 2.0}, steps=defaults.ILE_BATCH_STEPS)
-    coating = record_save(CathodeCoating, user=user, fields={
-        "active_lot": lots["LiNi0.8Co0.1Mn0.1O2"], "carbon_lot": lots["C"],
-        "binder_lot": lots["(C2H2F2)n"], "solvent_lot": lots["C5H9NO"], "foil_lot": lots["Al"],
-        "mass_ratio": "92:4:4", "solids_pct": 60.0}, steps=defaults.CATHODE_COATING_STEPS)
-    disks = electrode_disks_create(user=user, coating=coating, count=6, fields={
-        "diameter_mm": 12.0, "active_loading_mg_cm2": 2.7})
+    spe = record_save(
+        SpeMembrane,
+        user=user,
+        fields={
+            "peo_lot": lots["PEO"],
+            "lifsi_lot": lots["LiN(SO2F)2"],
+            "pyr14fsi_lot": lots["C9H20N2O4S2F2"],
+            "benzophenone_lot": lots["C13H10O"],
+            "molar_ratio": "10:1:4",
+            "benzophenone_wt_pct": 5.0,
+            "thickness_um": 18.0,
+            "uv_crosslinked": True,
+        },
+        steps=defaults.SPE_MEMBRANE_STEPS,
+    )
+    ile = record_save(
+        IleBatch,
+        user=user,
+        fields={
+            "pyr14fsi_lot": lots["C9H20N2O4S2F2"],
+            "litfsi_lot": lots["LiN(SO2CF3)2"],
+            "pyr14fsi_mol_fraction": 0.8,
+            "water_content_ppm": 2.0,
+        },
+        steps=defaults.ILE_BATCH_STEPS,
+    )
+    coating = record_save(
+        CathodeCoating,
+        user=user,
+        fields={
+            "active_lot": lots["LiNi0.8Co0.1Mn0.1O2"],
+            "carbon_lot": lots["C"],
+            "binder_lot": lots["(C2H2F2)n"],
+            "solvent_lot": lots["C5H9NO"],
+            "foil_lot": lots["Al"],
+            "mass_ratio": "92:4:4",
+            "solids_pct": 60.0,
+        },
+        steps=defaults.CATHODE_COATING_STEPS,
+    )
+    disks = electrode_disks_create(
+        user=user,
+        coating=coating,
+        count=6,
+        fields={"diameter_mm": 12.0, "active_loading_mg_cm2": 2.7},
+    )
     li, best = lots["Li"], pellets[900]
-    cells = _cells(user, li=li, cu=lots["Cu"], pt=lots["Pt"], best=best, spe=spe, ile=ile,
-                   disks=disks)
-    return {"lots": lots, "batch": batch, "pellets": pellets, "spe": spe, "ile": ile,
-            "coating": coating, "disks": disks, **cells}
+    cells = _cells(
+        user, li=li, cu=lots["Cu"], pt=lots["Pt"], best=best, spe=spe, ile=ile, disks=disks
+    )
+    return {
+        "lots": lots,
+        "batch": batch,
+        "pellets": pellets,
+        "spe": spe,
+        "ile": ile,
+        "coating": coating,
+        "disks": disks,
+        **cells,
+    }
 
 
 def _cells(user, *, li, cu, pt, best, spe, ile, disks) -> dict:
@@ -150,29 +255,72 @@ def _cells(user, *, li, cu, pt, best, spe, ile, disks) -> dict:
         return {"side": side, "item": item, "amount_ul": amount_ul, "label": label}
 
     def build(layers, **fields):
-        fields = {"format": "coin", "active_area_cm2": 1.13, "assembled_on": dt.date(2024, 3, 1),
-                  "operator": user, "dew_point_c": -60.0, "test_temperature_c": 40.0, **fields}
+        fields = {
+            "format": "coin",
+            "active_area_cm2": 1.13,
+            "assembled_on": dt.date(2024, 3, 1),
+            "operator": user,
+            "dew_point_c": -60.0,
+            "test_temperature_c": 40.0,
+            **fields,
+        }
         return cell_save(user=user, fields=fields, layers=layers)
 
     drop = 5.0  # µL of ILE on each interface
     return {
-        "blocking": build([layer("negative", cu), layer("negative", pt), layer("electrolyte", best[0]),
-                           layer("positive", pt), layer("positive", cu)],
-                          test_temperature_c=25.0, notes="EIS of the 900 °C pellet"),
-        "sym_bare": build([layer("negative", li), layer("electrolyte", best[1]),
-                           layer("positive", li)]),
-        "sym_ile": build([layer("negative", li), layer("electrolyte", ile, drop),
-                          layer("electrolyte", best[2]), layer("electrolyte", ile, drop),
-                          layer("positive", li)]),
-        "sym_spe": build([layer("negative", li), layer("electrolyte", ile, drop),
-                          layer("electrolyte", spe), layer("electrolyte", best[2]),
-                          layer("electrolyte", spe), layer("electrolyte", ile, drop),
-                          layer("positive", li)]),
-        "full_spe": build([layer("negative", li), layer("electrolyte", ile, drop),
-                           layer("electrolyte", spe), layer("electrolyte", best[0]),
-                           layer("electrolyte", ile, drop), layer("positive", disks[0])],
-                          format="pouch"),
-        "full_bare": build([layer("negative", li), layer("electrolyte", ile, drop),
-                            layer("electrolyte", best[1]), layer("electrolyte", ile, drop),
-                            layer("positive", disks[1])], format="pouch"),
+        "blocking": build(
+            [
+                layer("negative", cu),
+                layer("negative", pt),
+                layer("electrolyte", best[0]),
+                layer("positive", pt),
+                layer("positive", cu),
+            ],
+            test_temperature_c=25.0,
+            notes="EIS of the 900 °C pellet",
+        ),
+        "sym_bare": build(
+            [layer("negative", li), layer("electrolyte", best[1]), layer("positive", li)]
+        ),
+        "sym_ile": build(
+            [
+                layer("negative", li),
+                layer("electrolyte", ile, drop),
+                layer("electrolyte", best[2]),
+                layer("electrolyte", ile, drop),
+                layer("positive", li),
+            ]
+        ),
+        "sym_spe": build(
+            [
+                layer("negative", li),
+                layer("electrolyte", ile, drop),
+                layer("electrolyte", spe),
+                layer("electrolyte", best[2]),
+                layer("electrolyte", spe),
+                layer("electrolyte", ile, drop),
+                layer("positive", li),
+            ]
+        ),
+        "full_spe": build(
+            [
+                layer("negative", li),
+                layer("electrolyte", ile, drop),
+                layer("electrolyte", spe),
+                layer("electrolyte", best[0]),
+                layer("electrolyte", ile, drop),
+                layer("positive", disks[0]),
+            ],
+            format="pouch",
+        ),
+        "full_bare": build(
+            [
+                layer("negative", li),
+                layer("electrolyte", ile, drop),
+                layer("electrolyte", best[1]),
+                layer("electrolyte", ile, drop),
+                layer("positive", disks[1]),
+            ],
+            format="pouch",
+        ),
     }

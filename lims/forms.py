@@ -42,8 +42,18 @@ class StepForm(forms.ModelForm):
     class Meta:
         model = ProcessStep
         fields = [
-            "kind", "temperature_c", "duration_min", "ramp_c_min", "atmosphere", "pressure_mbar",
-            "rpm", "solvent", "jar_material", "pressure_t_cm2", "lamp_power_w", "notes",
+            "kind",
+            "temperature_c",
+            "duration_min",
+            "ramp_c_min",
+            "atmosphere",
+            "pressure_mbar",
+            "rpm",
+            "solvent",
+            "jar_material",
+            "pressure_t_cm2",
+            "lamp_power_w",
+            "notes",
         ]
 
     def clean(self):
@@ -62,7 +72,8 @@ StepFormSet = forms.formset_factory(StepForm, extra=1, can_delete=True)
 
 def step_data(formset) -> list[dict]:
     return [
-        f.cleaned_data for f in formset.forms
+        f.cleaned_data
+        for f in formset.forms
         if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("kind")
     ]
 

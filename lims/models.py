@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+
+from .validators import greater_than_zero
 
 
 class ItemKind(models.TextChoices):
@@ -168,16 +171,31 @@ class ProcessStep(models.Model):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=20, choices=StepKind.choices)
-    temperature_c = models.FloatField("temperature (°C)", null=True, blank=True)
-    duration_min = models.FloatField("duration (min)", null=True, blank=True)
-    ramp_c_min = models.FloatField("heating ramp (°C/min)", null=True, blank=True)
+    temperature_c = models.FloatField(
+        "temperature (°C)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-100.0), MaxValueValidator(1600.0)],
+    )
+    duration_min = models.FloatField(
+        "duration (min)", null=True, blank=True, validators=[greater_than_zero]
+    )
+    ramp_c_min = models.FloatField(
+        "heating ramp (°C/min)", null=True, blank=True, validators=[greater_than_zero]
+    )
     atmosphere = models.CharField(max_length=10, choices=Atmosphere.choices, blank=True)
-    pressure_mbar = models.FloatField("vacuum (mbar)", null=True, blank=True)
+    pressure_mbar = models.FloatField(
+        "vacuum (mbar)", null=True, blank=True, validators=[greater_than_zero]
+    )
     rpm = models.PositiveIntegerField("speed (rpm)", null=True, blank=True)
     solvent = models.CharField(max_length=50, blank=True)
     jar_material = models.CharField(max_length=30, blank=True)
-    pressure_t_cm2 = models.FloatField("pressure (t/cm²)", null=True, blank=True)
-    lamp_power_w = models.FloatField("lamp power (W)", null=True, blank=True)
+    pressure_t_cm2 = models.FloatField(
+        "pressure (t/cm²)", null=True, blank=True, validators=[greater_than_zero]
+    )
+    lamp_power_w = models.FloatField(
+        "lamp power (W)", null=True, blank=True, validators=[greater_than_zero]
+    )
     notes = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -234,7 +252,9 @@ class ProcessStep(models.Model):
             parts.append(self.get_atmosphere_display().lower())
         if self.pressure_mbar is not None:
             parts.append(f"< {self.pressure_mbar:g} mbar")
-        parts.extend(p for p in (self.solvent, self.jar_material and f"{self.jar_material} jar") if p)
+        parts.extend(
+            p for p in (self.solvent, self.jar_material and f"{self.jar_material} jar") if p
+        )
         return ", ".join(parts)
 
 

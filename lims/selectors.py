@@ -38,7 +38,9 @@ class LineageRow:
 def _walk_sql(direction: Direction) -> str:
     edge = LineageEdge._meta.db_table
     # ancestors: follow edges from child to parent; descendants: parent to child.
-    start, step = ("parent_id", "child_id") if direction == "ancestors" else ("child_id", "parent_id")
+    start, step = (
+        ("parent_id", "child_id") if direction == "ancestors" else ("child_id", "parent_id")
+    )
     return f"""
         WITH RECURSIVE walk(id, depth) AS (
             SELECT {start}, 1 FROM {edge} WHERE {step} = %s

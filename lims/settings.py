@@ -71,6 +71,8 @@ def database_from_env() -> dict:
         # "database is locked" when the web server and the worker write at once.
         config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
         config["CONN_MAX_AGE"] = 0
+        # A file, not memory, so a worker process in the integration tests sees the test data.
+        config["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
     return config
 
 
@@ -173,10 +175,12 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 WHITENOISE_USE_FINDERS = True  # serve static files without a collectstatic step in development
 
 # Celery: tasks take ids and JSON, never pickles.
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_from_env()
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "lims")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None

@@ -46,7 +46,9 @@ NEW_URLS = {
 
 def home(request: HttpRequest) -> HttpResponse:
     counts = dict(Item.objects.values_list("kind").annotate(n=Count("id")))
-    kinds = [(kind, label, counts.get(kind, 0), LIST_URLS[kind]) for kind, label in ItemKind.choices]
+    kinds = [
+        (kind, label, counts.get(kind, 0), LIST_URLS[kind]) for kind, label in ItemKind.choices
+    ]
     recent = Item.objects.order_by("-created_at", "-id")[:15]
     return render(request, "lims/home.html", {"kinds": kinds, "recent": recent})
 
@@ -114,6 +116,14 @@ def item_facts(item: Item) -> list[tuple[str, object]]:
     return facts
 
 
+def bound_or_initial(formset_class, data, prefix: str, initial: list[dict]):
+    """A posted formset must not get `initial`: Django would treat rows equal to their initial
+    values as unchanged extra forms and silently drop them."""
+    if data is not None:
+        return formset_class(data, prefix=prefix)
+    return formset_class(prefix=prefix, initial=initial)
+
+
 class StaffRequiredMixin(UserPassesTestMixin):
     """Writes are for staff; read-only accounts can look at everything."""
 
@@ -169,13 +179,17 @@ class RecordFormView(StaffRequiredMixin, View):
         if self.default_steps is not None:
             origin = instance or source
             steps = step_dicts(origin) if origin is not None else self.default_steps
-            formsets["steps"] = StepFormSet(data, prefix="steps", initial=steps)
+            formsets["steps"] = bound_or_initial(StepFormSet, data, "steps", steps)
         return instance, source, form, formsets
 
     def render_form(self, instance, source, form, formsets, status=200):
         context = {
-            "form": form, "formsets": formsets, "instance": instance, "source": source,
-            "title": self.title or f"{'Edit' if instance else 'New'} {self.model._meta.verbose_name}",
+            "form": form,
+            "formsets": formsets,
+            "instance": instance,
+            "source": source,
+            "title": self.title
+            or f"{'Edit' if instance else 'New'} {self.model._meta.verbose_name}",
             "model_name": self.model._meta.verbose_name,
             **self.extra_context(),
         }

@@ -96,7 +96,9 @@ def parse_ratio(text: str, parts: int) -> tuple[float, ...]:
     return values
 
 
-def weight_percentages(moles: tuple[float, ...], molar_masses: tuple[float, ...]) -> tuple[float, ...]:
+def weight_percentages(
+    moles: tuple[float, ...], molar_masses: tuple[float, ...]
+) -> tuple[float, ...]:
     masses = [n * m for n, m in zip(moles, molar_masses, strict=True)]
     total = sum(masses)
     return tuple(100 * m / total for m in masses)
@@ -120,8 +122,12 @@ def disk_area_cm2(diameter_mm: float) -> float:
     return math.pi * (diameter_mm / 20) ** 2
 
 
-def relative_density(mass_mg: float, diameter_mm: float, thickness_mm: float,
-                     theoretical_g_cm3: float = LAGP_THEORETICAL_DENSITY_G_CM3) -> float:
+def relative_density(
+    mass_mg: float,
+    diameter_mm: float,
+    thickness_mm: float,
+    theoretical_g_cm3: float = LAGP_THEORETICAL_DENSITY_G_CM3,
+) -> float:
     """Geometric density of a cylinder over the theoretical density (a fraction)."""
     volume_cm3 = disk_area_cm2(diameter_mm) * thickness_mm / 10
     return (mass_mg / 1000) / volume_cm3 / theoretical_g_cm3
@@ -132,7 +138,10 @@ def active_mass_mg(loading_mg_cm2: float, diameter_mm: float) -> float:
     return loading_mg_cm2 * disk_area_cm2(diameter_mm)
 
 
-def c_rate_current_ma(active_mass_mg_: float, c_rate: float,
-                      specific_current_ma_g: float = NCM811_SPECIFIC_CURRENT_MA_G) -> float:
+def c_rate_current_ma(
+    active_mass_mg_: float,
+    c_rate: float,
+    specific_current_ma_g: float = NCM811_SPECIFIC_CURRENT_MA_G,
+) -> float:
     """Current for a C-rate, with 1C = 200 mA per g NCM811 (the paper's definition)."""
     return active_mass_mg_ / 1000 * specific_current_ma_g * c_rate

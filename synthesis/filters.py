@@ -6,7 +6,15 @@ import django_filters as df
 
 from lims.filters import ItemFilterSet
 
-from .models import CathodeCoating, ElectrodeDisk, IleBatch, LagpBatch, Pellet, ReagentLot, SpeMembrane
+from .models import (
+    CathodeCoating,
+    ElectrodeDisk,
+    IleBatch,
+    LagpBatch,
+    Pellet,
+    ReagentLot,
+    SpeMembrane,
+)
 
 
 class ReagentLotFilter(ItemFilterSet):
@@ -29,18 +37,25 @@ class LagpBatchFilter(ItemFilterSet):
 
 
 class PelletFilter(ItemFilterSet):
-    batch = df.CharFilter(field_name="pellet_set__batch__code", lookup_expr="iexact",
-                          label="powder batch code")
-    sintering_temperature_c = df.NumberFilter(field_name="pellet_set__sintering_temperature_c",
-                                              label="sintering temperature (°C)")
+    batch = df.CharFilter(
+        field_name="pellet_set__batch__code", lookup_expr="iexact", label="powder batch code"
+    )
+    sintering_temperature_c = df.NumberFilter(
+        field_name="pellet_set__sintering_temperature_c", label="sintering temperature (°C)"
+    )
     sintering_temperature_c_min = df.NumberFilter(
-        field_name="pellet_set__sintering_temperature_c", lookup_expr="gte",
-        label="sintered at ≥ (°C)")
+        field_name="pellet_set__sintering_temperature_c",
+        lookup_expr="gte",
+        label="sintered at ≥ (°C)",
+    )
     sintering_temperature_c_max = df.NumberFilter(
-        field_name="pellet_set__sintering_temperature_c", lookup_expr="lte",
-        label="sintered at ≤ (°C)")
-    thickness_mm_max = df.NumberFilter(field_name="thickness_mm", lookup_expr="lte",
-                                       label="thickness ≤ (mm)")
+        field_name="pellet_set__sintering_temperature_c",
+        lookup_expr="lte",
+        label="sintered at ≤ (°C)",
+    )
+    thickness_mm_max = df.NumberFilter(
+        field_name="thickness_mm", lookup_expr="lte", label="thickness ≤ (mm)"
+    )
 
     class Meta:
         model = Pellet
@@ -48,8 +63,9 @@ class PelletFilter(ItemFilterSet):
 
 
 class SpeMembraneFilter(ItemFilterSet):
-    thickness_um_max = df.NumberFilter(field_name="thickness_um", lookup_expr="lte",
-                                       label="thickness ≤ (µm)")
+    thickness_um_max = df.NumberFilter(
+        field_name="thickness_um", lookup_expr="lte", label="thickness ≤ (µm)"
+    )
     molar_ratio = df.CharFilter()
 
     class Meta:
@@ -58,8 +74,9 @@ class SpeMembraneFilter(ItemFilterSet):
 
 
 class IleBatchFilter(ItemFilterSet):
-    water_content_ppm_max = df.NumberFilter(field_name="water_content_ppm", lookup_expr="lte",
-                                            label="water ≤ (ppm)")
+    water_content_ppm_max = df.NumberFilter(
+        field_name="water_content_ppm", lookup_expr="lte", label="water ≤ (ppm)"
+    )
 
     class Meta:
         model = IleBatch
@@ -76,10 +93,12 @@ class CathodeCoatingFilter(ItemFilterSet):
 
 class ElectrodeDiskFilter(ItemFilterSet):
     coating = df.CharFilter(field_name="coating__code", lookup_expr="iexact", label="coating code")
-    loading_min = df.NumberFilter(field_name="active_loading_mg_cm2", lookup_expr="gte",
-                                  label="loading ≥ (mg/cm²)")
-    loading_max = df.NumberFilter(field_name="active_loading_mg_cm2", lookup_expr="lte",
-                                  label="loading ≤ (mg/cm²)")
+    loading_min = df.NumberFilter(
+        field_name="active_loading_mg_cm2", lookup_expr="gte", label="loading ≥ (mg/cm²)"
+    )
+    loading_max = df.NumberFilter(
+        field_name="active_loading_mg_cm2", lookup_expr="lte", label="loading ≤ (mg/cm²)"
+    )
 
     class Meta:
         model = ElectrodeDisk

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from lims.forms import ItemCodeField
+from lims.validators import greater_than_zero
 
 from . import chemistry
 from .models import (
@@ -45,8 +46,16 @@ class ChemicalForm(forms.ModelForm):
 class ReagentLotForm(forms.ModelForm):
     class Meta:
         model = ReagentLot
-        fields = ["chemical", "supplier", "grade", "lot_number", "received_on", "amount_left",
-                  "amount_unit", "notes"]
+        fields = [
+            "chemical",
+            "supplier",
+            "grade",
+            "lot_number",
+            "received_on",
+            "amount_left",
+            "amount_unit",
+            "notes",
+        ]
         widgets = {"received_on": DATE, "notes": forms.Textarea(attrs={"rows": 2})}
 
 
@@ -60,14 +69,18 @@ class LagpBatchForm(forms.ModelForm):
 class PrecursorForm(forms.Form):
     role = forms.ChoiceField(choices=PrecursorRole.choices, widget=forms.HiddenInput)
     reagent_lot = LotChoiceField(required=False)
-    planned_mass_g = forms.FloatField(label="planned (g)", min_value=0.0, required=False)
-    weighed_mass_g = forms.FloatField(label="weighed (g)", min_value=0.0, required=False)
+    planned_mass_g = forms.FloatField(
+        label="planned (g)", required=False, validators=[greater_than_zero]
+    )
+    weighed_mass_g = forms.FloatField(
+        label="weighed (g)", required=False, validators=[greater_than_zero]
+    )
 
     def clean(self):
         data = super().clean()
         if data.get("weighed_mass_g") is not None and not data.get("reagent_lot"):
             self.add_error("reagent_lot", "Which lot was weighed?")
-        if data.get("reagent_lot") and not data.get("planned_mass_g"):
+        if data.get("reagent_lot") and data.get("planned_mass_g") is None and not self.errors:
             self.add_error("planned_mass_g", "Give the planned mass (the calculator proposes it).")
         return data
 
@@ -75,7 +88,9 @@ class PrecursorForm(forms.Form):
 PrecursorFormSet = forms.formset_factory(PrecursorForm, extra=0, min_num=4, max_num=4)
 
 
-def precursor_initial(target_mass_g: float, x: float, li_excess_pct: float, lots=None) -> list[dict]:
+def precursor_initial(
+    target_mass_g: float, x: float, li_excess_pct: float, lots=None
+) -> list[dict]:
     lots = lots or {}
     return [
         {"role": p.role, "planned_mass_g": round(p.mass_g, 4), "reagent_lot": lots.get(p.role)}
@@ -88,8 +103,9 @@ class CalculatorForm(forms.Form):
 
     target_mass_g = forms.FloatField(min_value=0.001, initial=chemistry.DEFAULT_TARGET_MASS_G)
     x_al = forms.FloatField(min_value=0.0, max_value=1.0, initial=chemistry.DEFAULT_X)
-    li_excess_pct = forms.FloatField(min_value=0.0, max_value=100.0,
-                                     initial=chemistry.DEFAULT_LI_EXCESS_PCT)
+    li_excess_pct = forms.FloatField(
+        min_value=0.0, max_value=100.0, initial=chemistry.DEFAULT_LI_EXCESS_PCT
+    )
 
 
 class PelletSetForm(forms.ModelForm):
@@ -99,9 +115,15 @@ class PelletSetForm(forms.ModelForm):
     class Meta:
         model = PelletSet
         fields = [
-            "die_diameter_mm", "pressing_pressure_t_cm2", "pretreatment_temperature_c",
-            "pretreatment_dwell_h", "pretreatment_ramp_c_min", "sintering_temperature_c",
-            "sintering_dwell_h", "sintering_ramp_c_min", "theoretical_density_g_cm3",
+            "die_diameter_mm",
+            "pressing_pressure_t_cm2",
+            "pretreatment_temperature_c",
+            "pretreatment_dwell_h",
+            "pretreatment_ramp_c_min",
+            "sintering_temperature_c",
+            "sintering_dwell_h",
+            "sintering_ramp_c_min",
+            "theoretical_density_g_cm3",
             "sintered_on",
         ]
         widgets = {"sintered_on": DATE}
@@ -132,8 +154,17 @@ class SpeMembraneForm(forms.ModelForm):
 
     class Meta:
         model = SpeMembrane
-        fields = ["peo_lot", "lifsi_lot", "pyr14fsi_lot", "benzophenone_lot", "molar_ratio",
-                  "benzophenone_wt_pct", "thickness_um", "uv_crosslinked", "notes"]
+        fields = [
+            "peo_lot",
+            "lifsi_lot",
+            "pyr14fsi_lot",
+            "benzophenone_lot",
+            "molar_ratio",
+            "benzophenone_wt_pct",
+            "thickness_um",
+            "uv_crosslinked",
+            "notes",
+        ]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
     def clean_molar_ratio(self):
@@ -151,8 +182,13 @@ class IleBatchForm(forms.ModelForm):
 
     class Meta:
         model = IleBatch
-        fields = ["pyr14fsi_lot", "litfsi_lot", "pyr14fsi_mol_fraction", "water_content_ppm",
-                  "notes"]
+        fields = [
+            "pyr14fsi_lot",
+            "litfsi_lot",
+            "pyr14fsi_mol_fraction",
+            "water_content_ppm",
+            "notes",
+        ]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
@@ -165,8 +201,16 @@ class CathodeCoatingForm(forms.ModelForm):
 
     class Meta:
         model = CathodeCoating
-        fields = ["active_lot", "carbon_lot", "binder_lot", "solvent_lot", "foil_lot",
-                  "mass_ratio", "solids_pct", "notes"]
+        fields = [
+            "active_lot",
+            "carbon_lot",
+            "binder_lot",
+            "solvent_lot",
+            "foil_lot",
+            "mass_ratio",
+            "solids_pct",
+            "notes",
+        ]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
     def clean_mass_ratio(self):

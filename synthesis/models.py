@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from lims.models import Item, ItemKind, LineageRole, register_item_model
+from lims.validators import greater_than_zero
 
 from . import chemistry
 
@@ -33,7 +34,7 @@ class Chemical(models.Model):
     name = models.CharField(max_length=100, unique=True)
     formula = models.CharField(max_length=60, blank=True)
     molar_mass_g_mol = models.FloatField(
-        "molar mass (g/mol)", null=True, blank=True, validators=[MinValueValidator(0.001)]
+        "molar mass (g/mol)", null=True, blank=True, validators=[greater_than_zero]
     )
     cas_number = models.CharField("CAS number", max_length=20, blank=True)
     # How the chemical appears in a cell notation, e.g. "Li" for lithium foil.
@@ -58,8 +59,11 @@ class ReagentLot(Item):
     lot_number = models.CharField(max_length=60)
     received_on = models.DateField(null=True, blank=True)
     amount_left = models.FloatField(null=True, blank=True, validators=[positive])
-    amount_unit = models.CharField(max_length=5, default="g", choices=[
-        ("g", "g"), ("mg", "mg"), ("mL", "mL"), ("cm2", "cm²"), ("pcs", "pieces")])
+    amount_unit = models.CharField(
+        max_length=5,
+        default="g",
+        choices=[("g", "g"), ("mg", "mg"), ("mL", "mL"), ("cm2", "cm²"), ("pcs", "pieces")],
+    )
 
     class Meta:
         constraints = [_gte0_or_null("amount_left")]
@@ -78,19 +82,23 @@ class LagpBatch(Item):
     NOTATION_LABEL = "LAGP"
 
     x_al = models.FloatField(
-        "x in Li(1+x)Al(x)Ge(2-x)(PO4)3", default=chemistry.DEFAULT_X,
+        "x in Li(1+x)Al(x)Ge(2-x)(PO4)3",
+        default=chemistry.DEFAULT_X,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
     )
     target_mass_g = models.FloatField(
-        "target mass (g)", default=chemistry.DEFAULT_TARGET_MASS_G, validators=[positive]
+        "target mass (g)", default=chemistry.DEFAULT_TARGET_MASS_G, validators=[greater_than_zero]
     )
     li_excess_pct = models.FloatField(
-        "Li excess (%)", default=chemistry.DEFAULT_LI_EXCESS_PCT,
+        "Li excess (%)",
+        default=chemistry.DEFAULT_LI_EXCESS_PCT,
         validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
     )
     yield_g = models.FloatField("yield (g)", null=True, blank=True, validators=[positive])
     phase_result = models.CharField(
-        "phase (XRD)", max_length=200, blank=True,
+        "phase (XRD)",
+        max_length=200,
+        blank=True,
         help_text="e.g. NASICON LAGP with minor AlPO4",
     )
 
@@ -118,8 +126,10 @@ class LagpBatch(Item):
         return chemistry.lagp_precursors(self.target_mass_g, self.x_al, self.li_excess_pct)
 
     def derived_facts(self) -> list[tuple[str, object]]:
-        return [("composition", self.composition),
-                ("molar mass (g/mol)", chemistry.lagp_molar_mass(self.x_al))]
+        return [
+            ("composition", self.composition),
+            ("molar mass (g/mol)", chemistry.lagp_molar_mass(self.x_al)),
+        ]
 
 
 class PrecursorRole(models.TextChoices):
@@ -137,7 +147,7 @@ class PrecursorUse(models.Model):
     batch = models.ForeignKey(LagpBatch, on_delete=models.CASCADE, related_name="precursors")
     role = models.CharField(max_length=2, choices=PrecursorRole.choices)
     reagent_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+")
-    planned_mass_g = models.FloatField("planned (g)", validators=[positive])
+    planned_mass_g = models.FloatField("planned (g)", validators=[greater_than_zero])
     weighed_mass_g = models.FloatField("weighed (g)", null=True, blank=True, validators=[positive])
 
     class Meta:
@@ -164,31 +174,44 @@ class PelletSet(models.Model):
     AUDIT_ITEM_FIELD = "batch"
 
     batch = models.ForeignKey(LagpBatch, on_delete=models.PROTECT, related_name="pellet_sets")
-    die_diameter_mm = models.FloatField("die diameter (mm)", default=15.0, validators=[positive])
+    die_diameter_mm = models.FloatField(
+        "die diameter (mm)", default=15.0, validators=[greater_than_zero]
+    )
     pressing_pressure_t_cm2 = models.FloatField(
-        "pressing pressure (t/cm²)", default=3.0, validators=[positive]
+        "pressing pressure (t/cm²)", default=3.0, validators=[greater_than_zero]
     )
     pretreatment_temperature_c = models.FloatField(
-        "pretreatment (°C)", null=True, blank=True, default=400.0,
+        "pretreatment (°C)",
+        null=True,
+        blank=True,
+        default=400.0,
         validators=[MinValueValidator(20.0), MaxValueValidator(1300.0)],
     )
     pretreatment_dwell_h = models.FloatField(
-        "pretreatment dwell (h)", null=True, blank=True, default=2.0, validators=[positive]
+        "pretreatment dwell (h)", null=True, blank=True, default=2.0, validators=[greater_than_zero]
     )
     pretreatment_ramp_c_min = models.FloatField(
-        "pretreatment ramp (°C/min)", null=True, blank=True, default=3.0, validators=[positive]
+        "pretreatment ramp (°C/min)",
+        null=True,
+        blank=True,
+        default=3.0,
+        validators=[greater_than_zero],
     )
     sintering_temperature_c = models.FloatField(
-        "sintering temperature (°C)", default=900.0,
+        "sintering temperature (°C)",
+        default=900.0,
         validators=[MinValueValidator(500.0), MaxValueValidator(1300.0)],
     )
-    sintering_dwell_h = models.FloatField("sintering dwell (h)", default=8.0, validators=[positive])
+    sintering_dwell_h = models.FloatField(
+        "sintering dwell (h)", default=8.0, validators=[greater_than_zero]
+    )
     sintering_ramp_c_min = models.FloatField(
-        "sintering ramp (°C/min)", default=5.0, validators=[positive]
+        "sintering ramp (°C/min)", default=5.0, validators=[greater_than_zero]
     )
     theoretical_density_g_cm3 = models.FloatField(
-        "theoretical density (g/cm³)", default=chemistry.LAGP_THEORETICAL_DENSITY_G_CM3,
-        validators=[MinValueValidator(0.1)],
+        "theoretical density (g/cm³)",
+        default=chemistry.LAGP_THEORETICAL_DENSITY_G_CM3,
+        validators=[greater_than_zero],
     )
     sintered_on = models.DateField(null=True, blank=True)
 
@@ -216,16 +239,20 @@ class Pellet(Item):
     NOTATION_LABEL = "LAGP"
 
     pellet_set = models.ForeignKey(PelletSet, on_delete=models.PROTECT, related_name="pellets")
-    diameter_mm = models.FloatField("sintered diameter (mm)", null=True, blank=True,
-                                    validators=[MinValueValidator(0.01)])
-    thickness_mm = models.FloatField("thickness after polishing (mm)", null=True, blank=True,
-                                     validators=[MinValueValidator(0.001)])
-    mass_mg = models.FloatField("mass (mg)", null=True, blank=True,
-                                validators=[MinValueValidator(0.001)])
+    diameter_mm = models.FloatField(
+        "sintered diameter (mm)", null=True, blank=True, validators=[greater_than_zero]
+    )
+    thickness_mm = models.FloatField(
+        "thickness after polishing (mm)", null=True, blank=True, validators=[greater_than_zero]
+    )
+    mass_mg = models.FloatField("mass (mg)", null=True, blank=True, validators=[greater_than_zero])
 
     class Meta:
-        constraints = [_gte0_or_null("diameter_mm"), _gte0_or_null("thickness_mm"),
-                       _gte0_or_null("mass_mg")]
+        constraints = [
+            _gte0_or_null("diameter_mm"),
+            _gte0_or_null("thickness_mm"),
+            _gte0_or_null("mass_mg"),
+        ]
 
     def lineage_parents(self) -> list[tuple]:
         return [(self.pellet_set.batch, LineageRole.POWDER, self.mass_mg, "mg")]
@@ -235,7 +262,9 @@ class Pellet(Item):
         if None in (self.mass_mg, self.diameter_mm, self.thickness_mm):
             return None
         return chemistry.relative_density(
-            self.mass_mg, self.diameter_mm, self.thickness_mm,
+            self.mass_mg,
+            self.diameter_mm,
+            self.thickness_mm,
             self.pellet_set.theoretical_density_g_cm3,
         )
 
@@ -248,8 +277,11 @@ class Pellet(Item):
         s = self.pellet_set
         return [
             ("powder batch", s.batch),
-            ("sintering", f"{s.sintering_temperature_c:g} °C, {s.sintering_dwell_h:g} h, "
-                          f"{s.sintering_ramp_c_min:g} °C/min"),
+            (
+                "sintering",
+                f"{s.sintering_temperature_c:g} °C, {s.sintering_dwell_h:g} h, "
+                f"{s.sintering_ramp_c_min:g} °C/min",
+            ),
             ("pressing", f"{s.die_diameter_mm:g} mm die, {s.pressing_pressure_t_cm2:g} t/cm²"),
             ("relative density (%)", None if density is None else 100 * density),
             ("area (cm²)", self.area_cm2),
@@ -262,21 +294,32 @@ class SpeMembrane(Item):
     CODE_PREFIX = "SPE"
     NOTATION_LABEL = "SPE"
 
-    peo_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                verbose_name="PEO lot")
-    lifsi_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                  verbose_name="LiFSI lot")
-    pyr14fsi_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                     verbose_name="Pyr14FSI lot")
-    benzophenone_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                         null=True, blank=True, verbose_name="benzophenone lot")
+    peo_lot = models.ForeignKey(
+        ReagentLot, on_delete=models.PROTECT, related_name="+", verbose_name="PEO lot"
+    )
+    lifsi_lot = models.ForeignKey(
+        ReagentLot, on_delete=models.PROTECT, related_name="+", verbose_name="LiFSI lot"
+    )
+    pyr14fsi_lot = models.ForeignKey(
+        ReagentLot, on_delete=models.PROTECT, related_name="+", verbose_name="Pyr14FSI lot"
+    )
+    benzophenone_lot = models.ForeignKey(
+        ReagentLot,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name="benzophenone lot",
+    )
     molar_ratio = _ratio_field("10:1:4", "PEO:LiFSI:Pyr14FSI as mol EO units : salt : IL")
     benzophenone_wt_pct = models.FloatField(
-        "benzophenone (wt% of PEO)", default=5.0,
+        "benzophenone (wt% of PEO)",
+        default=5.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(50.0)],
     )
-    thickness_um = models.FloatField("thickness (µm)", null=True, blank=True,
-                                     validators=[MinValueValidator(0.1)])
+    thickness_um = models.FloatField(
+        "thickness (µm)", null=True, blank=True, validators=[greater_than_zero]
+    )
     uv_crosslinked = models.BooleanField("UV crosslinked", default=True)
 
     class Meta:
@@ -308,16 +351,20 @@ class IleBatch(Item):
     CODE_PREFIX = "ILE"
     NOTATION_LABEL = "ILE"
 
-    pyr14fsi_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                     verbose_name="Pyr14FSI lot")
-    litfsi_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                   verbose_name="LiTFSI lot")
+    pyr14fsi_lot = models.ForeignKey(
+        ReagentLot, on_delete=models.PROTECT, related_name="+", verbose_name="Pyr14FSI lot"
+    )
+    litfsi_lot = models.ForeignKey(
+        ReagentLot, on_delete=models.PROTECT, related_name="+", verbose_name="LiTFSI lot"
+    )
     pyr14fsi_mol_fraction = models.FloatField(
-        "Pyr14FSI mole fraction", default=0.8,
+        "Pyr14FSI mole fraction",
+        default=0.8,
         validators=[MinValueValidator(0.01), MaxValueValidator(0.99)],
     )
-    water_content_ppm = models.FloatField("water content (ppm)", null=True, blank=True,
-                                          validators=[positive])
+    water_content_ppm = models.FloatField(
+        "water content (ppm)", null=True, blank=True, validators=[positive]
+    )
 
     class Meta:
         verbose_name = "ILE batch"
@@ -331,7 +378,9 @@ class IleBatch(Item):
         ]
 
     def lineage_parents(self) -> list[tuple]:
-        return [(lot, LineageRole.COMPONENT, None, "") for lot in (self.pyr14fsi_lot, self.litfsi_lot)]
+        return [
+            (lot, LineageRole.COMPONENT, None, "") for lot in (self.pyr14fsi_lot, self.litfsi_lot)
+        ]
 
     @property
     def composition(self) -> str:
@@ -344,8 +393,10 @@ class IleBatch(Item):
 
     def derived_facts(self) -> list[tuple[str, object]]:
         il, salt = self.weight_percentages
-        return [("composition (mol)", self.composition),
-                ("Pyr14FSI : LiTFSI (wt%)", f"{il:.1f} : {salt:.1f}")]
+        return [
+            ("composition (mol)", self.composition),
+            ("Pyr14FSI : LiTFSI (wt%)", f"{il:.1f} : {salt:.1f}"),
+        ]
 
 
 @register_item_model
@@ -354,24 +405,49 @@ class CathodeCoating(Item):
     CODE_PREFIX = "CAT"
     NOTATION_LABEL = "NCM811"
 
-    active_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                   verbose_name="active material lot (NCM811)")
-    carbon_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                   verbose_name="conductive carbon lot (Super C65)")
-    binder_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                   verbose_name="binder lot (PVdF)")
-    solvent_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                    null=True, blank=True, verbose_name="solvent lot (NMP)")
-    foil_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+",
-                                 null=True, blank=True, verbose_name="current collector (Al foil)")
+    active_lot = models.ForeignKey(
+        ReagentLot,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="active material lot (NCM811)",
+    )
+    carbon_lot = models.ForeignKey(
+        ReagentLot,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="conductive carbon lot (Super C65)",
+    )
+    binder_lot = models.ForeignKey(
+        ReagentLot, on_delete=models.PROTECT, related_name="+", verbose_name="binder lot (PVdF)"
+    )
+    solvent_lot = models.ForeignKey(
+        ReagentLot,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name="solvent lot (NMP)",
+    )
+    foil_lot = models.ForeignKey(
+        ReagentLot,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name="current collector (Al foil)",
+    )
     mass_ratio = _ratio_field("92:4:4", "active : carbon : binder, by weight")
-    solids_pct = models.FloatField("solids content (%)", default=60.0,
-                                   validators=[MinValueValidator(1.0), MaxValueValidator(100.0)])
+    solids_pct = models.FloatField(
+        "solids content (%)",
+        default=60.0,
+        validators=[MinValueValidator(1.0), MaxValueValidator(100.0)],
+    )
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(solids_pct__gt=0, solids_pct__lte=100),
-                                   name="coating_solids_range"),
+            models.CheckConstraint(
+                condition=Q(solids_pct__gt=0, solids_pct__lte=100), name="coating_solids_range"
+            ),
         ]
 
     def lineage_parents(self) -> list[tuple]:
@@ -402,10 +478,9 @@ class ElectrodeDisk(Item):
     CODE_PREFIX = "ELD"
 
     coating = models.ForeignKey(CathodeCoating, on_delete=models.PROTECT, related_name="disks")
-    diameter_mm = models.FloatField("diameter (mm)", default=12.0,
-                                    validators=[MinValueValidator(0.1)])
+    diameter_mm = models.FloatField("diameter (mm)", default=12.0, validators=[greater_than_zero])
     active_loading_mg_cm2 = models.FloatField(
-        "active-material loading (mg/cm²)", default=2.7, validators=[MinValueValidator(0.001)]
+        "active-material loading (mg/cm²)", default=2.7, validators=[greater_than_zero]
     )
 
     class Meta:
@@ -423,8 +498,10 @@ class ElectrodeDisk(Item):
         return chemistry.active_mass_mg(self.active_loading_mg_cm2, self.diameter_mm)
 
     def derived_facts(self) -> list[tuple[str, object]]:
-        currents = [(f"{rate:g}C current (mA)", chemistry.c_rate_current_ma(self.active_mass_mg, rate))
-                    for rate in (0.1, 0.2, 1.0)]
+        currents = [
+            (f"{rate:g}C current (mA)", chemistry.c_rate_current_ma(self.active_mass_mg, rate))
+            for rate in (0.1, 0.2, 1.0)
+        ]
         return [("area (cm²)", self.area_cm2), ("active mass (mg)", self.active_mass_mg), *currents]
 
     def notation_label(self) -> str:

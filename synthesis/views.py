@@ -10,7 +10,7 @@ from django.urls import reverse_lazy
 
 from lims.forms import apply_service_errors
 from lims.services import record_save
-from lims.views import ItemListView, RecordFormView, StaffRequiredMixin
+from lims.views import ItemListView, RecordFormView, bound_or_initial
 
 from . import chemistry, defaults, filters, forms, services
 from .models import (
@@ -29,8 +29,13 @@ class SimpleRecordView(RecordFormView):
     """Kinds whose form maps straight onto the generic record service."""
 
     def save(self, form, formsets, instance, steps):
-        return record_save(self.model, instance=instance, user=self.request.user,
-                           fields=form.cleaned_data, steps=steps)
+        return record_save(
+            self.model,
+            instance=instance,
+            user=self.request.user,
+            fields=form.cleaned_data,
+            steps=steps,
+        )
 
 
 class ReagentLotFormView(SimpleRecordView):
@@ -65,26 +70,37 @@ class LagpBatchFormView(RecordFormView):
     def part_formsets(self, data, instance, source):
         origin = instance or source
         if origin is not None and origin.precursors.exists():
-            initial = [model_to_dict(u, fields=["role", "reagent_lot", "planned_mass_g",
-                                                "weighed_mass_g"])
-                       for u in origin.precursors.all()]
+            initial = [
+                model_to_dict(u, fields=["role", "reagent_lot", "planned_mass_g", "weighed_mass_g"])
+                for u in origin.precursors.all()
+            ]
             if source is not None:  # a copy is weighed anew
                 for row in initial:
                     row["weighed_mass_g"] = None
         else:
-            initial = forms.precursor_initial(chemistry.DEFAULT_TARGET_MASS_G,
-                                              chemistry.DEFAULT_X, chemistry.DEFAULT_LI_EXCESS_PCT)
-        return {"precursors": forms.PrecursorFormSet(data, prefix="precursors", initial=initial)}
+            initial = forms.precursor_initial(
+                chemistry.DEFAULT_TARGET_MASS_G,
+                chemistry.DEFAULT_X,
+                chemistry.DEFAULT_LI_EXCESS_PCT,
+            )
+        return {"precursors": bound_or_initial(forms.PrecursorFormSet, data, "precursors", initial)}
 
     def save(self, form, formsets, instance, steps):
         precursors = [
-            {k: f.cleaned_data[k] for k in ("role", "reagent_lot", "planned_mass_g",
-                                            "weighed_mass_g")}
-            for f in formsets["precursors"].forms if f.cleaned_data.get("reagent_lot")
+            {
+                k: f.cleaned_data[k]
+                for k in ("role", "reagent_lot", "planned_mass_g", "weighed_mass_g")
+            }
+            for f in formsets["precursors"].forms
+            if f.cleaned_data.get("reagent_lot")
         ]
-        return services.lagp_batch_save(instance=instance, user=self.request.user,
-                                        fields=form.cleaned_data, precursors=precursors,
-                                        steps=steps)
+        return services.lagp_batch_save(
+            instance=instance,
+            user=self.request.user,
+            fields=form.cleaned_data,
+            precursors=precursors,
+            steps=steps,
+        )
 
 
 def precursor_calculator(request: HttpRequest) -> HttpResponse:
@@ -92,9 +108,11 @@ def precursor_calculator(request: HttpRequest) -> HttpResponse:
     form = forms.CalculatorForm(request.GET)
     rows = []
     if form.is_valid():
-        rows = chemistry.lagp_precursors(form.cleaned_data["target_mass_g"],
-                                         form.cleaned_data["x_al"],
-                                         form.cleaned_data["li_excess_pct"])
+        rows = chemistry.lagp_precursors(
+            form.cleaned_data["target_mass_g"],
+            form.cleaned_data["x_al"],
+            form.cleaned_data["li_excess_pct"],
+        )
     return render(request, "synthesis/calculator.html", {"form": form, "rows": rows})
 
 
@@ -119,8 +137,11 @@ class PelletSetCreateView(RecordFormView):
     def save(self, form, formsets, instance, steps):
         fields = {k: v for k, v in form.cleaned_data.items() if k not in ("batch", "count")}
         pellet_set = services.pellet_set_create(
-            user=self.request.user, batch=form.cleaned_data["batch"],
-            count=form.cleaned_data["count"], fields=fields)
+            user=self.request.user,
+            batch=form.cleaned_data["batch"],
+            count=form.cleaned_data["count"],
+            fields=fields,
+        )
         return _PelletSetTarget(pellet_set)
 
 
@@ -145,16 +166,20 @@ def pellet_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return HttpResponse("Only staff can record measurements.", status=403)
         if formset.is_valid():
             try:
-                services.pellets_measure({f.instance: f.cleaned_data for f in formset.forms
-                                          if f.has_changed()})
+                services.pellets_measure(
+                    {f.instance: f.cleaned_data for f in formset.forms if f.has_changed()}
+                )
             except ValidationError as exc:
                 messages.error(request, "; ".join(exc.messages))
             else:
                 messages.success(request, "Pellet measurements saved.")
                 return redirect("synthesis:pellet-set", pk=pellet_set.pk)
-    return render(request, "synthesis/pellet_set.html",
-                  {"pellet_set": pellet_set, "formset": formset},
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "synthesis/pellet_set.html",
+        {"pellet_set": pellet_set, "formset": formset},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 def pellet_set_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -173,9 +198,12 @@ def pellet_set_edit(request: HttpRequest, pk: int) -> HttpResponse:
             apply_service_errors(form, exc)
         else:
             return redirect("synthesis:pellet-set", pk=pellet_set.pk)
-    return render(request, "lims/record_form.html",
-                  {"form": form, "formsets": {}, "title": f"Edit pellet set {pellet_set.pk}"},
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "lims/record_form.html",
+        {"form": form, "formsets": {}, "title": f"Edit pellet set {pellet_set.pk}"},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 class PelletEditView(RecordFormView):
@@ -208,8 +236,9 @@ class ElectrodeDiskCreateView(RecordFormView):
     def save(self, form, formsets, instance, steps):
         data = form.cleaned_data
         fields = {k: v for k, v in data.items() if k not in ("coating", "count")}
-        disks = services.electrode_disks_create(user=self.request.user, coating=data["coating"],
-                                                count=data["count"], fields=fields)
+        disks = services.electrode_disks_create(
+            user=self.request.user, coating=data["coating"], count=data["count"], fields=fields
+        )
         return disks[0].coating
 
 
@@ -237,18 +266,30 @@ class ReagentLotList(ItemListView):
     filterset_class = filters.ReagentLotFilter
     select_related = ("chemical",)
     create_url = reverse_lazy("synthesis:reagent-new")
-    columns = [("chemical", "chemical.name"), ("formula", "chemical.formula"),
-               ("supplier", "supplier"), ("grade", "grade"), ("lot no.", "lot_number"),
-               ("received", "received_on"), ("left", "amount_left"), ("unit", "amount_unit")]
+    columns = [
+        ("chemical", "chemical.name"),
+        ("formula", "chemical.formula"),
+        ("supplier", "supplier"),
+        ("grade", "grade"),
+        ("lot no.", "lot_number"),
+        ("received", "received_on"),
+        ("left", "amount_left"),
+        ("unit", "amount_unit"),
+    ]
 
 
 class LagpBatchList(ItemListView):
     model = LagpBatch
     filterset_class = filters.LagpBatchFilter
     create_url = reverse_lazy("synthesis:batch-new")
-    columns = [("composition", "composition"), ("target (g)", "target_mass_g"),
-               ("Li excess (%)", "li_excess_pct"), ("yield (g)", "yield_g"),
-               ("phase (XRD)", "phase_result"), ("created", "created_at")]
+    columns = [
+        ("composition", "composition"),
+        ("target (g)", "target_mass_g"),
+        ("Li excess (%)", "li_excess_pct"),
+        ("yield (g)", "yield_g"),
+        ("phase (XRD)", "phase_result"),
+        ("created", "created_at"),
+    ]
 
 
 class PelletList(ItemListView):
@@ -256,36 +297,51 @@ class PelletList(ItemListView):
     filterset_class = filters.PelletFilter
     select_related = ("pellet_set__batch",)
     create_url = reverse_lazy("synthesis:pellet-set-new")
-    columns = [("batch", "pellet_set.batch"), ("sintered at (°C)",
-                                                 "pellet_set.sintering_temperature_c"),
-               ("dwell (h)", "pellet_set.sintering_dwell_h"), ("thickness (mm)", "thickness_mm"),
-               ("diameter (mm)", "diameter_mm"), ("mass (mg)", "mass_mg"),
-               ("relative density", "relative_density")]
+    columns = [
+        ("batch", "pellet_set.batch"),
+        ("sintered at (°C)", "pellet_set.sintering_temperature_c"),
+        ("dwell (h)", "pellet_set.sintering_dwell_h"),
+        ("thickness (mm)", "thickness_mm"),
+        ("diameter (mm)", "diameter_mm"),
+        ("mass (mg)", "mass_mg"),
+        ("relative density", "relative_density"),
+    ]
 
 
 class SpeMembraneList(ItemListView):
     model = SpeMembrane
     filterset_class = filters.SpeMembraneFilter
     create_url = reverse_lazy("synthesis:membrane-new")
-    columns = [("PEO:LiFSI:Pyr14FSI (mol)", "molar_ratio"),
-               ("benzophenone (wt% PEO)", "benzophenone_wt_pct"), ("thickness (µm)", "thickness_um"),
-               ("UV crosslinked", "uv_crosslinked"), ("created", "created_at")]
+    columns = [
+        ("PEO:LiFSI:Pyr14FSI (mol)", "molar_ratio"),
+        ("benzophenone (wt% PEO)", "benzophenone_wt_pct"),
+        ("thickness (µm)", "thickness_um"),
+        ("UV crosslinked", "uv_crosslinked"),
+        ("created", "created_at"),
+    ]
 
 
 class IleBatchList(ItemListView):
     model = IleBatch
     filterset_class = filters.IleBatchFilter
     create_url = reverse_lazy("synthesis:ile-new")
-    columns = [("composition", "composition"), ("water (ppm)", "water_content_ppm"),
-               ("created", "created_at")]
+    columns = [
+        ("composition", "composition"),
+        ("water (ppm)", "water_content_ppm"),
+        ("created", "created_at"),
+    ]
 
 
 class CathodeCoatingList(ItemListView):
     model = CathodeCoating
     filterset_class = filters.CathodeCoatingFilter
     create_url = reverse_lazy("synthesis:coating-new")
-    columns = [("AM:C:binder (wt)", "mass_ratio"), ("solids (%)", "solids_pct"),
-               ("active lot", "active_lot"), ("created", "created_at")]
+    columns = [
+        ("AM:C:binder (wt)", "mass_ratio"),
+        ("solids (%)", "solids_pct"),
+        ("active lot", "active_lot"),
+        ("created", "created_at"),
+    ]
 
 
 class ElectrodeDiskList(ItemListView):
@@ -293,6 +349,9 @@ class ElectrodeDiskList(ItemListView):
     filterset_class = filters.ElectrodeDiskFilter
     select_related = ("coating",)
     create_url = reverse_lazy("synthesis:disk-new")
-    columns = [("coating", "coating"), ("diameter (mm)", "diameter_mm"),
-               ("loading (mg/cm²)", "active_loading_mg_cm2"), ("active mass (mg)",
-                                                               "active_mass_mg")]
+    columns = [
+        ("coating", "coating"),
+        ("diameter (mm)", "diameter_mm"),
+        ("loading (mg/cm²)", "active_loading_mg_cm2"),
+        ("active mass (mg)", "active_mass_mg"),
+    ]

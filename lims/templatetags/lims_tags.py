@@ -36,6 +36,8 @@ def show(value):
             return "—"
         return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.4e}"
     if isinstance(value, Item):
+        if not value.code:  # an unsaved item, e.g. a bogus row posted to a formset
+            return "—"
         return format_html('<a href="{}">{}</a>', value.get_absolute_url(), value.code)
     if isinstance(value, datetime.datetime):
         return value.strftime("%Y-%m-%d %H:%M")

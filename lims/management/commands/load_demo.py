@@ -15,7 +15,12 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already loaded.")
         else:
             records = demo.load_demo(user)
-            self.stdout.write(f"Loaded demo study: batch {records['batch'].code}, "
-                              f"full cell {records['full_spe'].code} ({records['full_spe'].notation}).")
-        self.stdout.write(self.style.SUCCESS(
-            f"Log in as 'demo' / '{password}' (staff) or 'viewer' / '{password}' (read-only)."))
+            self.stdout.write(
+                f"Loaded demo study: batch {records['batch'].code}, "
+                f"full cell {records['full_spe'].code} ({records['full_spe'].notation})."
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Log in as 'demo' / '{password}' (staff) or 'viewer' / '{password}' (read-only)."
+            )
+        )

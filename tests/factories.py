@@ -1,0 +1,80 @@
+"""Factories that build records through the services, so tests exercise the real write path."""
+
+from __future__ import annotations
+
+import itertools
+
+import factory
+
+from cells.services import cell_save
+from lims.services import record_save
+from synthesis import chemistry
+from synthesis.models import Chemical, ReagentLot
+from synthesis.services import electrode_disks_create, lagp_batch_save, pellet_set_create
+
+_serial = itertools.count(1)
+
+
+class ChemicalFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Chemical
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Chemical {n}")
+    formula = "X"
+
+
+def reagent_lot(name: str = "Lithium foil", formula: str = "Li", label: str = "", **fields):
+    chemical = ChemicalFactory(name=name, formula=formula, notation_label=label)
+    defaults = {"chemical": chemical, "supplier": "Sigma", "lot_number": f"L{next(_serial)}"}
+    return record_save(ReagentLot, fields={**defaults, **fields})
+
+
+def lagp_batch(user=None, **fields):
+    lots = {role: reagent_lot(f"precursor {role}", role) for role in ("li", "al", "ge", "p")}
+    precursors = [
+        {
+            "role": p.role,
+            "reagent_lot": lots[p.role],
+            "planned_mass_g": p.mass_g,
+            "weighed_mass_g": p.mass_g,
+        }
+        for p in chemistry.lagp_precursors(10, 0.5, 10)
+    ]
+    return lagp_batch_save(user=user, fields={"target_mass_g": 10, **fields}, precursors=precursors)
+
+
+def pellets(batch=None, count=2, temperature=900.0):
+    batch = batch or lagp_batch()
+    pellet_set = pellet_set_create(
+        batch=batch, count=count, fields={"sintering_temperature_c": temperature}
+    )
+    return list(pellet_set.pellets.order_by("code"))
+
+
+def cathode_disks(count=2, loading=2.7):
+    from synthesis.models import CathodeCoating
+
+    coating = record_save(
+        CathodeCoating,
+        fields={
+            "active_lot": reagent_lot("NCM811", "LiNi0.8Co0.1Mn0.1O2", "NCM811"),
+            "carbon_lot": reagent_lot("Super C65", "C"),
+            "binder_lot": reagent_lot("PVdF", "PVdF"),
+        },
+    )
+    return electrode_disks_create(
+        coating=coating, count=count, fields={"diameter_mm": 12.0, "active_loading_mg_cm2": loading}
+    )
+
+
+def full_cell(pellet=None, disk=None, li=None, **fields):
+    li = li or reagent_lot("Lithium foil", "Li", "Li")
+    pellet = pellet or pellets(count=1)[0]
+    disk = disk or cathode_disks(count=1)[0]
+    layers = [
+        {"side": "negative", "item": li},
+        {"side": "electrolyte", "item": pellet},
+        {"side": "positive", "item": disk},
+    ]
+    return cell_save(fields={"active_area_cm2": 1.13, **fields}, layers=layers)

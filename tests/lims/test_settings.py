@@ -1,0 +1,66 @@
+"""Settings come from the environment and bad values stop start-up with the variable's name."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_settings(**env):
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEBUG"}}
+    result = subprocess.run(
+        [sys.executable, "-c", "import lims.settings"],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DEBUG": "maybe", "SECRET_KEY": "x"}, "DEBUG='maybe' is not a boolean"),
+        ({"DEBUG": "0", "SECRET_KEY": ""}, "SECRET_KEY must be set"),
+        ({"DEBUG": "1", "DATABASE_URL": "mysql://x/y"}, "DATABASE_URL scheme 'mysql'"),
+        (
+            {"DEBUG": "1", "CELERY_BROKER_URL": "amqp://guest@localhost//"},
+            "CELERY_BROKER_URL scheme",
+        ),
+        ({"DEBUG": "1", "DB_CONN_MAX_AGE": "ten"}, "DB_CONN_MAX_AGE='ten' is not an integer"),
+    ],
+)
+def test_bad_values_fail_loudly(env, message):
+    result = _load_settings(**env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_postgres_url_and_hosts_are_read():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import lims.settings as s; print(s.DATABASES['default']['ENGINE'],"
+            " s.DATABASES['default']['NAME'], s.ALLOWED_HOSTS)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "DEBUG": "0",
+            "SECRET_KEY": "k",
+            "ALLOWED_HOSTS": "lims.lab, x.lab",
+            "DATABASE_URL": "postgresql://u:p@db:5432/lims",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "postgresql lims ['lims.lab', 'x.lab']" in result.stdout
