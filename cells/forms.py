@@ -27,7 +27,8 @@ class CellForm(forms.ModelForm):
 
 
 class LayerForm(forms.Form):
-    side = forms.ChoiceField(choices=LayerSide.choices)
+    # A blank first choice, so the empty rows at the end of the stack stay unchanged (ignored).
+    side = forms.ChoiceField(choices=[("", "—"), *LayerSide.choices])
     item = ItemCodeField(
         kinds=tuple(stack.ELECTRODE_KINDS | stack.ELECTROLYTE_KINDS), label="item code"
     )

@@ -58,6 +58,9 @@ class Cell(Item):
             ),
         ]
 
+    def describe(self) -> str:
+        return self.notation
+
     def lineage_parents(self) -> list[tuple]:
         return [
             (layer.item, LineageRole.LAYER, layer.amount_ul, "µL" if layer.amount_ul else "")

@@ -42,7 +42,8 @@ def _store_derived(cell: Cell, specs: list[stack.LayerSpec]) -> bool:
     if (cell.notation, cell.active_mass_mg) == (notation, mass):
         return False
     cell.notation, cell.active_mass_mg = notation, mass
-    cell.save(update_fields=["notation", "active_mass_mg", "updated_at"])
+    cell.summary = cell.describe()
+    cell.save(update_fields=["notation", "active_mass_mg", "summary", "updated_at"])
     return True
 
 

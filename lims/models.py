@@ -33,6 +33,9 @@ class Item(models.Model):
 
     code = models.CharField(max_length=20, unique=True, editable=False)
     kind = models.CharField(max_length=20, choices=ItemKind.choices, editable=False, db_index=True)
+    # A few words that tell a person what the item is in a list of codes ("Lithium foil, Honjo
+    # lot 7", "sintered 900 °C"); refreshed by the services on every save.
+    summary = models.CharField(max_length=200, blank=True, editable=False)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -66,6 +69,10 @@ class Item(models.Model):
     def notation_label(self) -> str:
         return self.NOTATION_LABEL or self.code
 
+    def describe(self) -> str:
+        """The `summary` of this item; subclasses say what matters about them."""
+        return ""
+
     def lineage_parents(self) -> list[tuple[Item, str, float | None, str]]:
         """(parent, role, amount, unit) for every item this one was made from; the save
         services keep the lineage edges equal to this list."""
@@ -87,6 +94,9 @@ class CodeCounter(models.Model):
     prefix = models.CharField(max_length=10, primary_key=True)
     last_number = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.last_number:04d}"
+
 
 class LineageRole(models.TextChoices):
     PRECURSOR = "precursor", "Precursor"
@@ -100,8 +110,13 @@ class LineageRole(models.TextChoices):
 class LineageEdge(models.Model):
     """parent -> child: the parent (or part of it) went into the child."""
 
-    parent = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="child_edges")
-    child = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="parent_edges")
+    # No single-column indexes: (parent, child) and (child, parent) below serve both walks.
+    parent = models.ForeignKey(
+        Item, on_delete=models.PROTECT, related_name="child_edges", db_index=False
+    )
+    child = models.ForeignKey(
+        Item, on_delete=models.CASCADE, related_name="parent_edges", db_index=False
+    )
     role = models.CharField(max_length=20, choices=LineageRole.choices, default=LineageRole.OTHER)
     amount = models.FloatField(null=True, blank=True)
     amount_unit = models.CharField(max_length=10, blank=True)

@@ -2,7 +2,9 @@
 
 Lineage is walked in one recursive CTE (SQLite and PostgreSQL both run it), however deep the
 graph. `UNION` (not `UNION ALL`) drops repeated (id, depth) pairs so diamonds in the graph do not
-multiply rows; the depth bound keeps the query finite even if a cycle slipped in by hand.
+multiply rows; the depth bound keeps the query finite even if a cycle slipped in by hand. Grouping the walk
+before joining the items lets PostgreSQL estimate a small result and use the primary key
+(joining first made it hash all 100 000 items: 10 ms instead of under 1 ms).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class LineageRow:
     id: int
     code: str
     kind: str
+    summary: str
     depth: int
 
     @property
@@ -58,10 +61,10 @@ def lineage(item_id: int, direction: Direction, max_depth: int | None = None) ->
     sql = (
         _walk_sql(direction)
         + f"""
-        SELECT i.id, i.code, i.kind, MIN(w.depth) AS depth
-        FROM walk w JOIN {item} i ON i.id = w.id
-        GROUP BY i.id, i.code, i.kind
-        ORDER BY depth, i.code
+        SELECT i.id, i.code, i.kind, i.summary, w.depth
+        FROM (SELECT id, MIN(depth) AS depth FROM walk GROUP BY id) w
+        JOIN {item} i ON i.id = w.id
+        ORDER BY w.depth, i.code
     """
     )
     with connection.cursor() as cursor:

@@ -30,6 +30,7 @@ def item_create(model: type[ItemT], *, user=None, **fields: Any) -> ItemT:
     instance = model(**fields, kind=model.KIND, created_by=user)
     instance.full_clean(exclude=["code"])
     instance.code = allocate_code(model.CODE_PREFIX)
+    instance.summary = instance.describe()[:200]
     instance.save()
     return instance
 
@@ -38,6 +39,7 @@ def item_update(instance: ItemT, **fields: Any) -> ItemT:
     for name, value in fields.items():
         setattr(instance, name, value)
     instance.full_clean()
+    instance.summary = instance.describe()[:200]
     instance.save()
     return instance
 
@@ -139,7 +141,12 @@ def step_dicts(item: Item) -> list[dict[str, Any]]:
 
 
 def sync_lineage(item: Item) -> None:
+    """Make the item's parent edges (and its summary, which may name them) match its record."""
     set_parents(item, item.lineage_parents())
+    summary = item.describe()[:200]
+    if summary != item.summary:
+        item.summary = summary
+        item.save(update_fields=["summary", "updated_at"])
 
 
 @transaction.atomic

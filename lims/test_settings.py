@@ -5,8 +5,12 @@ against PostgreSQL and Redis.
 """
 
 import os
+import uuid
 
 os.environ.setdefault("SECRET_KEY", "test-suite-only-not-secret")
+# A queue of this test run's own, so a worker started by the integration tests never takes tasks
+# from (or gives them to) a `make run` worker sharing the same broker.
+os.environ.setdefault("CELERY_QUEUE", f"lims-test-{uuid.uuid4().hex[:8]}")
 
 from .settings import *  # noqa: E402,F403
 

@@ -71,6 +71,9 @@ class ReagentLot(Item):
     def __str__(self) -> str:
         return f"{self.code} {self.chemical.name} ({self.supplier} {self.lot_number})"
 
+    def describe(self) -> str:
+        return f"{self.chemical.name}, {self.supplier} lot {self.lot_number}"
+
     def notation_label(self) -> str:
         return self.chemical.notation_label or self.chemical.formula or self.chemical.name
 
@@ -115,6 +118,9 @@ class LagpBatch(Item):
     def composition(self) -> str:
         x = self.x_al
         return f"Li{1 + x:g}Al{x:g}Ge{2 - x:g}(PO4)3"
+
+    def describe(self) -> str:
+        return f"{self.composition}, {self.target_mass_g:g} g"
 
     def lineage_parents(self) -> list[tuple]:
         return [
@@ -254,6 +260,11 @@ class Pellet(Item):
             _gte0_or_null("mass_mg"),
         ]
 
+    def describe(self) -> str:
+        s = self.pellet_set
+        text = f"from {s.batch.code}, sintered {s.sintering_temperature_c:g} °C"
+        return text + (f", {self.thickness_mm:g} mm" if self.thickness_mm else "")
+
     def lineage_parents(self) -> list[tuple]:
         return [(self.pellet_set.batch, LineageRole.POWDER, self.mass_mg, "mg")]
 
@@ -326,6 +337,10 @@ class SpeMembrane(Item):
         verbose_name = "SPE membrane"
         constraints = [_gte0_or_null("thickness_um")]
 
+    def describe(self) -> str:
+        thickness = f", {self.thickness_um:g} µm" if self.thickness_um else ""
+        return f"PEO:LiFSI:Pyr14FSI {self.molar_ratio}{thickness}"
+
     def lineage_parents(self) -> list[tuple]:
         lots = (self.peo_lot, self.lifsi_lot, self.pyr14fsi_lot, self.benzophenone_lot)
         return [(lot, LineageRole.COMPONENT, None, "") for lot in lots if lot is not None]
@@ -376,6 +391,9 @@ class IleBatch(Item):
                 name="ile_fraction_range",
             ),
         ]
+
+    def describe(self) -> str:
+        return self.composition
 
     def lineage_parents(self) -> list[tuple]:
         return [
@@ -450,6 +468,9 @@ class CathodeCoating(Item):
             ),
         ]
 
+    def describe(self) -> str:
+        return f"{self.notation_label()} coating {self.mass_ratio}"
+
     def lineage_parents(self) -> list[tuple]:
         lots = (self.active_lot, self.carbon_lot, self.binder_lot, self.solvent_lot, self.foil_lot)
         return [(lot, LineageRole.COMPONENT, None, "") for lot in lots if lot is not None]
@@ -485,6 +506,9 @@ class ElectrodeDisk(Item):
 
     class Meta:
         constraints = [_gt0("diameter_mm"), _gt0("active_loading_mg_cm2")]
+
+    def describe(self) -> str:
+        return f"{self.diameter_mm:g} mm, {self.active_loading_mg_cm2:g} mg/cm² from {self.coating.code}"
 
     def lineage_parents(self) -> list[tuple]:
         return [(self.coating, LineageRole.COATING, None, "")]

@@ -1,0 +1,35 @@
+"""The whole path through a real worker process: a change is committed, a task is queued on
+the broker, the worker recomputes and writes back to the database."""
+
+import pytest
+
+from cells.models import Cell
+from synthesis.services import electrode_disk_update
+from tests import factories
+from tests.integration.conftest import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_changing_a_disk_loading_makes_the_worker_recompute_the_cell(celery_worker_process):
+    disk = factories.cathode_disks(count=1, loading=2.7)[0]
+    cell = factories.full_cell(disk=disk)
+    assert round(cell.active_mass_mg, 3) == 3.054
+
+    electrode_disk_update(disk, fields={"active_loading_mg_cm2": 12.0})
+
+    # 12 mg/cm2 on a 12 mm disk (1.131 cm2) is 13.57 mg, done by the worker, not by us.
+    wait_for(lambda: round(Cell.objects.get(pk=cell.pk).active_mass_mg, 2) == 13.57)
+    assert celery_worker_process.poll() is None
+
+
+def test_a_task_for_a_deleted_cell_leaves_the_worker_healthy(celery_worker_process):
+    from cells.tasks import refresh_cell_derived
+
+    refresh_cell_derived.delay(987654321)
+    disk = factories.cathode_disks(count=1, loading=2.7)[0]
+    cell = factories.full_cell(disk=disk)
+    electrode_disk_update(disk, fields={"active_loading_mg_cm2": 5.4})
+    # 5.4 mg/cm2 is twice the loading: 6.107 mg instead of 3.054 mg.
+    wait_for(lambda: round(Cell.objects.get(pk=cell.pk).active_mass_mg, 3) == 6.107)
+    assert celery_worker_process.poll() is None
