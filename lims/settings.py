@@ -82,12 +82,13 @@ def broker_from_env() -> tuple[str, dict]:
     if scheme == "filesystem":
         # kombu's filesystem transport: a broker that needs no server (embedded default).
         queue_dir = VAR_DIR / "broker"
-        for sub in ("out", "processed"):
+        for sub in ("out", "processed", "control"):
             (queue_dir / sub).mkdir(parents=True, exist_ok=True)
         return url, {
             "data_folder_in": str(queue_dir / "out"),
             "data_folder_out": str(queue_dir / "out"),
             "processed_folder": str(queue_dir / "processed"),
+            "control_folder": str(queue_dir / "control"),
             "store_processed": False,
         }
     if scheme in {"redis", "rediss", "memory"}:
