@@ -39,8 +39,14 @@ from lims.models import Item, LineageEdge  # noqa: E402
 from lims.selectors import lineage  # noqa: E402
 
 SHAPE = {  # kind: count (100 000 items in all)
-    "reagent_lot": 2_000, "lagp_batch": 3_000, "pellet": 45_000, "spe_membrane": 4_000,
-    "ile_batch": 1_000, "cathode_coating": 1_000, "electrode_disk": 24_000, "cell": 19_500,
+    "reagent_lot": 2_000,
+    "lagp_batch": 3_000,
+    "pellet": 45_000,
+    "spe_membrane": 4_000,
+    "ile_batch": 1_000,
+    "cathode_coating": 1_000,
+    "electrode_disk": 24_000,
+    "cell": 19_500,
 }
 CHAIN = 500
 
@@ -54,8 +60,13 @@ def ensure_database() -> None:
         import psycopg
 
         settings = connection.settings_dict
-        with psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432,
-                             user=settings["USER"], dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host=settings["HOST"],
+            port=settings["PORT"] or 5432,
+            user=settings["USER"],
+            dbname="postgres",
+            autocommit=True,
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{settings["NAME"]}"')
     call_command("migrate", verbosity=0)
 
@@ -67,10 +78,12 @@ def build_graph() -> None:
         for kind, count in SHAPE.items():
             prefix = kind[:4].upper()
             Item.objects.bulk_create(
-                [Item(code=f"B{prefix}-{i:06d}", kind=kind) for i in range(count)], batch_size=5000)
+                [Item(code=f"B{prefix}-{i:06d}", kind=kind) for i in range(count)], batch_size=5000
+            )
             ids[kind] = list(Item.objects.filter(kind=kind).values_list("id", flat=True))
         chain = Item.objects.bulk_create(
-            [Item(code=f"BCHAIN-{i:04d}", kind="pellet") for i in range(CHAIN)])
+            [Item(code=f"BCHAIN-{i:04d}", kind="pellet") for i in range(CHAIN)]
+        )
         edges = set()
 
         def parents(child_kind, parent_kind, n):
@@ -93,7 +106,8 @@ def build_graph() -> None:
             edges.add((parent.id, child.id))
         LineageEdge.objects.bulk_create(
             [LineageEdge(parent_id=p, child_id=c, role="other") for p, c in edges],
-            batch_size=10_000)
+            batch_size=10_000,
+        )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
@@ -121,14 +135,20 @@ def main() -> None:
     cells = list(Item.objects.filter(kind="cell").values_list("id", flat=True)[:2000])
     lots = list(Item.objects.filter(kind="reagent_lot").values_list("id", flat=True)[:2000])
     batches = list(Item.objects.filter(kind="lagp_batch").values_list("id", flat=True)[:2000])
-    chain = list(Item.objects.filter(code__startswith="BCHAIN-").order_by("code")
-                 .values_list("id", flat=True))
+    chain = list(
+        Item.objects.filter(code__startswith="BCHAIN-")
+        .order_by("code")
+        .values_list("id", flat=True)
+    )
     cases = [
         ("ancestors of a cell", lambda: lineage(rng.choice(cells), "ancestors"), 200),
         ("descendants of a powder batch", lambda: lineage(rng.choice(batches), "descendants"), 200),
         ("descendants of a reagent lot", lambda: lineage(rng.choice(lots), "descendants"), 50),
-        (f"ancestors at the end of a {CHAIN}-deep chain",
-         lambda: lineage(chain[-1], "ancestors"), 50),
+        (
+            f"ancestors at the end of a {CHAIN}-deep chain",
+            lambda: lineage(chain[-1], "ancestors"),
+            50,
+        ),
     ]
     print(f"{'query':48} {'median ms':>10} {'p90 ms':>8} {'rows':>6}")
     for name, fn, repeat in cases:
