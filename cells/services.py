@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from lims.services import record_save
+from lims.signals import notify_item_changed
 
 from . import stack
 from .models import Cell, CellLayer
@@ -44,6 +45,7 @@ def _store_derived(cell: Cell, specs: list[stack.LayerSpec]) -> bool:
     cell.notation, cell.active_mass_mg = notation, mass
     cell.summary = cell.describe()
     cell.save(update_fields=["notation", "active_mass_mg", "summary", "updated_at"])
+    notify_item_changed(cell.pk)  # cycling results use the active mass
     return True
 
 

@@ -19,7 +19,10 @@ from django.db.models.signals import post_delete, post_save, pre_save
 
 _current_user: ContextVar = ContextVar("lims_current_user", default=None)
 AUDITED_APPS = {"lims", "synthesis", "cells", "measurements", "auth", "authtoken"}
-NOT_AUDITED = {"lims.auditevent", "lims.codecounter", "sessions.session"}
+# Computed results are not records people change: they are replaced wholesale by the workers,
+# and each carries its own inputs and algorithm version.
+NOT_AUDITED = {"lims.auditevent", "lims.codecounter", "sessions.session", "measurements.result",
+               "measurements.cyclerow"}
 # Fields that change on every save and would make every event look like a change.
 IGNORED_FIELDS = {"updated_at", "last_login", "password"}
 

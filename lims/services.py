@@ -10,6 +10,7 @@ from django.db import connection, transaction
 
 from .models import CodeCounter, Item, LineageEdge, ProcessStep
 from .selectors import is_ancestor
+from .signals import notify_item_changed
 
 ItemT = TypeVar("ItemT", bound=Item)
 
@@ -41,6 +42,7 @@ def item_update(instance: ItemT, **fields: Any) -> ItemT:
     instance.full_clean()
     instance.summary = instance.describe()[:200]
     instance.save()
+    notify_item_changed(instance.pk)
     return instance
 
 

@@ -3,3 +3,17 @@ from django.apps import AppConfig
 
 class MeasurementsConfig(AppConfig):
     name = "measurements"
+
+    def ready(self) -> None:
+        from lims.signals import item_changed
+
+        item_changed.connect(_recompute_dependents, dispatch_uid="measurements_recompute")
+
+
+def _recompute_dependents(sender, item_id: int, **kwargs) -> None:
+    """A sample's thickness, area or active mass changed: recompute its measurements."""
+    from .models import Measurement
+    from .tasks import reprocess_item_measurements
+
+    if Measurement.objects.filter(item_id=item_id).exists():
+        reprocess_item_measurements.delay(item_id)

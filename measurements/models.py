@@ -1,1 +1,221 @@
-from django.db import models  # noqa: F401  (measurement records come with the ingestion work)
+"""Measurements on tracked items, their raw instrument files and the results computed from them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from lims.models import Item
+from lims.validators import greater_than_zero
+
+
+class Technique(models.TextChoices):
+    EIS = "eis", "Impedance (EIS)"
+    CYCLING = "cycling", "Galvanostatic cycling"
+    STRIPPING = "stripping", "Li stripping/plating"
+    TGA = "tga", "Thermogravimetry (TGA)"
+    XRD = "xrd", "X-ray diffraction"
+
+
+class Instrument(models.TextChoices):
+    BIOLOGIC = "biologic_vmp", "BioLogic VMP"
+    MACCOR = "maccor_4300", "Maccor 4300"
+    SOLARTRON = "solartron_1260", "Solartron 1260"
+    GAMRY = "gamry", "Gamry"
+    NEWARE = "neware", "Neware"
+    TGA = "tga", "TGA (TA / Mettler)"
+    XRD = "xrd", "Diffractometer"
+    OTHER = "other", "Other"
+
+
+class EisModel(models.TextChoices):
+    AUTO = "auto", "choose automatically"
+    GRAIN_BOUNDARY = "R0-p(R1,CPE1)-CPE2", "R0-p(R1,CPE1)-CPE2 (ceramic with grain boundary)"
+    INDUCTIVE = "L-R0-CPE", "L-R0-CPE (thin membrane with lead inductance)"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class RawFile(models.Model):
+    """An instrument export exactly as uploaded, stored once under its SHA-256, never changed."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    size_bytes = models.BigIntegerField()
+    original_name = models.CharField(max_length=255)
+    storage_path = models.CharField(max_length=300)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(size_bytes__gte=0), name="rawfile_size_gte_0")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.sha256[:12]})"
+
+
+class Measurement(models.Model):
+    AUDIT_ITEM_FIELD = "item"
+
+    code = models.CharField(max_length=20, unique=True, editable=False)
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="measurements")
+    technique = models.CharField(max_length=12, choices=Technique.choices)
+    instrument = models.CharField(max_length=20, choices=Instrument.choices, blank=True)
+    temperature_c = models.FloatField(
+        "temperature (°C)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-100.0), MaxValueValidator(1200.0)],
+    )
+    # Geometry overrides; when empty the sample's own values are used (pellet thickness, cell
+    # active area), and each result records which values it used.
+    thickness_um = models.FloatField(
+        "sample thickness (µm)", null=True, blank=True, validators=[greater_than_zero]
+    )
+    area_cm2 = models.FloatField(
+        "electrode area (cm²)", null=True, blank=True, validators=[greater_than_zero]
+    )
+    active_mass_mg = models.FloatField(
+        "active mass (mg)", null=True, blank=True, validators=[greater_than_zero]
+    )
+    eis_model = models.CharField(
+        "equivalent circuit", max_length=24, choices=EisModel.choices, default=EisModel.AUTO
+    )
+    reference_cycle = models.PositiveIntegerField(default=1, help_text="for capacity retention")
+    parser = models.CharField(max_length=30, blank=True, help_text="empty: detect from the file")
+    # Parser options a user confirmed, e.g. the column mapping of a generic CSV file.
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    status_detail = models.TextField(blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    # Incremented by every request to (re)process; a worker only writes results for the run
+    # it started, so a stale duplicate delivery cannot overwrite newer results.
+    run = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="measurement_progress"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.get_technique_display()} of {self.item.code}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("measurements:detail", args=[self.code])
+
+
+class MeasurementFile(models.Model):
+    measurement = models.ForeignKey(Measurement, on_delete=models.CASCADE, related_name="files")
+    raw_file = models.ForeignKey(RawFile, on_delete=models.PROTECT, related_name="uses")
+    filename = models.CharField(max_length=255)
+    position = models.PositiveSmallIntegerField(default=0)
+    parser = models.CharField(max_length=30, blank=True)
+    parsed_path = models.CharField(max_length=300, blank=True)
+    parsed_rows = models.BigIntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["measurement", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["measurement", "raw_file"], name="measurement_file_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class ResultKind(models.TextChoices):
+    EIS_FIT = "eis_fit", "Equivalent-circuit fit"
+    CONDUCTIVITY = "conductivity", "Ionic conductivity"
+    CYCLING_SUMMARY = "cycling_summary", "Cycling summary"
+    RATE_TABLE = "rate_table", "Rate capability"
+    STRIPPING = "stripping", "Stripping/plating"
+    TGA = "tga", "TGA"
+    XRD = "xrd", "XRD pattern"
+    ARRHENIUS = "arrhenius", "Arrhenius fit"
+    ARRHENIUS_T = "arrhenius_sigma_t", "Arrhenius fit (σT form)"
+    VFT = "vft", "VFT fit"
+
+
+class Result(models.Model):
+    """One computed result with the algorithm version and the inputs it used.
+
+    A measurement's results hang off the measurement; a temperature series (Arrhenius, VFT)
+    belongs to the sample, with `measurement` empty.
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="results")
+    measurement = models.ForeignKey(
+        Measurement, null=True, blank=True, on_delete=models.CASCADE, related_name="results"
+    )
+    kind = models.CharField(max_length=20, choices=ResultKind.choices)
+    values = models.JSONField(default=dict)
+    inputs = models.JSONField(default=dict)
+    algorithm_version = models.CharField(max_length=40)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["measurement", "kind"],
+                name="result_once_per_kind",
+                condition=Q(measurement__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["item", "kind"],
+                name="series_result_once_per_kind",
+                condition=Q(measurement__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.measurement_id or self.item_id}"
+
+
+class CycleRow(models.Model):
+    """One row of a cycling test's per-cycle table, queryable across cells."""
+
+    measurement = models.ForeignKey(Measurement, on_delete=models.CASCADE, related_name="cycles")
+    cycle = models.IntegerField()
+    charge_mAh = models.FloatField(null=True)
+    discharge_mAh = models.FloatField(null=True)
+    charge_mAh_g = models.FloatField(null=True)
+    discharge_mAh_g = models.FloatField(null=True)
+    coulombic_efficiency = models.FloatField(null=True)
+    charge_energy_mWh = models.FloatField(null=True)
+    discharge_energy_mWh = models.FloatField(null=True)
+    mean_charge_voltage_V = models.FloatField(null=True)
+    mean_discharge_voltage_V = models.FloatField(null=True)
+    c_rate = models.FloatField(null=True)
+    duration_h = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ["measurement", "cycle"]
+        constraints = [
+            models.UniqueConstraint(fields=["measurement", "cycle"], name="cycle_row_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.measurement_id} cycle {self.cycle}"

@@ -78,3 +78,29 @@ def full_cell(pellet=None, disk=None, li=None, **fields):
         {"side": "positive", "item": disk},
     ]
     return cell_save(fields={"active_area_cm2": 1.13, **fields}, layers=layers)
+
+
+def spe_membrane(**fields):
+    from synthesis.models import SpeMembrane
+
+    lots = {name: reagent_lot(name, name) for name in ("PEO", "LiFSI", "Pyr14FSI")}
+    return record_save(
+        SpeMembrane,
+        fields={
+            "peo_lot": lots["PEO"],
+            "lifsi_lot": lots["LiFSI"],
+            "pyr14fsi_lot": lots["Pyr14FSI"],
+            **fields,
+        },
+    )
+
+
+def symmetric_cell(li=None, pellet=None, **fields):
+    li = li or reagent_lot("Lithium foil", "Li", "Li")
+    pellet = pellet or pellets(count=1)[0]
+    layers = [
+        {"side": "negative", "item": li},
+        {"side": "electrolyte", "item": pellet},
+        {"side": "positive", "item": li},
+    ]
+    return cell_save(fields={"active_area_cm2": 1.13, **fields}, layers=layers)

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from measurements.analysis import AnalysisError
+from measurements.canonical import CURRENT_MA, CYCLE, STEP
 
 
 def jsonable(value: Any) -> Any:
@@ -102,3 +103,22 @@ def debounced_sign(current: pl.Expr, zero_threshold: pl.Expr | float, min_run: i
     run = sign.rle_id()
     short = pl.len().over(run) < min_run
     return pl.when(short).then(None).otherwise(sign).forward_fill().backward_fill()
+
+
+def optional_column(df: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    """The column, or a null literal of ``dtype`` when the frame does not have it."""
+    return pl.col(name) if name in df.columns else pl.lit(None, dtype=dtype).alias(name)
+
+
+def step_id_expr(df: pl.DataFrame, *, rest_fraction: float, min_rows: int) -> pl.Expr:
+    """Row -> step id for a time series with canonical columns.
+
+    A new step starts wherever the instrument's step counter (or cycle counter) changes, or,
+    without a step counter, wherever the debounced sign of the current changes (|I| below
+    ``rest_fraction`` x max |I| counts as zero current).
+    """
+    cycle = optional_column(df, CYCLE, pl.Int64)
+    if has_values(df, STEP):
+        return pl.struct(pl.col(STEP).forward_fill(), cycle).rle_id()
+    threshold = pl.col(CURRENT_MA).abs().max() * rest_fraction
+    return pl.struct(debounced_sign(pl.col(CURRENT_MA), threshold, min_rows), cycle).rle_id()

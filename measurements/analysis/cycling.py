@@ -17,7 +17,8 @@ Conventions
   of the largest are rests.
 - Capacity per step: the instrument's step counter (max of step_capacity_mAh) where exported,
   otherwise the trapezoid integral of |current| over the step's rows. Energy likewise with
-  step_energy_mWh or |V I|.
+  step_energy_mWh or |V I|. A counter that carries on into the next step of the same
+  direction (Maccor: CC then CV charge) is counted once.
 - Coulombic efficiency = Q_discharge / Q_charge of the same cycle, as a fraction: the
   convention for a cathode-limited full cell (e.g. Li|SPE/LAGP|NCM811), where charge
   delithiates the cathode first. Half cells against Li that start with a discharge (or
@@ -36,11 +37,12 @@ import polars as pl
 from measurements import canonical as c
 from measurements.analysis import AnalysisError
 from measurements.analysis._util import (
-    debounced_sign,
     has_values,
     jsonable,
+    optional_column,
     require_finite_columns,
     require_frame,
+    step_id_expr,
 )
 
 ALGORITHM_VERSION = "cycling/1"
@@ -108,21 +110,6 @@ def _check_cycling_input(df: Any, active_mass_g: float, specific_current: float)
         raise AnalysisError(f"time_s must not decrease: row {back} goes back in time")
 
 
-def _optional(df: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
-    return pl.col(name) if name in df.columns else pl.lit(None, dtype=dtype).alias(name)
-
-
-def _segment_expr(df: pl.DataFrame) -> pl.Expr:
-    """Row -> step id: a new step wherever the step counter or cycle counter changes, or,
-    without a step counter, wherever the debounced sign of the current changes."""
-    if has_values(df, c.STEP):
-        key = pl.struct(pl.col(c.STEP).forward_fill(), _optional(df, c.CYCLE, pl.Int64))
-        return key.rle_id()
-    threshold = pl.col(c.CURRENT_MA).abs().max() * REST_FRACTION
-    sign = debounced_sign(pl.col(c.CURRENT_MA), threshold, MIN_STEP_ROWS)
-    return pl.struct(sign, _optional(df, c.CYCLE, pl.Int64)).rle_id()
-
-
 def _step_table(df: pl.DataFrame) -> pl.DataFrame:
     """One row per step: cycle, times, mean current, counter and integrated capacity/energy."""
     i_abs = pl.col(c.CURRENT_MA).abs()
@@ -136,36 +123,71 @@ def _step_table(df: pl.DataFrame) -> pl.DataFrame:
         return pl.when(new_step).then(0.0).otherwise(0.5 * (y + y.shift()) * dt_h)
 
     has_cap, has_energy = has_values(df, c.STEP_CAPACITY_MAH), has_values(df, c.STEP_ENERGY_MWH)
+    # Rows the instrument left without a cycle number belong to the cycle around them.
+    counter = optional_column(df, c.CYCLE, pl.Int64).forward_fill().backward_fill()
     return (
         df.lazy()
-        .with_columns(_segment_expr(df).alias("_step"))
+        .with_columns(counter.alias(c.CYCLE))
+        .with_columns(
+            step_id_expr(df, rest_fraction=REST_FRACTION, min_rows=MIN_STEP_ROWS).alias("_step")
+        )
         .with_columns(_q=trapezoid(i_abs), _e=trapezoid(p_abs))
         .group_by("_step", maintain_order=True)
         .agg(
-            cycle=_optional(df, c.CYCLE, pl.Int64).forward_fill().first(),
+            cycle=pl.col(c.CYCLE).first(),
             t_start=pl.col(c.TIME_S).first(),
             t_end=pl.col(c.TIME_S).last(),
             i_mean=pl.col(c.CURRENT_MA).mean(),
             q_int=pl.col("_q").sum(),
             e_int=pl.col("_e").sum(),
-            q_counter=pl.col(c.STEP_CAPACITY_MAH).max() if has_cap else pl.lit(None, pl.Float64),
-            e_counter=pl.col(c.STEP_ENERGY_MWH).max() if has_energy else pl.lit(None, pl.Float64),
+            **_counter_aggs(c.STEP_CAPACITY_MAH, "q", has_cap),
+            **_counter_aggs(c.STEP_ENERGY_MWH, "e", has_energy),
         )
         .collect()
     )
 
 
+def _counter_aggs(column: str, prefix: str, present: bool) -> dict[str, pl.Expr]:
+    """First, last and max of an instrument's per-step counter (nulls when not exported)."""
+    if not present:
+        null = pl.lit(None, pl.Float64)
+        return {f"{prefix}_first": null, f"{prefix}_last": null, f"{prefix}_max": null}
+    col = pl.col(column)
+    return {
+        f"{prefix}_first": col.drop_nulls().first(),
+        f"{prefix}_last": col.drop_nulls().last(),
+        f"{prefix}_max": col.max(),
+    }
+
+
+def _counter_per_step(prefix: str) -> pl.Expr:
+    """Charge (or energy) a step passed according to the instrument's counter.
+
+    Maccor's Amp-hr resets when the direction changes, not at every step: a CV step after a CC
+    step carries on from where the CC step ended. Such a continuing step is counted from the
+    previous step's last value, so the two are not added twice.
+    """
+    first, last, peak = (pl.col(f"{prefix}_{k}") for k in ("first", "last", "max"))
+    same_direction = (pl.col("direction") != 0) & (
+        pl.col("direction") == pl.col("direction").shift()
+    )
+    continues = same_direction & (last.shift() > 0) & (first >= last.shift() * (1 - 1e-9))
+    return pl.when(continues.fill_null(False)).then(peak - last.shift()).otherwise(peak)
+
+
 def _classify_steps(steps: pl.DataFrame) -> pl.DataFrame:
     """Direction (+1 charge, -1 discharge, 0 rest), capacity and energy of each step."""
     threshold = steps["i_mean"].abs().max() * REST_FRACTION
-    return steps.with_columns(
-        direction=pl.when(pl.col("i_mean") > threshold)
+    direction = (
+        pl.when(pl.col("i_mean") > threshold)
         .then(1)
         .when(pl.col("i_mean") < -threshold)
         .then(-1)
-        .otherwise(0),
-        q=pl.coalesce("q_counter", "q_int"),
-        e=pl.coalesce("e_counter", "e_int"),
+        .otherwise(0)
+    )
+    return steps.with_columns(direction=direction).with_columns(
+        q=pl.coalesce(_counter_per_step("q"), "q_int"),
+        e=pl.coalesce(_counter_per_step("e"), "e_int"),
         duration_h=(pl.col("t_end") - pl.col("t_start")) / 3600.0,
     )
 
@@ -288,7 +310,7 @@ def summarise(
 ) -> CyclingSummary:
     """Summary of a ``per_cycle`` table; ``ce_range`` defaults to the cycles after the
     reference cycle up to the last (the first cycle's irreversible loss would dominate)."""
-    require_frame(per_cycle_df, PER_CYCLE_COLUMNS, what="cycling summary")
+    require_frame(per_cycle_df, PER_CYCLE_COLUMNS, what="cycling summary", min_rows=1)
     table = per_cycle_df.sort("cycle")
     first, last = table.row(0, named=True), table.row(-1, named=True)
     ref = _row(table, reference_cycle)
@@ -334,7 +356,7 @@ def rate_table(per_cycle_df: pl.DataFrame) -> pl.DataFrame:
             c_rate=pl.col("c_rate").first(),
             first_cycle=pl.col("cycle").first(),
             last_cycle=pl.col("cycle").last(),
-            n_cycles=pl.len(),
+            n_cycles=pl.len().cast(pl.Int64),
             mean_discharge_mAh_g=pl.col("discharge_mAh_g").mean(),
         )
         .drop("_block")

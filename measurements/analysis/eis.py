@@ -110,6 +110,9 @@ def model_impedance(model: str, params: Mapping[str, Any], freq: Any) -> np.ndar
     ``params`` maps parameter names to values, or to (value, stderr) as in ``EisFit.parameters``.
     """
     names = _names(model)
+    missing = [name for name in names if name not in params]
+    if missing:
+        raise AnalysisError(f"parameter {missing[0]!r} missing for model {model}")
     values = [_scalar(params[name]) for name in names]
     omega = 2 * np.pi * np.asarray(freq, dtype=np.float64)
     return _impedance_and_jacobian(model, np.asarray(values), omega, want_jac=False)[0]
@@ -129,80 +132,131 @@ def _impedance_and_jacobian(
     model: str, p: np.ndarray, omega: np.ndarray, *, want_jac: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Z(omega) and dZ/d(fit coordinate) (log for R, Q, L; linear for n), shape (N, P)."""
-    log_jw = np.log(omega) + 0.5j * np.pi
+    log_jw = np.log(omega) + 0.5j * np.pi  # ln(jw); (jw)^n = exp(n ln(jw))
     if model == INDUCTIVE:
-        L, R0, Q, n = p
-        z_cpe = np.exp(-n * log_jw) / Q
-        z = 1j * omega * L + R0 + z_cpe
-        if not want_jac:
-            return z, None
-        jac = np.column_stack(
-            [1j * omega * L, np.full_like(z, R0), -z_cpe, -log_jw * z_cpe]
-        )
-        return z, jac
-    R0, R1, Q1, n1, Q2, n2 = p
-    y_cpe1 = Q1 * np.exp(n1 * log_jw)
-    z_arc = 1.0 / (1.0 / R1 + y_cpe1)
-    z_cpe2 = np.exp(-n2 * log_jw) / Q2
-    z = R0 + z_arc + z_cpe2
+        return _inductive(p, omega, log_jw, want_jac)
+    return _grain_boundary(p, log_jw, want_jac)
+
+
+def _inductive(
+    p: np.ndarray, omega: np.ndarray, log_jw: np.ndarray, want_jac: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    lead, r0, q, n = p
+    z_cpe = np.exp(-n * log_jw) / q
+    z = 1j * omega * lead + r0 + z_cpe
+    if not want_jac:
+        return z, None
+    return z, np.column_stack([1j * omega * lead, np.full_like(z, r0), -z_cpe, -log_jw * z_cpe])
+
+
+def _grain_boundary(
+    p: np.ndarray, log_jw: np.ndarray, want_jac: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    r0, r1, q1, n1, q2, n2 = p
+    y_cpe1 = q1 * np.exp(n1 * log_jw)
+    z_arc = 1.0 / (1.0 / r1 + y_cpe1)
+    z_cpe2 = np.exp(-n2 * log_jw) / q2
+    z = r0 + z_arc + z_cpe2
     if not want_jac:
         return z, None
     # d(1/Y) = -Z^2 dY, with dY/dlnR1 = -1/R1, dY/dlnQ1 = Y_cpe, dY/dn1 = ln(jw) Y_cpe.
     zz = z_arc * z_arc
-    jac = np.column_stack(
-        [
-            np.full_like(z, R0),
-            zz / R1,
-            -zz * y_cpe1,
-            -zz * y_cpe1 * log_jw,
-            -z_cpe2,
-            -log_jw * z_cpe2,
-        ]
-    )
-    return z, jac
+    columns = [
+        np.full_like(z, r0),
+        zz / r1,
+        -zz * y_cpe1,
+        -zz * y_cpe1 * log_jw,
+        -z_cpe2,
+        -log_jw * z_cpe2,
+    ]
+    return z, np.column_stack(columns)
 
 
 # --- starting guesses -------------------------------------------------------------------------
 
 
-def _low_frequency_cpe(omega: np.ndarray, minus_zi: np.ndarray) -> tuple[float, float]:
-    """(Q, n) of a blocking CPE from the low-frequency tail: -Z'' ~ sin(n pi/2) / (Q w^n)."""
+def _low_frequency_cpe(omega: np.ndarray, minus_zi: np.ndarray) -> tuple[float, float] | None:
+    """(Q, n) of a blocking CPE from the low-frequency tail, -Z'' ~ sin(n pi/2) / (Q w^n),
+    or None when -Z'' does not rise towards low frequency (no electrode spike)."""
     tail = slice(-min(4, len(omega)), None)
     w, y = omega[tail], minus_zi[tail]
-    n = 0.85
-    if np.all(y > 0) and np.ptp(np.log(w)) > 0:
-        n = float(np.clip(-np.polyfit(np.log(w), np.log(y), 1)[0], 0.5, 1.0))
-    y_last = y[-1] if y[-1] > 0 else max(float(np.max(np.abs(minus_zi))), 1e-9)
-    q = math.sin(n * math.pi / 2) / (w[-1] ** n * y_last)
+    if not np.all(y > 0) or np.ptp(np.log(w)) == 0:
+        return None
+    n = float(-np.polyfit(np.log(w), np.log(y), 1)[0])
+    if n < 0.3:
+        return None
+    n = min(n, 1.0)
+    return math.sin(n * math.pi / 2) / (w[-1] ** n * y[-1]), n
+
+
+def _median3(y: np.ndarray) -> np.ndarray:
+    """Running median of three (ends kept), to stop single noisy points steering the guess."""
+    out = y.copy()
+    if y.size >= 5:
+        out[1:-1] = np.median(np.stack([y[:-2], y[1:-1], y[2:]]), axis=0)
+    return out
+
+
+def _arc_end(zr: np.ndarray, mzi: np.ndarray, r0: float) -> int:
+    """Index (high -> low frequency) where the arc meets the electrode spike.
+
+    Seen from the high-frequency intercept R0, the direction of the spectrum points turns
+    down along the arc and up again along the spike, so the end of the arc is where that
+    angle is smallest. This works also where arc and spike overlap and -Z'' has no minimum.
+    """
+    dx = zr - r0
+    # Points within noise of R0, or inductive ones (-Z'' <= 0), say nothing about the arc.
+    usable = (dx > 0.02 * np.hypot(zr, mzi)) & (mzi > 0)
+    angle = np.where(usable, np.arctan2(mzi, np.maximum(dx, 1e-300)), np.pi / 2)
+    return int(np.argmin(_median3(angle)))
+
+
+def _circle_intercepts(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+    """Real-axis intercepts (left, right) of a circle fitted algebraically to arc points.
+
+    A depressed (CPE) arc is a circle arc whose centre lies below the axis; its intercepts
+    are R0 and R0 + R1 even when only part of the arc is inside the measured range.
+    """
+    if x.size < 4:
+        return None
+    design = np.column_stack([x, y, np.ones_like(x)])
+    (d, e, f), *_ = np.linalg.lstsq(design, -(x * x + y * y), rcond=None)
+    disc = d * d - 4 * f
+    if not np.isfinite(disc) or disc <= 0:
+        return None
+    root = math.sqrt(disc)
+    return (-d - root) / 2, (-d + root) / 2
+
+
+def _arc_cpe(omega: np.ndarray, z_arc: np.ndarray, r1: float) -> tuple[float, float]:
+    """(Q1, n1) from arc points: R1 / Z_arc - 1 = R1 Q1 (jw)^n, so its phase is n pi/2 and
+    its modulus (w / w_c)^n; medians over the points resist noise."""
+    ratio = r1 / z_arc - 1.0
+    ok = np.isfinite(ratio) & (np.abs(ratio) > 0.05) & (np.abs(ratio) < 20)
+    if np.count_nonzero(ok) < 2:
+        return 1.0 / (r1 * omega[0] ** 0.85), 0.85
+    n = float(np.clip(np.median(np.angle(ratio[ok])) / (np.pi / 2), 0.5, 1.0))
+    q = float(np.median(np.abs(ratio[ok]) / omega[ok] ** n)) / r1
     return q, n
 
 
-def _arc_indices(minus_zi: np.ndarray) -> tuple[int, int]:
-    """(apex, valley) indices (high -> low frequency) of the arc before the electrode spike."""
-    smooth = minus_zi.copy()
-    if len(smooth) >= 5:
-        smooth[1:-1] = np.median(np.stack([minus_zi[:-2], minus_zi[1:-1], minus_zi[2:]]), axis=0)
-    valley = len(smooth) - 1
-    # Walk down the spike from the low-frequency end to the valley between arc and spike.
-    while valley > 1 and smooth[valley - 1] < smooth[valley]:
-        valley -= 1
-    if valley == len(smooth) - 1 or valley <= 1:
-        valley = len(smooth) - 1  # no spike: the arc runs to the last point
-    apex = int(np.argmax(smooth[: valley + 1]))
-    return apex, valley
-
-
 def _guess_grain_boundary(omega: np.ndarray, z: np.ndarray) -> np.ndarray:
-    zr, mzi = z.real, -z.imag
-    apex, valley = _arc_indices(mzi)
-    r0 = max(float(np.min(zr[: apex + 1])) * 0.9, 1e-3 * float(np.max(np.abs(z))))
-    r1 = max(float(zr[valley]) - r0, 0.05 * r0)
-    n1 = 0.85
-    # Apex of an R||CPE arc: w_apex = (R1 Q1)^(-1/n).
-    q1 = 1.0 / (r1 * omega[apex] ** n1)
-    q2, n2 = _low_frequency_cpe(omega, mzi)
-    if valley == len(omega) - 1:
-        q2 = 1e3 / (omega[-1] * max(r1, 1e-3))  # no spike: CPE2 negligible at every frequency
+    cpe2 = _low_frequency_cpe(omega, -z.imag)
+    # Take the electrode spike out first, so the arc can be read off on its own.
+    z_arc = z if cpe2 is None else z - np.exp(-cpe2[1] * np.log(1j * omega)) / cpe2[0]
+    zr, mzi = z_arc.real, -z_arc.imag
+    floor = 1e-3 * float(np.max(np.abs(z)))
+    r0 = max(float(np.min(zr[: max(3, zr.size // 4)])), floor)
+    end = _arc_end(zr, mzi, r0)
+    r_total = float(zr[end])
+    circle = _circle_intercepts(zr[: end + 1], mzi[: end + 1])
+    if circle is not None and 0 < circle[0] <= r0 * 1.05 and circle[1] > circle[0]:
+        r0, r_total = max(circle[0], floor), circle[1]
+        end = _arc_end(zr, mzi, r0)
+    r1 = max(r_total - r0, 0.05 * r0)
+    q1, n1 = _arc_cpe(omega[: end + 1], z_arc[: end + 1] - r0, r1)
+    # Without a spike CPE2 is negligible at every frequency: start it large.
+    q2, n2 = cpe2 if cpe2 is not None else (1e3 / (omega[-1] * max(r1, 1e-3)), 0.8)
     return np.array([r0, r1, q1, n1, q2, n2])
 
 
@@ -213,7 +267,8 @@ def _guess_inductive(omega: np.ndarray, z: np.ndarray) -> np.ndarray:
     inductive = zi[0] if zi[0] > 0 else 1e-3 * abs(zr[0])
     lead = max(inductive / omega[0], 1e-14)
     r0 = max(float(zr[int(np.argmin(np.abs(zi)))]), 1e-6 * zmax)
-    q, n = _low_frequency_cpe(omega, -zi)
+    cpe = _low_frequency_cpe(omega, -zi)
+    q, n = cpe if cpe is not None else (1e3 / (omega[-1] * r0), 0.8)
     return np.array([lead, r0, q, n])
 
 
@@ -281,9 +336,42 @@ def _bounds(model: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fit(model: str, omega: np.ndarray, z: np.ndarray) -> EisFit:
+    """Fit from the data-derived guess; if that does not converge or ends with a CPE exponent
+    at its lower bound (the usual sign of a local minimum, e.g. the arc fitted as the spike),
+    retry from rescaled guesses and keep the lowest chi-square."""
+    guess = _GUESSERS[model](omega, z)
+    best = _solve(model, omega, z, guess)
+    # n at its lower bound means a CPE is mimicking another element (e.g. the arc): suspect.
+    # n = 1 (an ideal capacitor) or a huge CPE2 (no spike) are legitimate bound hits.
+    lower_n = any(
+        name.startswith("n") and v <= _BOUNDS["n"][0] + 1e-6
+        for name, (v, _) in best.parameters.items()
+    )
+    if best.converged and not lower_n:
+        return best
+    for alternative in _alternative_guesses(model, guess):
+        fit = _solve(model, omega, z, alternative)
+        if (fit.converged, -fit.chi_square) > (best.converged, -best.chi_square):
+            best = fit
+    return best
+
+
+def _alternative_guesses(model: str, guess: np.ndarray) -> list[np.ndarray]:
+    """Rescaled starting points: the arc resistance (grain boundary) or the inductance."""
+    index = 1 if model == GRAIN_BOUNDARY else 0  # R1 or L
+    out = []
+    for factor in (0.3, 3.0, 0.05):
+        alt = guess.copy()
+        alt[index] *= factor
+        if model == GRAIN_BOUNDARY:
+            alt[2] /= factor  # keep the apex frequency (R1 Q1)^(-1/n) roughly in place
+        out.append(alt)
+    return out
+
+
+def _solve(model: str, omega: np.ndarray, z: np.ndarray, guess: np.ndarray) -> EisFit:
     is_log = np.array([lg for _, lg in PARAMETERS[model]])
     lo, hi = _bounds(model)
-    guess = _GUESSERS[model](omega, z)
     x0 = np.where(is_log, np.log(np.maximum(guess, 1e-300)), guess)
     x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
     weight = 1.0 / np.abs(z)
@@ -352,16 +440,13 @@ def _result(
         name: (float(v), float(e) if np.isfinite(e) else None)
         for name, v, e in zip(names, values, errors, strict=True)
     }
-    r_idx = [names.index("R0")] + ([names.index("R1")] if model == GRAIN_BOUNDARY else [])
-    # A resistance pinned at its bound contributes no variance to the sum.
-    r_free = [i for i in r_idx if i in free]
-    r_var = np.nan if cov is None or not r_free else float(cov[np.ix_(r_free, r_free)].sum())
+    resistance, resistance_err = _ionic_resistance(model, names, values, cov, free)
     m = 2 * n
     return EisFit(
         model=model,
         parameters=parameters,
-        ionic_resistance_ohm=float(sum(values[i] for i in r_idx)),
-        ionic_resistance_stderr_ohm=math.sqrt(r_var) if np.isfinite(r_var) else None,
+        ionic_resistance_ohm=resistance,
+        ionic_resistance_stderr_ohm=resistance_err,
         chi_square=chi2,
         weighted_rms=math.sqrt(chi2 / m),
         aic=m * math.log(max(chi2, 1e-300) / m) + 2 * len(names),
@@ -370,6 +455,22 @@ def _result(
         at_bounds=tuple(name for i, name in enumerate(names) if i not in free),
         message=str(sol.message),
     )
+
+
+def _ionic_resistance(
+    model: str, names: list[str], values: np.ndarray, cov: np.ndarray | None, free: np.ndarray
+) -> tuple[float, float | None]:
+    """R0 (+ R1, the arc taken as grain boundary) and its standard error, covariance included.
+
+    A resistance pinned at its bound contributes no variance to the sum.
+    """
+    idx = [names.index("R0")] + ([names.index("R1")] if model == GRAIN_BOUNDARY else [])
+    value = float(sum(values[i] for i in idx))
+    idx_free = [i for i in idx if i in free]
+    if cov is None or not idx_free:
+        return value, None
+    variance = float(cov[np.ix_(idx_free, idx_free)].sum())
+    return value, math.sqrt(variance) if np.isfinite(variance) and variance >= 0 else None
 
 
 # --- conductivity -----------------------------------------------------------------------------

@@ -182,19 +182,9 @@ def cycling_frame(
     first and last instant, so a trapezoid over the step gives back the programmed charge.
     ``cycle_counter``/``step_counter`` False leave those columns null, as some exports do.
     """
-    n = len(programme.discharge_mAh_g)
-    kind = np.tile(np.array([1, 0, -1, 0]), n)  # +1 charge, -1 discharge, 0 rest
-    cyc = np.repeat(np.arange(1, n + 1), 4)
-    i_ch = programme.charge_c_rate * SPECIFIC_CURRENT_1C_MA_G * active_mass_g
-    i_dis = programme.discharge_c_rate * SPECIFIC_CURRENT_1C_MA_G * active_mass_g
-    current = np.zeros(4 * n)
-    current[0::4], current[2::4] = i_ch, -i_dis
-    duration = np.full(4 * n, rest_s)
-    duration[0::4] = programme.charge_mAh_g * active_mass_g / i_ch * 3600
-    duration[2::4] = programme.discharge_mAh_g * active_mass_g / i_dis * 3600
+    kind, current, duration = _programme_steps(programme, active_mass_g, rest_s)
     points = np.where(kind == 0, rest_points, points_per_step)
-
-    step_of_row = np.repeat(np.arange(4 * n), points)
+    step_of_row = np.repeat(np.arange(kind.size), points)
     first_row = np.cumsum(points) - points
     u = (np.arange(step_of_row.size) - first_row[step_of_row]) / (points[step_of_row] - 1)
     start = np.cumsum(duration) - duration
@@ -203,27 +193,42 @@ def cycling_frame(
     voltage = _step_voltages(kind[step_of_row], u, np.roll(kind, 1)[step_of_row])
     voltage += voltage_noise_V * np.random.default_rng(seed).standard_normal(time_s.size)
     i_rows = current[step_of_row]
+    n_rows = time_s.size
     frame = {
         c.TIME_S: time_s,
         c.VOLTAGE_V: voltage,
         c.CURRENT_MA: i_rows,
-        c.CYCLE: pl.Series(cyc[step_of_row] if cycle_counter else [None] * time_s.size),
-        c.STEP: pl.Series((step_of_row % 4 + 1) if step_counter else [None] * time_s.size),
+        c.CYCLE: step_of_row // 4 + 1 if cycle_counter else None,
+        c.STEP: step_of_row % 4 + 1 if step_counter else None,
         c.STEP_CAPACITY_MAH: None,
         c.STEP_ENERGY_MWH: None,
     }
     if step_capacity:
         frame[c.STEP_CAPACITY_MAH] = np.abs(i_rows) * u * duration[step_of_row] / 3600
         frame[c.STEP_ENERGY_MWH] = _step_cumulative(time_s, np.abs(voltage * i_rows), first_row)
-    return _cycling_schema(frame, time_s.size)
+    return _cycling_schema(frame, n_rows)
+
+
+def _programme_steps(
+    programme: CyclingProgramme, active_mass_g: float, rest_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per step (charge, rest, discharge, rest per cycle): kind (+1/0/-1), current mA, s."""
+    n = len(programme.discharge_mAh_g)
+    kind = np.tile(np.array([1, 0, -1, 0]), n)
+    i_ch = programme.charge_c_rate * SPECIFIC_CURRENT_1C_MA_G * active_mass_g
+    i_dis = programme.discharge_c_rate * SPECIFIC_CURRENT_1C_MA_G * active_mass_g
+    current = np.zeros(4 * n)
+    current[0::4], current[2::4] = i_ch, -i_dis
+    duration = np.full(4 * n, rest_s)
+    duration[0::4] = programme.charge_mAh_g * active_mass_g / i_ch * 3600
+    duration[2::4] = programme.discharge_mAh_g * active_mass_g / i_dis * 3600
+    return kind, current, duration
 
 
 def _step_voltages(kind: np.ndarray, u: np.ndarray, previous_kind: np.ndarray) -> np.ndarray:
     """Cathode-like voltage profiles; rests hold the voltage the previous step ended at."""
     rest = np.where(previous_kind > 0, 4.2, 3.3)
-    return np.where(
-        kind > 0, _charge_voltage(u), np.where(kind < 0, _discharge_voltage(u), rest)
-    )
+    return np.where(kind > 0, _charge_voltage(u), np.where(kind < 0, _discharge_voltage(u), rest))
 
 
 def _step_cumulative(time_s: np.ndarray, power: np.ndarray, first_row: np.ndarray) -> np.ndarray:

@@ -119,9 +119,7 @@ def _vft_linear(t_k: np.ndarray, y: np.ndarray, t0: float) -> tuple[np.ndarray, 
     return coef, float(np.sum((design @ coef - y) ** 2))
 
 
-def fit_vft(
-    temperature_c: Any, sigma_s_cm: Any, *, t0_margin_k: float = 10.0
-) -> VftFit:
+def fit_vft(temperature_c: Any, sigma_s_cm: Any, *, t0_margin_k: float = 10.0) -> VftFit:
     """Vogel-Fulcher-Tammann fit with T0 bounded to [1 K, min(T) - ``t0_margin_k``].
 
     The starting T0 is the best of a grid scan (for fixed T0 the model is linear, so each grid

@@ -1,1 +1,100 @@
-"""Instrument parsers (registry filled in below)."""
+"""Instrument-file parsers: one module per format behind one interface, and a registry.
+
+    from measurements.parsers import parse_file
+    result = parse_file(path, filename="cell7_GCPL.mpt")   # -> ParsedData (canonical columns)
+
+Detection reads only the first 8 KB and the original file name; formats are tried in the
+order of ``PARSERS`` (signatures that cannot be mistaken first, content heuristics later).
+The generic delimited-text parser never claims a file: it needs a mapping from the user.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from . import (
+    biologic_btlab_csv,
+    biologic_mpr,
+    biologic_mpt,
+    gamry_dta,
+    generic_csv,
+    maccor,
+    neware_ndax,
+    tga,
+    xrd_xy,
+    zplot,
+)
+from ._common import HEAD_BYTES
+from .base import ParsedData, ParseError, Parser
+
+__all__ = ["PARSERS", "ParseError", "ParsedData", "Parser", "detect", "get_parser", "parse_file"]
+
+PARSERS: tuple[Parser, ...] = (
+    biologic_mpr.PARSER,  # binary signature
+    neware_ndax.PARSER,  # zip signature + member names
+    biologic_mpt.PARSER,  # "EC-Lab ASCII FILE"
+    zplot.PARSER,  # "ZPLOT2 ASCII"
+    gamry_dta.PARSER,  # "EXPLAIN" + "TAG"
+    tga.STARE_PARSER,  # "Curve Values:"
+    maccor.PARSER,  # header row "Rec# ... State"
+    biologic_btlab_csv.PARSER,  # header row with time/s and Ewe/V or Ecell/V
+    tga.TA_PARSER,  # header row with Time, Temperature and Weight
+    xrd_xy.PARSER,  # .xy extension or a "theta" header
+    generic_csv.PARSER,  # never detected: needs a user mapping
+)
+_BY_NAME = {p.name: p for p in PARSERS}
+
+
+def _supported() -> str:
+    return ", ".join(p.label for p in PARSERS if p.name != generic_csv.PARSER.name)
+
+
+def get_parser(name: str) -> Parser:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ParseError(f"unknown parser {name!r}; available: {', '.join(_BY_NAME)}") from None
+
+
+def detect(path_or_head: str | pathlib.Path | bytes, filename: str | None = None) -> Parser:
+    """The parser for a file, from its first bytes (or the bytes given) and its name."""
+    if isinstance(path_or_head, bytes):
+        head = path_or_head[:HEAD_BYTES]
+    else:
+        path = pathlib.Path(path_or_head)
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+        filename = filename or path.name
+    name = filename or ""
+    if not head.strip():
+        raise ParseError(f"empty file{f' {name!r}' if name else ''}: nothing to read")
+    for parser in PARSERS:
+        if parser.sniff(head, name):
+            return parser
+    if head[4:19] == b"Standard Jet DB":
+        raise ParseError(
+            "Arbin .res files are MS Access databases and are not supported; export the test "
+            "from MITS Pro / Arbin Data Watcher to text and upload that"
+        )
+    raise ParseError(
+        f"unrecognised file format{f' for {name!r}' if name else ''}; supported formats: "
+        f"{_supported()}; any other delimited text can be read with a column mapping"
+    )
+
+
+def parse_file(
+    path: str | pathlib.Path,
+    filename: str | None = None,
+    parser_name: str | None = None,
+    options: dict | None = None,
+) -> ParsedData:
+    """Parse ``path`` with the named parser, or the detected one.
+
+    ``filename`` is the name the file was uploaded under (the store keeps raw files under
+    their hash), used for detection only.
+    """
+    path = pathlib.Path(path)
+    parser = get_parser(parser_name) if parser_name else detect(path, filename or path.name)
+    result = parser.parse(path, options=options)
+    result.metadata.setdefault("parser", parser.name)
+    return result

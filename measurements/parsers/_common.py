@@ -40,14 +40,17 @@ def decode(data: bytes) -> tuple[str, str]:
     Instrument PCs write UTF-8 or the Windows code page (cp1252 on western European
     installs, where the degree and micro signs are single bytes); latin-1 is the fallback
     because it accepts any byte, so a few odd bytes in a comment never reject a file.
+    ``data`` may be the first kilobytes of a file, cut inside a UTF-8 character.
     """
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return text, "utf-8" if encoding == "utf-8-sig" else encoding
-    return data.decode("latin-1"), "latin-1"
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
+            return data[: exc.start].decode("utf-8-sig"), "utf-8"
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
 
 
 def require_text(path: pathlib.Path, label: str) -> tuple[str, str]:
@@ -109,23 +112,51 @@ def first_ragged_line(
     return None
 
 
-def raise_ragged_or(
-    path: pathlib.Path,
-    *,
-    start_line: int,
-    expected: int,
-    separator: str,
-    encoding: str,
-    fallback: str,
-) -> None:
-    """Raise the most specific error we can find for a table polars refused or null-filled."""
-    bad = first_ragged_line(
-        path, start_line=start_line, expected=expected, separator=separator, encoding=encoding
-    )
-    if bad is not None:
-        line, found = bad
-        raise ParseError(f"expected {expected} columns, found {found}", line=line)
-    raise ParseError(fallback)
+def first_empty_field(
+    path: pathlib.Path, *, start_line: int, separator: str, encoding: str, columns: dict[int, str]
+) -> ParseError | None:
+    """Locate the first data line where one of the given (index -> name) columns is empty."""
+    for number, line in iter_lines(path, encoding):
+        if number < start_line or not line.strip():
+            continue
+        fields = line.split(separator)
+        for index, name in columns.items():
+            if index >= len(fields) or not fields[index].strip():
+                return ParseError(f"column '{name}' is empty", line=number)
+    return None
+
+
+def line_of_value(
+    path: pathlib.Path, *, start_line: int, separator: str, encoding: str, index: int, value: str
+) -> int | None:
+    """Line number of the first data line whose field ``index`` is ``value`` (error paths)."""
+    for number, line in iter_lines(path, encoding):
+        fields = line.split(separator)
+        if number >= start_line and index < len(fields) and fields[index].strip() == value.strip():
+            return number
+    return None
+
+
+def check_last_line(path: pathlib.Path, *, expected: int, separator: str, encoding: str) -> None:
+    """An export cut short (upload or copy interrupted) ends in a partial line; refuse it.
+
+    Only the file's tail is read; lines are counted only when reporting the error.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+    lines = [x for x in tail.splitlines() if x.strip()]
+    if not lines:
+        return
+    last = lines[-1].decode(encoding, errors="replace")
+    found = len(last.split(separator))
+    stripped = len(last.rstrip(separator + " ").split(separator))
+    if found < expected and stripped < expected:
+        with open(path, "rb") as fh:
+            count = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 22), b""))
+        line = count + (0 if tail.endswith(b"\n") else 1)
+        raise ParseError(f"expected {expected} columns, found {found} (file truncated?)", line=line)
 
 
 def first_bad_number(
@@ -151,7 +182,9 @@ def first_bad_number(
     return None
 
 
-def finish(kind: Kind, columns: dict[str, pl.Series | pl.Expr], frame: pl.DataFrame) -> pl.DataFrame:
+def finish(
+    kind: Kind, columns: dict[str, pl.Series | pl.Expr], frame: pl.DataFrame
+) -> pl.DataFrame:
     """Build the canonical frame for ``kind`` from expressions over ``frame``.
 
     Every canonical column of the kind is present, in canonical order, with its dtype; the
@@ -175,11 +208,6 @@ def ensure_rows(frame: pl.DataFrame, what: str) -> None:
         raise ParseError(f"{what}: header found but no data rows")
 
 
-def empty_check(head: bytes, label: str) -> None:
-    if not head.strip():
-        raise ParseError(f"empty file: no {label} data")
-
-
 def names_metadata(original: Iterable[str], used: dict[str, str]) -> dict[str, str]:
     """Metadata entries recording the instrument's column names and which one fed each column."""
     meta = {"original_columns": "; ".join(original)}
@@ -187,21 +215,25 @@ def names_metadata(original: Iterable[str], used: dict[str, str]) -> dict[str, s
     return meta
 
 
+def _step_starts(step: pl.Expr) -> pl.Expr:
+    return step.ne_missing(step.shift(1))
+
+
 def step_capacity_from_charge(charge_mah: pl.Expr, step: pl.Expr) -> pl.Expr:
     """Charge since the start of each step from a cumulative counter ((Q-Qo), Ah-counters).
 
     A step is a run of rows with the same step index; counting from the last point of the
     previous run (not the first point of this one) keeps the charge of the first interval.
+    Written without window functions (``over`` would evaluate the shift inside each run).
     """
-    run = step.rle_id()
     before = charge_mah.shift(1).fill_null(0.0)
-    start = before.first().over(run)
-    return (charge_mah - start).abs()
+    base = pl.when(_step_starts(step)).then(before).otherwise(None).forward_fill()
+    return (charge_mah - base).abs()
 
 
 def step_capacity_from_increments(dq_mah: pl.Expr, step: pl.Expr) -> pl.Expr:
     """Same, from per-point increments (BioLogic dq/mA.h)."""
-    return dq_mah.fill_null(0.0).cum_sum().over(step.rle_id()).abs()
+    return step_capacity_from_charge(dq_mah.fill_null(0.0).cum_sum(), step)
 
 
 def current_from_increments(dq_mah: pl.Expr, time_s: pl.Expr) -> pl.Expr:
@@ -212,3 +244,62 @@ def current_from_increments(dq_mah: pl.Expr, time_s: pl.Expr) -> pl.Expr:
     """
     dt = time_s.diff()
     return pl.when(dt > 0).then(dq_mah * 3600.0 / dt).otherwise(None)
+
+
+def split_fields(line: str, separator: str | None) -> list[str]:
+    """Split a data line; ``None`` means runs of whitespace (fixed-width exports)."""
+    if separator is None:
+        return line.split()
+    return [f.strip() for f in line.split(separator)]
+
+
+def guess_separator(lines: list[str]) -> str | None:
+    """The separator that splits the sample lines into the same number (>1) of fields."""
+    sample = [x for x in lines if x.strip()][:20]
+    if not sample:
+        return None
+    for sep in ("\t", ";", ","):
+        counts = {len(x.rstrip(sep).split(sep)) for x in sample}
+        if len(counts) == 1 and counts.pop() > 1:
+            return sep
+    return None  # whitespace
+
+
+def guess_decimal(tokens: list[str], separator: str | None) -> str:
+    """',' if numbers are written with a decimal comma (never when ',' separates fields)."""
+    if separator == ",":
+        return "."
+    has_comma = any(re.fullmatch(r"[+-]?\d*,\d+([eE][+-]?\d+)?", t) for t in tokens)
+    has_point = any(re.fullmatch(r"[+-]?\d*\.\d+([eE][+-]?\d+)?", t) for t in tokens)
+    return "," if has_comma and not has_point else "."
+
+
+def numeric_rows(
+    lines: list[tuple[int, str]],
+    *,
+    separator: str | None,
+    decimal: str,
+    names: list[str],
+    indices: dict[str, int],
+) -> dict[str, list[float]]:
+    """Read the named columns of (line number, text) rows as floats, with line-numbered errors.
+
+    For small files only (EIS spectra, TGA runs, XRD patterns): it is a Python loop.
+    """
+    out: dict[str, list[float]] = {name: [] for name in indices}
+    expected = len(names)
+    for number, line in lines:
+        fields = split_fields(line, separator)
+        while len(fields) > expected and not fields[-1]:
+            fields.pop()
+        if len(fields) != expected:
+            raise ParseError(f"expected {expected} columns, found {len(fields)}", line=number)
+        for name, index in indices.items():
+            out[name].append(to_float(fields[index], decimal, number, names[index]))
+    return out
+
+
+def frame_from_values(kind: Kind, values: dict[str, list[float]]) -> pl.DataFrame:
+    """Canonical frame from plain column lists (the small-file readers)."""
+    raw = pl.DataFrame({k: pl.Series(k, v, dtype=pl.Float64) for k, v in values.items()})
+    return finish(kind, {k: pl.col(k) for k in values}, raw)

@@ -24,12 +24,15 @@ import polars as pl
 from measurements import canonical as c
 
 from ._common import (
+    check_last_line,
     decode,
     ensure_rows,
     finish,
     first_bad_number,
+    first_empty_field,
     first_ragged_line,
     iter_lines,
+    line_of_value,
     looks_binary,
     names_metadata,
 )
@@ -43,6 +46,7 @@ _REST_STATES = ("R", "O")
 
 @dataclass(frozen=True)
 class _Layout:
+    path: pathlib.Path
     header_line: int  # 1-based
     names: list[str]
     separator: str
@@ -59,7 +63,7 @@ class _Layout:
 def _header_fields(line: str) -> list[str] | None:
     for sep in ("\t", ","):
         fields = [f.strip() for f in line.split(sep)]
-        if len(fields) > 5 and fields[0] == "Rec#" and "State" in fields:
+        if len(fields) > 5 and fields[0] == "Rec#" and ("Cyc#" in fields or "State" in fields):
             return fields
     return None
 
@@ -97,8 +101,10 @@ def _layout(path: pathlib.Path) -> _Layout:
             while fields and not fields[-1]:
                 fields.pop()
             preamble = _preamble_fields(lines[: number - 1])
-            return _Layout(number, fields, sep, encoding, preamble)
-    raise ParseError("not a Maccor text export: no header line starting with 'Rec#' ... 'State'")
+            return _Layout(path, number, fields, sep, encoding, preamble)
+    raise ParseError(
+        "not a Maccor text export: no header line starting with 'Rec#' (with Cyc#, State)"
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,9 @@ def _columns(layout: _Layout) -> _Columns:
     def need(label: str, *names: str) -> int:
         found = layout.index(*names)
         if found is None:
-            raise ParseError(f"column '{label}' missing from the Maccor header (line {layout.header_line})")
+            raise ParseError(
+                f"column '{label}' missing from the Maccor header (line {layout.header_line})"
+            )
         return found
 
     milli = "mAmps" in layout.names
@@ -139,7 +147,9 @@ def _col(index: int) -> str:
     return f"column_{index + 1}"
 
 
-def _read(path: pathlib.Path, layout: _Layout, cols: _Columns, decimal_comma: bool) -> pl.DataFrame:
+def _read(
+    path: pathlib.Path, layout: _Layout, cols: _Columns, decimal_comma: bool, n_fields: int
+) -> pl.DataFrame:
     wanted: dict[int, pl.DataType] = {
         cols.cycle: pl.Int64,
         cols.step: pl.Int64,
@@ -151,7 +161,9 @@ def _read(path: pathlib.Path, layout: _Layout, cols: _Columns, decimal_comma: bo
     for optional in (cols.capacity, cols.energy):
         if optional is not None:
             wanted[optional] = pl.Float64
-    schema = {_col(i): wanted.get(i, pl.String) for i in range(len(layout.names))}
+    # Data lines may end with a separator the header line lacks: size the schema for both.
+    n_columns = max(len(layout.names), n_fields)
+    schema = {_col(i): wanted.get(i, pl.String) for i in range(n_columns)}
     try:
         frame = pl.read_csv(
             path,
@@ -187,45 +199,14 @@ def _diagnose(path: pathlib.Path, layout: _Layout, numeric: dict[int, str]) -> N
     if bad is not None:
         raise ParseError(f"expected {len(layout.names)} columns, found {bad[1]}", line=bad[0])
     error = first_bad_number(
-        path, start_line=start, separator=layout.separator, encoding=layout.encoding, columns=numeric
+        path,
+        start_line=start,
+        separator=layout.separator,
+        encoding=layout.encoding,
+        columns=numeric,
     )
     if error is not None:
         raise error
-
-
-def _first_empty(path: pathlib.Path, layout: _Layout, indices: list[int]) -> None:
-    for number, line in iter_lines(path, layout.encoding):
-        if number <= layout.header_line or not line.strip():
-            continue
-        fields = line.split(layout.separator)
-        for i in indices:
-            if i >= len(fields) or not fields[i].strip():
-                raise ParseError(f"column '{layout.names[i]}' is empty", line=number)
-
-
-def _check_last_line(path: pathlib.Path, layout: _Layout) -> None:
-    """An export cut short (upload or copy interrupted) ends in a partial line; refuse it.
-
-    Only the file's tail is read; the line is counted only when reporting the error.
-    """
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        fh.seek(max(0, size - 65536))
-        tail = fh.read()
-    lines = [x for x in tail.splitlines() if x.strip()]
-    if not lines:
-        return
-    last = lines[-1].decode(layout.encoding, errors="replace")
-    found = len(last.split(layout.separator))
-    stripped = len(last.rstrip(layout.separator + " ").split(layout.separator))
-    expected = len(layout.names)
-    if found < expected and stripped < expected:
-        with open(path, "rb") as fh:
-            count = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 22), b""))
-        line_no = count + (0 if tail.endswith(b"\n") else 1)
-        raise ParseError(
-            f"expected {expected} columns, found {found} (file truncated?)", line=line_no
-        )
 
 
 def _seconds(time: pl.Expr, fixed_layout: bool) -> pl.Expr:
@@ -252,10 +233,10 @@ def _time_expr(frame: pl.DataFrame, name: str) -> tuple[pl.Expr, str, bool]:
     sample = column.head(5).drop_nulls()
     if sample.len() and all(_is_float(x) for x in sample):
         return pl.col(name).str.strip_chars().cast(pl.Float64, strict=False), "seconds", False
-    fixed = frame.select(
-        ((pl.col(name).str.slice(3, 2) == "d ") & (pl.col(name).str.slice(7, 1) == ":")).all()
-    ).item()
-    return _seconds(pl.col(name), bool(fixed)), "d hh:mm:ss", bool(fixed)
+    # Judged on the first values only: a row with another layout makes the strict fast
+    # parser raise, and the caller then falls back to the regular expression.
+    fixed = sample.len() > 0 and all(x[3:5] == "d " and x[7:8] == ":" for x in sample)
+    return _seconds(pl.col(name), fixed), "d hh:mm:ss", fixed
 
 
 def _is_float(text: str) -> bool:
@@ -324,11 +305,14 @@ class MaccorParser:
     def parse(self, path: pathlib.Path, *, options: dict | None = None) -> ParsedData:
         layout = _layout(path)
         cols = _columns(layout)
-        decimal_comma = _decimal_comma(path, layout)
-        frame = _read(path, layout, cols, decimal_comma)
+        first = _first_data_fields(path, layout)
+        decimal_comma = _decimal_comma(layout, first)
+        frame = _read(path, layout, cols, decimal_comma, len(first))
         ensure_rows(frame, f"Maccor export (header at line {layout.header_line})")
         self._check_complete(path, layout, cols, frame)
-        _check_last_line(path, layout)
+        check_last_line(
+            path, expected=len(layout.names), separator=layout.separator, encoding=layout.encoding
+        )
         return self._canonical(frame, layout, cols, decimal_comma)
 
     def _check_complete(
@@ -337,8 +321,18 @@ class MaccorParser:
         required = [cols.cycle, cols.step, cols.time, cols.current, cols.voltage, cols.state]
         if any(frame.get_column(_col(i)).null_count() for i in required):
             _diagnose(path, layout, {})
-            _first_empty(path, layout, required)
-            raise ParseError("some rows lack a required value (Cyc#, Step, time, Amps, Volts, State)")
+            error = first_empty_field(
+                path,
+                start_line=layout.header_line + 1,
+                separator=layout.separator,
+                encoding=layout.encoding,
+                columns={i: layout.names[i] for i in required},
+            )
+            if error is not None:
+                raise error
+            raise ParseError(
+                "some rows lack a required value (Cyc#, Step, time, Amps, Volts, State)"
+            )
 
     def _canonical(
         self, frame: pl.DataFrame, layout: _Layout, cols: _Columns, decimal_comma: bool
@@ -346,7 +340,9 @@ class MaccorParser:
         warnings = _state_warnings(frame, _col(cols.state))
         volts = _volts_scale(frame, cols)
         if volts != 1.0:
-            warnings.append("the 'Volts' column holds millivolts (checked against Wh/Ah); divided by 1000")
+            warnings.append(
+                "the 'Volts' column holds millivolts (checked against Wh/Ah); divided by 1000"
+            )
         time_expr, time_format, fast = _time_expr(frame, _col(cols.time))
         exprs, used = _expressions(layout, cols, volts, time_expr)
         try:
@@ -406,21 +402,31 @@ def _check_times(data: pl.DataFrame, frame: pl.DataFrame, layout: _Layout, cols:
     missing = data.get_column(c.TIME_S).is_null()
     if missing.any():
         bad = frame.get_column(_col(cols.time)).filter(missing).head(1).item()
-        raise ParseError(f"column '{layout.names[cols.time]}': cannot read time '{bad}'")
+        line = line_of_value(
+            layout.path,
+            start_line=layout.header_line + 1,
+            separator=layout.separator,
+            encoding=layout.encoding,
+            index=cols.time,
+            value=bad,
+        )
+        raise ParseError(f"column '{layout.names[cols.time]}': cannot read time '{bad}'", line=line)
 
 
-def _decimal_comma(path: pathlib.Path, layout: _Layout) -> bool:
-    """European-locale exports write ``3,4625``; decided from the first data line."""
-    if layout.separator == ",":
-        return False
+def _first_data_fields(path: pathlib.Path, layout: _Layout) -> list[str]:
     for number, line in iter_lines(path, layout.encoding):
-        if number <= layout.header_line or not line.strip():
-            continue
-        fields = line.split(layout.separator)
-        index = layout.index("Volts")
-        value = fields[index].strip() if index is not None and index < len(fields) else ""
-        return "," in value and "." not in value
-    return False
+        if number > layout.header_line and line.strip():
+            return line.split(layout.separator)
+    return []
+
+
+def _decimal_comma(layout: _Layout, first: list[str]) -> bool:
+    """European-locale exports write ``3,4625``; decided from the first data line."""
+    index = layout.index("Volts")
+    if layout.separator == "," or index is None or index >= len(first):
+        return False
+    value = first[index].strip()
+    return "," in value and "." not in value
 
 
 PARSER = MaccorParser()

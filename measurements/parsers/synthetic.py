@@ -61,7 +61,7 @@ def _charge_voltage(s: np.ndarray, cycle_frac: np.ndarray) -> np.ndarray:
 def _discharge_voltage(s: np.ndarray, cycle_frac: np.ndarray) -> np.ndarray:
     shape = 4.18 - 0.55 * s - 0.06 * s**2 - 0.45 * s**18
     v = _CUTOFF_LOW_V + (shape - (4.18 - 1.06)) * (4.20 - _CUTOFF_LOW_V) / 1.06
-    return v - 0.03 * cycle_frac * s
+    return v - 0.12 * cycle_frac * s * (1.0 - s)  # ageing lowers the plateau, not the cut-off
 
 
 def _segment(
@@ -112,19 +112,23 @@ def _cycle_arrays(cell: _Cell, rows_per_cycle: int, rng: np.random.Generator) ->
     counts[-1] = rows_per_cycle - sum(counts[:-1])
     if min(counts) < 2:
         raise ValueError("rows_per_cycle too small: every step needs at least 2 rows")
-    segs = [_segment(cell, state, n, rng) for (_, state, _), n in zip(_SEGMENTS, counts, strict=True)]
+    segs = [
+        _segment(cell, state, n, rng) for (_, state, _), n in zip(_SEGMENTS, counts, strict=True)
+    ]
     _relax(segs[1], segs[0]["volts"][:, -1], 4.20)
     _relax(segs[3], segs[2]["volts"][:, -1], 3.48)
     durations = np.hstack([s["duration"] for s in segs])  # (n_cycles, 4)
     starts = np.concatenate([[0.0], np.cumsum(durations.ravel())[:-1]]).reshape(durations.shape)
-    test_time = np.hstack(
-        [starts[:, i : i + 1] + s["step_time"] for i, s in enumerate(segs)]
-    )
+    test_time = np.hstack([starts[:, i : i + 1] + s["step_time"] for i, s in enumerate(segs)])
     out = {key: np.hstack([s[key] for s in segs]) for key in ("step_time", "capacity", "energy")}
     out.update({key: np.hstack([s[key] for s in segs]) for key in ("current", "volts")})
     out["test_time"] = test_time
-    out["step"] = np.hstack([np.full(n, step) for (step, _, _), n in zip(_SEGMENTS, counts, strict=True)])
-    out["state"] = np.hstack([np.full(n, st) for (_, st, _), n in zip(_SEGMENTS, counts, strict=True)])
+    out["step"] = np.hstack(
+        [np.full(n, step) for (step, _, _), n in zip(_SEGMENTS, counts, strict=True)]
+    )
+    out["state"] = np.hstack(
+        [np.full(n, st) for (_, st, _), n in zip(_SEGMENTS, counts, strict=True)]
+    )
     out["counts"] = counts
     return out
 
@@ -178,9 +182,13 @@ def write_maccor_cycling(
     path = pathlib.Path(path)
     rng = np.random.default_rng(seed)
     charge, discharge = _capacities(
-        n_cycles, active_mass_mg, first_charge_mah_g, first_discharge_mah_g,
-        retention_at_last, rng,
-    )  # fmt: skip
+        n_cycles,
+        active_mass_mg,
+        first_charge_mah_g,
+        first_discharge_mah_g,
+        retention_at_last,
+        rng,
+    )
     current = c_rate * first_discharge_mah_g * active_mass_mg / 1000.0
     cell = _Cell(active_mass_mg / 1000.0, charge, discharge, current)
     a = _cycle_arrays(cell, rows_per_cycle, rng)

@@ -1,0 +1,186 @@
+"""From parsed data and the sample's geometry to results: pure functions, no database.
+
+Each technique turns a list of parsed frames (one per uploaded file, in upload order) and the
+inputs it needs into `Computed` results. The caller stores them with the inputs and algorithm
+versions, so a result always says what it was computed from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from .analysis import AnalysisError, cycling, eis, stripping, tga
+from .analysis._util import jsonable
+from .canonical import CYCLE, TIME_S
+
+
+@dataclass
+class Computed:
+    kind: str
+    values: dict[str, Any]
+    algorithm_version: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    results: list[Computed]
+    per_cycle: pl.DataFrame | None = None
+
+
+def _expect_kind(frames: list[tuple[str, pl.DataFrame]], kinds: list[str], wanted: str) -> None:
+    for (name, _), kind in zip(frames, kinds, strict=True):
+        if kind != wanted:
+            raise AnalysisError(f"{name}: holds {kind} data, but this is a {wanted} measurement")
+
+
+def join_continuations(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Several files of one test (a test restarted after a pause) as one time series: each
+    file's time and cycle counters continue from where the previous file ended."""
+    if len(frames) == 1:
+        return frames[0]
+    parts, t_offset, c_offset = [], 0.0, 0
+    for frame in frames:
+        shifted = frame.with_columns(pl.col(TIME_S) + t_offset)
+        if CYCLE in frame.columns and frame[CYCLE].null_count() < frame.height:
+            shifted = shifted.with_columns(pl.col(CYCLE) + c_offset)
+            c_offset = int(shifted[CYCLE].max()) + 1
+        t_offset = float(shifted[TIME_S].max() or t_offset)
+        parts.append(shifted)
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def compute_eis(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed]:
+    fit = eis.fit_impedance_frame(frame, model=inputs.get("eis_model") or eis.AUTO)
+    results = [
+        Computed(
+            "eis_fit",
+            fit.to_dict(),
+            eis.ALGORITHM_VERSION,
+            {"eis_model": inputs.get("eis_model") or eis.AUTO},
+        )
+    ]
+    thickness_um, area_cm2 = inputs.get("thickness_um"), inputs.get("area_cm2")
+    values: dict[str, Any] = {
+        "resistance_ohm": fit.ionic_resistance_ohm,
+        "resistance_stderr_ohm": fit.ionic_resistance_stderr_ohm,
+        "model": fit.model,
+    }
+    if thickness_um and area_cm2:
+        sigma = eis.conductivity_s_cm(fit.ionic_resistance_ohm, thickness_um / 1e4, area_cm2)
+        values["conductivity_s_cm"] = sigma
+        if fit.ionic_resistance_stderr_ohm is not None:
+            values["conductivity_stderr_s_cm"] = (
+                sigma * fit.ionic_resistance_stderr_ohm / fit.ionic_resistance_ohm
+            )
+    else:
+        values["conductivity_s_cm"] = None
+        values["missing"] = [
+            n for n, v in (("thickness", thickness_um), ("electrode area", area_cm2)) if not v
+        ]
+    used = {
+        "thickness_um": thickness_um,
+        "area_cm2": area_cm2,
+        "temperature_c": inputs.get("temperature_c"),
+    }
+    results.append(Computed("conductivity", jsonable(values), eis.ALGORITHM_VERSION, used))
+    return results
+
+
+def compute_cycling(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> Outcome:
+    mass_mg = inputs.get("active_mass_mg")
+    if not mass_mg:
+        raise AnalysisError(
+            "the cell has no active mass: give the cathode disk's loading or "
+            "the measurement's active mass"
+        )
+    table = cycling.per_cycle(frame, mass_mg / 1000)
+    if table.height == 0:
+        raise AnalysisError("no complete charge/discharge cycle found in the data")
+    # Cycles are numbered from 1 in the LIMS; Maccor counts from 0.
+    offset = 1 - int(table["cycle"].min())
+    table = table.with_columns(pl.col("cycle") + offset)
+    reference = min(max(int(inputs.get("reference_cycle") or 1), 1), int(table["cycle"].max()))
+    summary = cycling.summarise(table, reference_cycle=reference)
+    rates = cycling.rate_table(table)
+    used = {
+        "active_mass_mg": mass_mg,
+        "reference_cycle": reference,
+        "instrument_cycle_offset": offset,
+        "specific_current_mA_g_at_1C": 200.0,
+    }
+    return Outcome(
+        results=[
+            Computed("cycling_summary", summary.to_dict(), cycling.ALGORITHM_VERSION, used),
+            Computed(
+                "rate_table", {"rows": jsonable(rates.to_dicts())}, cycling.ALGORITHM_VERSION, used
+            ),
+        ],
+        per_cycle=table,
+    )
+
+
+def compute_stripping(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed]:
+    result = stripping.analyse(frame)
+    values = result.to_dict()
+    area = inputs.get("area_cm2")
+    if area:
+        current = frame["current_mA"].abs().median()
+        values["current_density_mA_cm2"] = float(current) / area if current else None
+    return [Computed("stripping", values, stripping.ALGORITHM_VERSION, {"area_cm2": area})]
+
+
+def compute_tga(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed]:
+    result = tga.analyse(frame)
+    return [Computed("tga", result.to_dict(), tga.ALGORITHM_VERSION, {})]
+
+
+def compute_xrd(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed]:
+    peak = frame.sort("intensity", descending=True).row(0, named=True)
+    values = {
+        "n_points": frame.height,
+        "two_theta_min_deg": frame["two_theta_deg"].min(),
+        "two_theta_max_deg": frame["two_theta_deg"].max(),
+        "strongest_peak_two_theta_deg": peak["two_theta_deg"],
+    }
+    return [Computed("xrd", jsonable(values), "xrd-summary/1", {})]
+
+
+TECHNIQUE_DATA_KIND = {
+    "eis": "eis",
+    "cycling": "cycling",
+    "stripping": "cycling",
+    "tga": "tga",
+    "xrd": "xrd",
+}
+
+
+def compute(
+    technique: str,
+    frames: list[tuple[str, pl.DataFrame]],
+    kinds: list[str],
+    inputs: Mapping[str, Any],
+) -> Outcome:
+    """All results of one measurement. Raises AnalysisError with a reason a user can act on."""
+    if not frames:
+        raise AnalysisError("no raw file attached")
+    _expect_kind(frames, kinds, TECHNIQUE_DATA_KIND[technique])
+    data = [frame for _, frame in frames]
+    if technique == "eis":
+        if len(data) > 1:
+            raise AnalysisError(
+                "an EIS measurement takes one spectrum; attach one file "
+                "(record each temperature as its own measurement)"
+            )
+        return Outcome(compute_eis(data[0], inputs))
+    if technique == "cycling":
+        return compute_cycling(join_continuations(data), inputs)
+    if technique == "stripping":
+        return Outcome(compute_stripping(join_continuations(data), inputs))
+    if technique == "tga":
+        return Outcome(compute_tga(data[0], inputs))
+    return Outcome(compute_xrd(data[0], inputs))

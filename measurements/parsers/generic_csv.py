@@ -1,0 +1,359 @@
+"""Any delimited text table, with a column mapping confirmed by the user.
+
+Never chosen by detection (it would accept anything): the upload page calls ``preview`` to
+show the detected layout, pre-fills the mapping with ``suggest_mapping``/``suggest_units``,
+and the confirmed choice comes back as ``options``::
+
+    {"kind": "cycling",                       # optional: inferred from the mapping
+     "mapping": {"time_s": "Time [s]", "voltage_V": "U", "current_mA": 2},  # name or 0-based index
+     "units": {"current_mA": 1000.0},         # optional scale factors (A -> mA; -1 flips a sign)
+     "delimiter": ";", "decimal": ",", "skip_rows": 3, "header": True}      # optional overrides
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from measurements import canonical as c
+
+from ._common import (
+    KIND_COLUMNS,
+    decode,
+    finish,
+    guess_decimal,
+    is_number,
+    looks_binary,
+    split_fields,
+)
+from .base import Kind, ParsedData, ParseError, guard
+
+_PREVIEW_BYTES = 64 * 1024
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "cycling": (c.TIME_S, c.VOLTAGE_V, c.CURRENT_MA),
+    "eis": c.EIS_COLUMNS,
+    "tga": (c.TIME_S, c.TEMPERATURE_C),
+    "xrd": c.XRD_COLUMNS,
+}
+# Checked in order; the first canonical name whose pattern matches a column takes it.
+_PATTERNS: tuple[tuple[str, str], ...] = (
+    (c.FREQUENCY_HZ, r"freq"),
+    (c.Z_IMAG_OHM, r"im\s*\(?z|z''|z\"|zimag|z_?im|imag"),
+    (c.Z_REAL_OHM, r"re\s*\(?z|z'|zreal|z_?re|real"),
+    (c.TWO_THETA_DEG, r"2\s*-?theta|two.?theta|theta|angle"),
+    (c.INTENSITY, r"intensity|counts|cps"),
+    (c.CYCLE, r"cyc"),
+    (c.STEP_CAPACITY_MAH, r"capacity|amp-?hr|q-?qo|\bah\b|mah|charge"),
+    (c.STEP_ENERGY_MWH, r"energy|watt-?hr|\bwh\b|mwh"),
+    (c.STEP, r"^step|^ns$|step.?index"),
+    (c.TIME_S, r"time|^t\b|elapsed|\bsec"),
+    (c.TEMPERATURE_C, r"temp|^t[sr]\b|°c"),
+    (c.MASS_PCT, r"(weight|mass).*%"),
+    (c.MASS_MG, r"weight|mass"),
+    (c.VOLTAGE_V, r"volt|potential|ewe|ecell|^u\b|^e\b|^v\b|\bv\)|/v$"),
+    (c.CURRENT_MA, r"current|amps?\b|^i\b|/ma$|/a$"),
+)
+_UNIT_SCALES: dict[str, tuple[tuple[str, float], ...]] = {
+    c.TIME_S: ((r"\bmin\b", 60.0), (r"\bh\b|\bhours?\b", 3600.0), (r"\bms\b", 1e-3)),
+    c.VOLTAGE_V: ((r"\bmv\b", 1e-3),),
+    c.CURRENT_MA: (
+        (r"\bµa\b|\bua\b", 1e-3),
+        (r"\bma\b|mamp|milli", 1.0),
+        (r"\ba\b|amps?\b", 1000.0),
+    ),
+    c.STEP_CAPACITY_MAH: ((r"\bmah\b|m\s*a\.?h|mamp", 1.0), (r"\bah\b|a\.h|amp-?hr", 1000.0)),
+    c.STEP_ENERGY_MWH: ((r"\bmwh\b|mw\.h|mwatt", 1.0), (r"\bwh\b|\bw\.h|watt-?hr", 1000.0)),
+    c.MASS_MG: ((r"\bµg\b|\bug\b", 1e-3), (r"\bmg\b", 1.0), (r"\bg\b", 1000.0)),
+    c.Z_IMAG_OHM: ((r"^-", -1.0),),
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    delimiter: str
+    decimal: str
+    skip_rows: int  # lines before the header (or before the data without header)
+    header: bool
+    columns: list[str]
+    encoding: str
+
+
+# --- detection ---------------------------------------------------------------------------
+
+
+def _head_lines(path: pathlib.Path) -> tuple[list[str], str]:
+    with open(path, "rb") as fh:
+        head = fh.read(_PREVIEW_BYTES)
+    if not head.strip():
+        raise ParseError("empty file: no data")
+    if looks_binary(head):
+        raise ParseError("not a delimited text file: binary content")
+    text, encoding = decode(head)
+    lines = text.splitlines()
+    if len(head) == _PREVIEW_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line of the sample may be cut
+    return lines, encoding
+
+
+def _detect_delimiter(lines: list[str]) -> str:
+    sample = [x for x in lines if x.strip()][:60]
+    best, best_score = None, 0
+    for sep in ("\t", ";", ",", "|"):
+        counts = [x.count(sep) for x in sample]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        score = counts.count(mode) * mode
+        if mode > 0 and score > best_score:
+            best, best_score = sep, score
+    if best is None:
+        raise ParseError("could not detect the delimiter; set options['delimiter']")
+    return best
+
+
+def _detect_start(lines: list[str], sep: str) -> int:
+    """First line with the table's usual field count: skips preambles and comments."""
+    counts = [len(x.split(sep)) if x.strip() else 0 for x in lines[:200]]
+    positive = [n for n in counts if n > 1]
+    if not positive:
+        raise ParseError(f"no table found: no line has more than one {sep!r}-separated field")
+    mode = max(set(positive), key=positive.count)
+    return counts.index(mode)
+
+
+def detect_layout(path: pathlib.Path, options: dict | None = None) -> Layout:
+    opts = options or {}
+    lines, encoding = _head_lines(path)
+    sep = opts.get("delimiter") or _detect_delimiter(lines)
+    start = (
+        int(opts["skip_rows"]) if opts.get("skip_rows") is not None else _detect_start(lines, sep)
+    )
+    if start >= len(lines):
+        raise ParseError(f"skip_rows={start} skips the whole file ({len(lines)} lines read)")
+    first = split_fields(lines[start], sep)
+    header = opts.get("header")
+    if header is None:
+        header = not all(is_number(x) for x in first if x)
+    data_line = lines[start + 1] if header and start + 1 < len(lines) else lines[start]
+    decimal = opts.get("decimal") or guess_decimal(split_fields(data_line, sep), sep)
+    columns = first if header else [f"column_{i + 1}" for i in range(len(first))]
+    return Layout(sep, decimal, start, bool(header), columns, encoding)
+
+
+def preview(path: str | pathlib.Path, n: int = 20, options: dict | None = None) -> dict:
+    """What the mapping page shows: detected layout, the columns and the first ``n`` rows."""
+    path = pathlib.Path(path)
+    layout = detect_layout(path, options)
+    lines, _ = _head_lines(path)
+    body = lines[layout.skip_rows + (1 if layout.header else 0) :]
+    rows = [split_fields(x, layout.delimiter) for x in body if x.strip()][:n]
+    mapping = suggest_mapping(layout.columns)
+    kind = _suggest_kind(mapping)
+    if kind is not None:
+        mapping = {k: v for k, v in mapping.items() if k in KIND_COLUMNS[kind]}
+    return {
+        "delimiter": layout.delimiter,
+        "decimal": layout.decimal,
+        "skip_rows": layout.skip_rows,
+        "header": layout.header,
+        "encoding": layout.encoding,
+        "columns": layout.columns,
+        "rows": rows,
+        "suggested_mapping": mapping,
+        "suggested_units": suggest_units(mapping),
+        "suggested_kind": kind,
+    }
+
+
+def _suggest_kind(mapping: dict[str, str]) -> str | None:
+    """Cycling exports often carry empty impedance columns too: full cycling sets win."""
+    if all(name in mapping for name in _REQUIRED["cycling"]):
+        return "cycling"
+    for kind in ("eis", "xrd", "tga"):
+        if all(name in mapping for name in _REQUIRED[kind]):
+            return kind
+    return None
+
+
+def suggest_mapping(columns: list[str]) -> dict[str, str]:
+    """Guess canonical name -> column from common column names (each column used once)."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for canonical_name, pattern in _PATTERNS:
+        for column in columns:
+            if column in taken or canonical_name in out:
+                continue
+            if re.search(pattern, column.strip().lower()):
+                out[canonical_name] = column
+                taken.add(column)
+    return out
+
+
+def suggest_units(mapping: dict[str, str]) -> dict[str, float]:
+    """Scale factors to canonical units implied by unit hints in the column names."""
+    out = {}
+    for canonical_name, column in mapping.items():
+        for pattern, factor in _UNIT_SCALES.get(canonical_name, ()):
+            if re.search(pattern, str(column).lower()):
+                if factor != 1.0:
+                    out[canonical_name] = factor
+                break
+    return out
+
+
+def infer_kind(mapping: dict) -> Kind:
+    keys = set(mapping)
+    if keys & set(c.EIS_COLUMNS):
+        return "eis"
+    if keys & set(c.XRD_COLUMNS):
+        return "xrd"
+    if keys & {c.TEMPERATURE_C, c.MASS_MG, c.MASS_PCT}:
+        return "tga"
+    if keys & {c.VOLTAGE_V, c.CURRENT_MA}:
+        return "cycling"
+    raise ParseError("cannot tell the kind of data from the mapping; set options['kind']")
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+def _validate(mapping: dict, kind: str, layout: Layout) -> dict[str, int]:
+    """canonical name -> column index, with errors naming what is wrong."""
+    allowed = KIND_COLUMNS[kind]
+    resolved = {}
+    for name, source in mapping.items():
+        if name not in allowed:
+            raise ParseError(
+                f"'{name}' is not a canonical {kind} column; choose from {', '.join(allowed)}"
+            )
+        if isinstance(source, int) and not isinstance(source, bool):
+            if not 0 <= source < len(layout.columns):
+                raise ParseError(
+                    f"column index {source} out of range (file has {len(layout.columns)} columns)"
+                )
+            resolved[name] = source
+        elif source in layout.columns:
+            resolved[name] = layout.columns.index(source)
+        else:
+            raise ParseError(
+                f"column '{source}' missing; detected columns: {', '.join(layout.columns)}"
+            )
+    missing = [n for n in _REQUIRED[kind] if n not in resolved]
+    if kind == "tga" and c.MASS_MG not in resolved and c.MASS_PCT not in resolved:
+        missing.append("mass_mg or mass_pct")
+    if missing:
+        raise ParseError(f"mapping for {kind} data lacks {', '.join(missing)}")
+    return resolved
+
+
+def _read(path: pathlib.Path, layout: Layout, indices: dict[str, int]) -> pl.DataFrame:
+    n = len(layout.columns)
+    schema = {f"column_{i + 1}": pl.String for i in range(n)}
+    try:
+        return pl.read_csv(
+            path,
+            has_header=False,
+            separator=layout.delimiter,
+            skip_lines=layout.skip_rows + (1 if layout.header else 0),
+            schema=schema,
+            columns=[f"column_{i + 1}" for i in sorted(set(indices.values()))],
+            quote_char='"',
+            encoding="utf8-lossy",
+            raise_if_empty=False,
+        )
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" in str(exc):
+            line = _first_long_line(path, layout)
+            raise ParseError(f"expected {n} columns, found more", line=line) from None
+        raise
+
+
+def _first_long_line(path: pathlib.Path, layout: Layout) -> int | None:
+    start = layout.skip_rows + (1 if layout.header else 0)
+    with open(path, encoding=layout.encoding, errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number > start and len(line.rstrip("\r\n").split(layout.delimiter)) > len(
+                layout.columns
+            ):
+                return number
+    return None
+
+
+def _numbers(raw: pl.DataFrame, layout: Layout, name: str, index: int) -> pl.Series:
+    column = raw.get_column(f"column_{index + 1}").str.strip_chars()
+    text = column.str.replace_all(",", ".") if layout.decimal == "," else column
+    values = text.cast(pl.Float64, strict=False)
+    bad = values.is_null() & column.is_not_null() & (column != "")
+    if bad.any():
+        row = int(bad.arg_true()[0])
+        line = layout.skip_rows + (1 if layout.header else 0) + row + 1
+        raise ParseError(
+            f"column '{layout.columns[index]}' (for {name}): '{column[row]}' is not a number",
+            line=line,
+        )
+    return values
+
+
+def _scales(options: dict) -> dict[str, float]:
+    units = options.get("units") or {}
+    out = {}
+    for name, factor in units.items():
+        try:
+            out[name] = float(factor)
+        except (TypeError, ValueError):
+            raise ParseError(
+                f"units['{name}'] must be a number (scale factor), got {factor!r}"
+            ) from None
+    return out
+
+
+class GenericCsvParser:
+    name = "generic_csv"
+    label = "Delimited text with a column mapping"
+    extensions = (".csv", ".txt", ".tsv", ".dat")
+
+    def sniff(self, head: bytes, filename: str) -> bool:
+        return False  # needs a user-confirmed mapping; chosen explicitly, never detected
+
+    @guard("delimited text")
+    def parse(self, path: pathlib.Path, *, options: dict | None = None) -> ParsedData:
+        opts = options or {}
+        layout = detect_layout(path, opts)
+        mapping = opts.get("mapping")
+        if not mapping:
+            raise ParseError(
+                f"generic CSV needs a column mapping; detected columns: {', '.join(layout.columns)}"
+            )
+        kind = opts.get("kind") or infer_kind(mapping)
+        if kind not in KIND_COLUMNS:
+            raise ParseError(f"unknown kind {kind!r}; choose from {', '.join(KIND_COLUMNS)}")
+        indices = _validate(mapping, kind, layout)
+        raw = _read(path, layout, indices)
+        raw = raw.filter(~pl.all_horizontal(pl.all().is_null()))
+        if raw.height == 0:
+            raise ParseError("header found but no data rows")
+        scales = _scales(opts)
+        values = {n: _numbers(raw, layout, n, i) * scales.get(n, 1.0) for n, i in indices.items()}
+        frame = pl.DataFrame(values)
+        exprs = {n: pl.col(n) for n in values}
+        if kind == "tga" and c.MASS_PCT not in exprs:
+            exprs[c.MASS_PCT] = pl.col(c.MASS_MG) / pl.col(c.MASS_MG).first() * 100.0
+        data = finish(kind, exprs, frame)
+        metadata = {
+            "format": self.label,
+            "encoding": layout.encoding,
+            "delimiter": layout.delimiter,
+            "decimal_separator": layout.decimal,
+            "skip_rows": layout.skip_rows,
+            "row_count": data.height,
+            "original_columns": "; ".join(layout.columns),
+            **{f"column:{n}": layout.columns[i] for n, i in indices.items()},
+            **{f"scale:{n}": f for n, f in scales.items()},
+        }
+        return ParsedData(kind, data, metadata, [])
+
+
+PARSER = GenericCsvParser()

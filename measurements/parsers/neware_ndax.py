@@ -1,0 +1,140 @@
+"""Neware BTS ``.ndax`` (zip of binary ``.ndc`` tables + XML), read by ``NewareNDA``.
+
+NewareNDA returns ``Current(mA)`` signed (negative on discharge), ``Voltage`` in V,
+capacities in mAh split into charge and discharge counters that reset at each step, and
+``Time`` as the time within the step. Test time is taken from the record timestamps (they
+include pauses), falling back to summing the step times if the clock is unusable.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import zipfile
+
+import polars as pl
+
+from measurements import canonical as c
+
+from ._common import ensure_rows, finish, names_metadata
+from .base import ParsedData, ParseError, guard
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_MEMBERS = (b"data.ndc", b"TestInfo.xml", b"VersionInfo.xml", b"Step.xml")
+_COLUMNS = (
+    "Cycle",
+    "Step",
+    "Time",
+    "Voltage",
+    "Current(mA)",
+    "Charge_Capacity(mAh)",
+    "Discharge_Capacity(mAh)",
+    "Charge_Energy(mWh)",
+    "Discharge_Energy(mWh)",
+)
+
+
+def _read(path: pathlib.Path, cycle_mode: str):
+    from NewareNDA.NewareNDAx import read_ndax  # lazy: heavy import, only for .ndax
+
+    # read_ndax rather than NewareNDA.read: the raw-file store keeps files under their hash,
+    # and read() dispatches on the file extension.
+    return read_ndax(str(path), software_cycle_number=True, cycle_mode=cycle_mode)
+
+
+def _check_container(path: pathlib.Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile:
+        raise ParseError(
+            "not a Neware .ndax file: not a readable zip archive (truncated?)"
+        ) from None
+    if "data.ndc" not in names:
+        raise ParseError("not a Neware .ndax file: the archive has no data.ndc")
+
+
+def _time_s(frame: pl.DataFrame) -> tuple[pl.Expr, str, list[str]]:
+    """(seconds since start, source, warnings). Timestamps unless they ever go backwards."""
+    warnings = []
+    if "Timestamp" in frame.columns and frame.get_column("Timestamp").null_count() == 0:
+        elapsed = (pl.col("Timestamp") - pl.col("Timestamp").first()).dt.total_microseconds() / 1e6
+        backwards = frame.select((elapsed.diff() < 0).sum()).item()
+        if not backwards:
+            return elapsed, "Timestamp", warnings
+        # Seen in real files: the tester's clock is re-synchronised every few hours.
+        warnings.append(
+            f"record timestamps go backwards {backwards} times (clock corrections); "
+            "time_s is the sum of the step times instead"
+        )
+    # Step time restarts at each step: add the end time of every earlier step.
+    starts = pl.col("Step").ne_missing(pl.col("Step").shift(1))
+    step_end = pl.when(starts.shift(-1).fill_null(True)).then(pl.col("Time")).otherwise(0.0)
+    offset = step_end.cum_sum() - step_end
+    offset_at_start = pl.when(starts).then(offset).otherwise(None).forward_fill()
+    return pl.col("Time") + offset_at_start, "sum of step times", warnings
+
+
+class NewareNdaxParser:
+    name = "neware_ndax"
+    label = "Neware BTS (.ndax)"
+    extensions = (".ndax",)
+
+    def sniff(self, head: bytes, filename: str) -> bool:
+        if not head.startswith(_ZIP_MAGIC):
+            return False
+        return filename.lower().endswith(".ndax") or any(m in head for m in _MEMBERS)
+
+    @guard("Neware .ndax")
+    def parse(self, path: pathlib.Path, *, options: dict | None = None) -> ParsedData:
+        if path.stat().st_size == 0:
+            raise ParseError("empty file: no Neware data")
+        _check_container(path)
+        cycle_mode = (options or {}).get("cycle_mode", "chg")
+        raw = _read(path, cycle_mode)
+        missing = [name for name in _COLUMNS if name not in raw.columns]
+        if missing:
+            raise ParseError(f"column '{missing[0]}' missing from the Neware data")
+        keep = [*_COLUMNS, *(["Timestamp"] if "Timestamp" in raw.columns else [])]
+        frame = pl.from_pandas(raw[keep])
+        ensure_rows(frame, "Neware .ndax")
+        time_expr, time_source, warnings = _time_s(frame)
+        data = finish("cycling", _expressions(time_expr), frame)
+        metadata = {
+            "instrument": "Neware",
+            "format": self.label,
+            "row_count": data.height,
+            "time_source": time_source,
+            "cycle_source": f"NewareNDA software cycle number (cycle_mode={cycle_mode!r})",
+            **names_metadata(raw.columns, _USED),
+        }
+        if "Timestamp" in frame.columns:
+            metadata["start_time"] = str(frame.get_column("Timestamp").first())
+        return ParsedData("cycling", data, metadata, warnings)
+
+
+def _expressions(time_expr: pl.Expr) -> dict[str, pl.Expr]:
+    return {
+        c.TIME_S: time_expr,
+        c.VOLTAGE_V: pl.col("Voltage"),
+        c.CURRENT_MA: pl.col("Current(mA)"),
+        c.CYCLE: pl.col("Cycle"),
+        c.STEP: pl.col("Step"),
+        # One of the two counters is zero in any step; their sum is the step's charge.
+        c.STEP_CAPACITY_MAH: pl.col("Charge_Capacity(mAh)").abs()
+        + pl.col("Discharge_Capacity(mAh)").abs(),
+        c.STEP_ENERGY_MWH: pl.col("Charge_Energy(mWh)").abs()
+        + pl.col("Discharge_Energy(mWh)").abs(),
+    }
+
+
+_USED = {
+    c.TIME_S: "Timestamp (or Time per step)",
+    c.VOLTAGE_V: "Voltage",
+    c.CURRENT_MA: "Current(mA)",
+    c.CYCLE: "Cycle",
+    c.STEP: "Step",
+    c.STEP_CAPACITY_MAH: "Charge_Capacity(mAh) + Discharge_Capacity(mAh)",
+    c.STEP_ENERGY_MWH: "Charge_Energy(mWh) + Discharge_Energy(mWh)",
+}
+
+PARSER = NewareNdaxParser()

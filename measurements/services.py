@@ -1,0 +1,364 @@
+"""Writes for measurements: create, attach raw files, (re)process, store results.
+
+The pipeline a worker runs for one measurement (`process_measurement`) is a sequence of small
+steps with the state on the measurement row: queued -> processing (with progress) -> done, or
+failed with the reason. Every run is numbered; a worker writes results only for the run it was
+asked to do, so a duplicate or stale delivery of a task changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import polars as pl
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from lims.services import allocate_code
+
+from . import compute, parsers, storage
+from .analysis import AnalysisError
+from .models import CycleRow, Measurement, MeasurementFile, RawFile, Result, Status, Technique
+
+log = logging.getLogger(__name__)
+PARSE_CACHE_VERSION = "1"  # bump when a parser's output changes, to re-parse stored files
+MAX_UPLOAD_BYTES = getattr(settings, "LIMS_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+
+
+# --- raw files ---------------------------------------------------------------------------------
+
+
+def raw_file_store(stream, *, filename: str, user=None) -> tuple[RawFile, bool]:
+    """Keep an upload under its SHA-256; the same bytes uploaded again are recognised."""
+    sha, size = storage.store_stream(stream, limit=MAX_UPLOAD_BYTES)
+    existing = RawFile.objects.filter(sha256=sha).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            raw = RawFile.objects.create(
+                sha256=sha,
+                size_bytes=size,
+                original_name=filename[:255],
+                storage_path=str(storage.raw_path(sha).relative_to(storage.root())),
+                uploaded_by=user,
+            )
+    except IntegrityError:  # the same bytes arrived at the same moment through another request
+        return RawFile.objects.get(sha256=sha), False
+    return raw, True
+
+
+def _attach(measurement: Measurement, uploads: Iterable, user) -> list[MeasurementFile]:
+    attached = []
+    position = measurement.files.count()
+    for upload in uploads:
+        raw, _ = raw_file_store(upload, filename=upload.name, user=user)
+        link, created = MeasurementFile.objects.get_or_create(
+            measurement=measurement,
+            raw_file=raw,
+            defaults={"filename": upload.name[:255], "position": position},
+        )
+        position += created
+        attached.append(link)
+    return attached
+
+
+# --- create / reprocess ----------------------------------------------------------------------
+
+EDITABLE = (
+    "technique",
+    "instrument",
+    "temperature_c",
+    "thickness_um",
+    "area_cm2",
+    "active_mass_mg",
+    "eis_model",
+    "reference_cycle",
+    "parser",
+    "options",
+    "notes",
+)
+
+
+@transaction.atomic
+def measurement_create(
+    *, user=None, item, fields: dict[str, Any], uploads: Iterable = ()
+) -> Measurement:
+    measurement = Measurement(
+        item=item, created_by=user, **{k: v for k, v in fields.items() if k in EDITABLE}
+    )
+    measurement.full_clean(exclude=["code"])
+    _check_parser(measurement.parser)
+    measurement.code = allocate_code("MEAS")
+    measurement.save()
+    _attach(measurement, uploads, user)
+    measurement_reprocess(measurement)
+    return measurement
+
+
+@transaction.atomic
+def measurement_update(measurement: Measurement, *, fields: dict[str, Any]) -> Measurement:
+    for name, value in fields.items():
+        if name in EDITABLE:
+            setattr(measurement, name, value)
+    measurement.full_clean()
+    _check_parser(measurement.parser)
+    measurement.save()
+    measurement_reprocess(measurement)
+    return measurement
+
+
+def _check_parser(name: str) -> None:
+    if name:
+        try:
+            parsers.get_parser(name)
+        except parsers.ParseError as exc:
+            raise ValidationError({"parser": exc.message}) from None
+
+
+@transaction.atomic
+def measurement_add_files(measurement: Measurement, uploads: Iterable, *, user=None) -> None:
+    _attach(measurement, uploads, user)
+    measurement_reprocess(measurement)
+
+
+@transaction.atomic
+def measurement_reprocess(measurement: Measurement) -> int:
+    """Queue a fresh run; the task is sent only once this transaction commits."""
+    from .tasks import process_measurement
+
+    Measurement.objects.filter(pk=measurement.pk).update(
+        run=F("run") + 1, status=Status.QUEUED, progress=0, status_detail=""
+    )
+    measurement.refresh_from_db(fields=["run", "status", "progress", "status_detail"])
+    run, pk = measurement.run, measurement.pk
+    transaction.on_commit(lambda: process_measurement.delay(pk, run))
+    return run
+
+
+def reprocess_item_measurements(item_id: int) -> int:
+    """An item's geometry or mass changed: recompute every measurement that used it."""
+    count = 0
+    for measurement in Measurement.objects.filter(item_id=item_id):
+        measurement_reprocess(measurement)
+        count += 1
+    return count
+
+
+# --- the pipeline (run by a worker) ----------------------------------------------------------
+
+
+def _set_state(pk: int, run: int, **fields) -> bool:
+    """Update the measurement's state if it is still on this run."""
+    return Measurement.objects.filter(pk=pk, run=run).update(**fields) > 0
+
+
+def process_measurement(measurement_id: int, run: int) -> str:
+    measurement = Measurement.objects.select_related("item").filter(pk=measurement_id).first()
+    if measurement is None or measurement.run != run:
+        return "stale"  # deleted, or a newer run was requested after this one was queued
+    _set_state(measurement_id, run, status=Status.PROCESSING, progress=1, status_detail="")
+    try:
+        outcome = _run_pipeline(measurement, run)
+    except (parsers.ParseError, AnalysisError) as exc:
+        _set_state(
+            measurement_id,
+            run,
+            status=Status.FAILED,
+            status_detail=str(exc)[:2000],
+            processed_at=timezone.now(),
+        )
+        return "failed"
+    except MemoryError:
+        _set_state(
+            measurement_id,
+            run,
+            status=Status.FAILED,
+            processed_at=timezone.now(),
+            status_detail="the file is too large to process in this worker's memory",
+        )
+        return "failed"
+    if outcome is None:
+        return "stale"
+    return "done"
+
+
+def _run_pipeline(measurement: Measurement, run: int):
+    links = list(measurement.files.select_related("raw_file"))
+    frames, kinds = [], []
+    for index, link in enumerate(links):
+        frame, kind = _parsed(measurement, link)
+        frames.append((link.filename, frame))
+        kinds.append(kind)
+        _set_state(measurement.pk, run, progress=10 + int(60 * (index + 1) / len(links)))
+    inputs = measurement_inputs(measurement)
+    outcome = compute.compute(measurement.technique, frames, kinds, inputs)
+    _set_state(measurement.pk, run, progress=85)
+    return _store_results(measurement, run, outcome)
+
+
+def _options_key(options: dict) -> str:
+    if not options:
+        return PARSE_CACHE_VERSION
+    digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{PARSE_CACHE_VERSION}-{digest}"
+
+
+def _parsed(measurement: Measurement, link: MeasurementFile) -> tuple[pl.DataFrame, str]:
+    """The file's canonical data: from the Parquet cache, or parsed now and cached."""
+    raw = link.raw_file
+    path = storage.raw_path(raw.sha256)
+    options = measurement.options or {}
+    parser_name = measurement.parser or link.parser or ""
+    cached = (
+        storage.parsed_path(raw.sha256, parser_name, _options_key(options)) if parser_name else None
+    )
+    if cached is not None and cached.exists() and link.metadata.get("kind"):
+        return storage.read_parquet(cached), link.metadata["kind"]
+    try:
+        parsed = parsers.parse_file(
+            path, filename=link.filename, parser_name=parser_name or None, options=options or None
+        )
+    except parsers.ParseError as exc:
+        raise parsers.ParseError(f"{link.filename}: {exc}") from None
+    name = parsed.metadata.get("parser", parser_name)
+    target = storage.parsed_path(raw.sha256, name, _options_key(options))
+    storage.write_parquet(parsed.data, target)
+    MeasurementFile.objects.filter(pk=link.pk).update(
+        parser=name,
+        parsed_path=str(target.relative_to(storage.root())),
+        parsed_rows=parsed.data.height,
+        warnings=parsed.warnings,
+        metadata={**{k: v for k, v in parsed.metadata.items()}, "kind": parsed.kind},
+    )
+    return parsed.data, parsed.kind
+
+
+def measurement_inputs(measurement: Measurement) -> dict[str, Any]:
+    """The geometry and masses a computation uses: the measurement's own values first, then
+    the sample's (pellet thickness and area, membrane thickness, cell active mass and area)."""
+    item = measurement.item.specific
+    thickness_um = measurement.thickness_um
+    if thickness_um is None:
+        if getattr(item, "thickness_mm", None):
+            thickness_um = item.thickness_mm * 1000
+        elif getattr(item, "thickness_um", None):
+            thickness_um = item.thickness_um
+    area = (
+        measurement.area_cm2
+        or getattr(item, "active_area_cm2", None)
+        or getattr(item, "area_cm2", None)
+    )
+    mass = measurement.active_mass_mg or getattr(item, "active_mass_mg", None)
+    return {
+        "thickness_um": thickness_um,
+        "area_cm2": area,
+        "active_mass_mg": mass,
+        "temperature_c": measurement.temperature_c,
+        "eis_model": measurement.eis_model,
+        "reference_cycle": measurement.reference_cycle,
+    }
+
+
+@transaction.atomic
+def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome):
+    # Lock the row: a concurrent re-run request waits, and a stale run writes nothing.
+    current = Measurement.objects.select_for_update().get(pk=measurement.pk)
+    if current.run != run:
+        return None
+    Result.objects.filter(measurement=current).delete()
+    Result.objects.bulk_create(
+        [
+            Result(
+                item_id=current.item_id,
+                measurement=current,
+                kind=r.kind,
+                values=r.values,
+                inputs=r.inputs,
+                algorithm_version=r.algorithm_version,
+            )
+            for r in outcome.results
+        ]
+    )
+    CycleRow.objects.filter(measurement=current).delete()
+    if outcome.per_cycle is not None:
+        CycleRow.objects.bulk_create(_cycle_rows(current, outcome.per_cycle), batch_size=2000)
+    current.status, current.progress, current.processed_at = Status.DONE, 100, timezone.now()
+    current.status_detail = ""
+    current.save(update_fields=["status", "progress", "processed_at", "status_detail"])
+    if current.technique == Technique.EIS:
+        from .tasks import update_temperature_series
+
+        item_id = current.item_id
+        transaction.on_commit(lambda: update_temperature_series.delay(item_id))
+    return outcome
+
+
+def _cycle_rows(measurement: Measurement, table: pl.DataFrame) -> list[CycleRow]:
+    fields = {f.name for f in CycleRow._meta.concrete_fields} - {"id", "measurement"}
+    table = table.fill_nan(None)  # NaN (e.g. CE of a cycle without charge) is stored as NULL
+    return [
+        CycleRow(measurement=measurement, **{k: v for k, v in row.items() if k in fields})
+        for row in table.to_dicts()
+    ]
+
+
+# --- temperature series ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def update_temperature_series(item_id: int) -> list[str]:
+    """Arrhenius (σ and σT forms) and VFT fits over the sample's EIS measurements at different
+    temperatures; removed again when fewer than the fits need remain."""
+    from .analysis import temperature
+
+    points = {}
+    for result in (
+        Result.objects.filter(
+            item_id=item_id,
+            kind="conductivity",
+            measurement__status=Status.DONE,
+            measurement__temperature_c__isnull=False,
+        )
+        .select_related("measurement")
+        .order_by("measurement_id")
+    ):
+        sigma = result.values.get("conductivity_s_cm")
+        if sigma:
+            points[result.measurement.temperature_c] = (sigma, result.measurement.code)
+    temperatures = sorted(points)
+    sigmas = [points[t][0] for t in temperatures]
+    inputs = {
+        "temperatures_c": temperatures,
+        "conductivities_s_cm": sigmas,
+        "measurements": [points[t][1] for t in temperatures],
+    }
+    fits: dict[str, Any] = {}
+    if len(temperatures) >= 3:
+        fits["arrhenius"] = temperature.fit_arrhenius(temperatures, sigmas, form="sigma")
+        fits["arrhenius_sigma_t"] = temperature.fit_arrhenius(temperatures, sigmas, form="sigmaT")
+    if len(temperatures) >= 4:
+        try:
+            fits["vft"] = temperature.fit_vft(temperatures, sigmas)
+        except AnalysisError as exc:  # VFT needs curvature that Arrhenius-like data lack
+            log.info("VFT fit of item %s skipped: %s", item_id, exc)
+    Result.objects.filter(item_id=item_id, measurement__isnull=True).exclude(kind__in=fits).delete()
+    for kind, fit in fits.items():
+        Result.objects.update_or_create(
+            item_id=item_id,
+            measurement=None,
+            kind=kind,
+            defaults={
+                "values": fit.to_dict(),
+                "inputs": inputs,
+                "algorithm_version": temperature.ALGORITHM_VERSION,
+            },
+        )
+    return sorted(fits)
