@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+import plotly
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -128,6 +129,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "lims.middleware.UploadSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -177,7 +179,14 @@ STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
+# Plotly.js comes from the plotly Python package: no CDN, the network is closed.
+STATICFILES_DIRS.append(("plotly", str(Path(plotly.__file__).parent / "package_data")))
 WHITENOISE_USE_FINDERS = True  # serve static files without a collectstatic step in development
+
+# Raw instrument files: the largest upload accepted (checked before the body is read); files
+# over FILE_UPLOAD_MAX_MEMORY_SIZE stream to disk instead of memory.
+LIMS_MAX_UPLOAD_BYTES = env_int("LIMS_MAX_UPLOAD_MB", 512) * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Celery: tasks take ids and JSON, never pickles.
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_from_env()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("items/<str:code>/edit/", views.item_edit, name="item-edit"),
     path("synthesis/", include("synthesis.urls")),
     path("cells/", include("cells.urls")),
+    path("measurements/", include("measurements.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -83,6 +83,8 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
         "part_template": select_template([f"parts/{item.kind}.html", "parts/none.html"]),
         "depth": depth,
         "copy_url": f"{reverse(NEW_URLS[item.kind])}?copy={item.code}",
+        # Temperature-series fits (Arrhenius, VFT) belong to the sample, not to one measurement.
+        "series": item.results.filter(measurement__isnull=True),
     }
     return render(request, "lims/item_detail.html", context)
 

@@ -29,7 +29,7 @@ from .models import CycleRow, Measurement, MeasurementFile, RawFile, Result, Sta
 
 log = logging.getLogger(__name__)
 PARSE_CACHE_VERSION = "1"  # bump when a parser's output changes, to re-parse stored files
-MAX_UPLOAD_BYTES = getattr(settings, "LIMS_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+MAX_UPLOAD_BYTES = settings.LIMS_MAX_UPLOAD_BYTES
 
 
 # --- raw files ---------------------------------------------------------------------------------

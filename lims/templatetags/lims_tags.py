@@ -63,3 +63,11 @@ def per(value, divisor):
     if value is None or not divisor:
         return None
     return value / divisor
+
+
+@register.filter
+def sci(value, digits: int = 3):
+    """3.2497e-4 -> '3.25e-04': conductivities as papers quote them (3 significant figures)."""
+    if value is None:
+        return "—"
+    return f"{float(value):.{int(digits) - 1}e}"

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from django import forms
+
+from lims.forms import ItemCodeField
+
+from . import parsers
+from .models import Measurement
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """One or many raw files in one field."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
+def parser_choices() -> list[tuple[str, str]]:
+    return [("", "detect from the file"), *((p.name, p.label) for p in parsers.PARSERS)]
+
+
+SETTINGS_FIELDS = [
+    "technique",
+    "instrument",
+    "temperature_c",
+    "thickness_um",
+    "area_cm2",
+    "active_mass_mg",
+    "eis_model",
+    "reference_cycle",
+    "parser",
+    "notes",
+]
+
+
+class MeasurementForm(forms.ModelForm):
+    item = ItemCodeField(label="sample (item code)")
+    parser = forms.ChoiceField(choices=parser_choices, required=False, label="file format")
+    files = MultipleFileField(label="raw instrument files", required=False)
+
+    class Meta:
+        model = Measurement
+        fields = SETTINGS_FIELDS
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+
+class MeasurementSettingsForm(forms.ModelForm):
+    parser = forms.ChoiceField(choices=parser_choices, required=False, label="file format")
+
+    class Meta:
+        model = Measurement
+        fields = SETTINGS_FIELDS
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+
+class AddFilesForm(forms.Form):
+    files = MultipleFileField(label="add raw files")
+
+
+class ColumnMappingForm(forms.Form):
+    """The column mapping of a generic CSV file, proposed from its header, confirmed by the user."""
+
+    kind = forms.ChoiceField(
+        choices=[("cycling", "cycling / stripping"), ("eis", "EIS"), ("tga", "TGA"), ("xrd", "XRD")]
+    )
+
+    def __init__(self, *args, columns: list[str], canonical: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "— not in file —"), *((c, c) for c in columns)]
+        for name in canonical:
+            self.fields[f"map_{name}"] = forms.ChoiceField(
+                choices=choices, required=False, label=name
+            )
+
+    def options(self) -> dict:
+        mapping = {
+            name[4:]: column
+            for name, column in self.cleaned_data.items()
+            if name.startswith("map_") and column
+        }
+        return {"kind": self.cleaned_data["kind"], "mapping": mapping}

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import user_passes_test
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from lims.forms import apply_service_errors
+
+from . import canonical, filters, forms, selectors, services, storage
+from .models import Measurement, RawFile, Status
+from .parsers import generic_csv
+
+staff_required = user_passes_test(lambda u: u.is_staff)
+
+
+def measurement_list(request: HttpRequest) -> HttpResponse:
+    filterset = filters.MeasurementFilter(request.GET, queryset=selectors.with_related())
+    rows = filterset.qs if filterset.is_valid() else Measurement.objects.none()
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(request, "measurements/list.html", {"filter": filterset, "page": page})
+
+
+@staff_required
+def measurement_create(request: HttpRequest) -> HttpResponse:
+    initial = {"item": request.GET.get("item", ""), "technique": request.GET.get("technique")}
+    form = forms.MeasurementForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        item, uploads = data.pop("item"), data.pop("files")
+        try:
+            measurement = services.measurement_create(
+                user=request.user, item=item, fields=data, uploads=uploads
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        except services.storage.TooLarge as exc:
+            form.add_error("files", str(exc))
+        else:
+            messages.success(request, f"Saved {measurement.code}; processing has been queued.")
+            return redirect(measurement)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "measurements/form.html", {"form": form}, status=status)
+
+
+def _detail_context(measurement: Measurement) -> dict:
+    context = {
+        "m": measurement,
+        "files": measurement.files.select_related("raw_file"),
+        "results": selectors.results_by_kind(measurement),
+        "plot": selectors.plot_data(measurement) if measurement.status == Status.DONE else None,
+        "cycles": measurement.cycles.all()[:30],
+        "n_cycles": measurement.cycles.count(),
+        "settings_form": forms.MeasurementSettingsForm(instance=measurement),
+        "add_form": forms.AddFilesForm(),
+    }
+    if (
+        measurement.status == Status.FAILED
+        and "needs a column mapping" in measurement.status_detail
+    ):
+        context["mapping"] = _mapping_form(measurement)
+    return context
+
+
+def measurement_detail(request: HttpRequest, code: str) -> HttpResponse:
+    measurement = get_object_or_404(selectors.with_related(), code__iexact=code)
+    return render(request, "measurements/detail.html", _detail_context(measurement))
+
+
+def measurement_status(request: HttpRequest, code: str) -> HttpResponse:
+    """HTMX partial polled while a measurement is queued or processing; reloads when done."""
+    measurement = get_object_or_404(Measurement, code__iexact=code)
+    response = render(request, "measurements/_status.html", {"m": measurement})
+    if measurement.status in (Status.DONE, Status.FAILED) and request.GET.get("was") in (
+        Status.QUEUED,
+        Status.PROCESSING,
+    ):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_POST
+@staff_required
+def measurement_rerun(request: HttpRequest, code: str) -> HttpResponse:
+    measurement = get_object_or_404(Measurement, code__iexact=code)
+    services.measurement_reprocess(measurement)
+    messages.success(request, "Re-run queued.")
+    return redirect(measurement)
+
+
+@require_POST
+@staff_required
+def measurement_settings(request: HttpRequest, code: str) -> HttpResponse:
+    measurement = get_object_or_404(Measurement, code__iexact=code)
+    form = forms.MeasurementSettingsForm(request.POST, instance=measurement)
+    if form.is_valid():
+        try:
+            services.measurement_update(measurement, fields=form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, "Settings saved; results are being recomputed.")
+            return redirect(measurement)
+    measurement.refresh_from_db()
+    context = {**_detail_context(measurement), "settings_form": form}
+    return render(request, "measurements/detail.html", context, status=400)
+
+
+@require_POST
+@staff_required
+def measurement_add_files(request: HttpRequest, code: str) -> HttpResponse:
+    measurement = get_object_or_404(Measurement, code__iexact=code)
+    form = forms.AddFilesForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.measurement_add_files(
+                measurement, form.cleaned_data["files"], user=request.user
+            )
+        except services.storage.TooLarge as exc:
+            form.add_error("files", str(exc))
+        else:
+            return redirect(measurement)
+    context = {**_detail_context(measurement), "add_form": form}
+    return render(request, "measurements/detail.html", context, status=400)
+
+
+def _mapping_form(measurement: Measurement, data=None) -> dict:
+    link = measurement.files.select_related("raw_file").first()
+    preview = generic_csv.preview(storage.raw_path(link.raw_file.sha256))
+    canonical_names = [
+        *canonical.CYCLING_COLUMNS,
+        *canonical.EIS_COLUMNS,
+        canonical.TEMPERATURE_C,
+        canonical.MASS_MG,
+        canonical.MASS_PCT,
+        *canonical.XRD_COLUMNS,
+    ]
+    initial = {f"map_{k}": v for k, v in preview["suggested_mapping"].items()}
+    initial["kind"] = preview["suggested_kind"] or "cycling"
+    form = forms.ColumnMappingForm(
+        data,
+        initial=initial,
+        columns=preview["columns"],
+        canonical=list(dict.fromkeys(canonical_names)),
+    )
+    return {"form": form, "preview": preview}
+
+
+@require_POST
+@staff_required
+def measurement_mapping(request: HttpRequest, code: str) -> HttpResponse:
+    """Confirm the column mapping of a generic CSV file and process it with that mapping."""
+    measurement = get_object_or_404(Measurement, code__iexact=code)
+    mapping = _mapping_form(measurement, request.POST)
+    if not mapping["form"].is_valid():
+        context = {**_detail_context(measurement), "mapping": mapping}
+        return render(request, "measurements/detail.html", context, status=400)
+    options = mapping["form"].options()
+    options["units"] = generic_csv.suggest_units(options["mapping"])
+    services.measurement_update(
+        measurement, fields={"parser": generic_csv.PARSER.name, "options": options}
+    )
+    return redirect(measurement)
+
+
+def raw_file_download(request: HttpRequest, sha256: str) -> FileResponse:
+    raw = get_object_or_404(RawFile, sha256=sha256)
+    path = storage.raw_path(raw.sha256)
+    if not path.exists():
+        raise Http404("The raw file is missing from the store.")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=raw.original_name)
