@@ -18,11 +18,17 @@ from django.db import models
 from django.db.models.signals import post_delete, post_save, pre_save
 
 _current_user: ContextVar = ContextVar("lims_current_user", default=None)
-AUDITED_APPS = {"lims", "synthesis", "cells", "measurements", "auth", "authtoken"}
+# Not authtoken: a token row is its secret key, which must not be copied into the audit log.
+AUDITED_APPS = {"lims", "synthesis", "cells", "measurements", "auth"}
 # Computed results are not records people change: they are replaced wholesale by the workers,
 # and each carries its own inputs and algorithm version.
-NOT_AUDITED = {"lims.auditevent", "lims.codecounter", "sessions.session", "measurements.result",
-               "measurements.cyclerow"}
+NOT_AUDITED = {
+    "lims.auditevent",
+    "lims.codecounter",
+    "sessions.session",
+    "measurements.result",
+    "measurements.cyclerow",
+}
 # Fields that change on every save and would make every event look like a change.
 IGNORED_FIELDS = {"updated_at", "last_login", "password"}
 

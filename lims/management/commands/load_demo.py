@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from lims import demo
@@ -8,6 +9,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--password", default="demo-lims")
+        parser.add_argument(
+            "--no-measurements", action="store_true", help="skip the generated instrument files"
+        )
 
     def handle(self, *args, password, **options):
         user, _ = demo.ensure_users(password)
@@ -15,6 +19,13 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already loaded.")
         else:
             records = demo.load_demo(user)
+            if not options["no_measurements"]:
+                folder = settings.VAR_DIR / "demo-files"
+                made = demo.load_demo_measurements(user, records, folder)
+                self.stdout.write(
+                    f"Queued {len(made)} demo measurements (files in {folder}); "
+                    "the worker computes their results."
+                )
             self.stdout.write(
                 f"Loaded demo study: batch {records['batch'].code}, "
                 f"full cell {records['full_spe'].code} ({records['full_spe'].notation})."
