@@ -40,7 +40,9 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
         "-A",
         "lims",
         "worker",
-        "--pool=solo",
+        # prefork with one child, as in production: a test kills that child mid-task.
+        "--pool=prefork",
+        "--concurrency=1",
         "-Q",
         settings.CELERY_TASK_DEFAULT_QUEUE,
         "--without-gossip",
@@ -50,6 +52,7 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
         f"--logfile={log}",
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
+    process.log_path = log
     yield process
     process.terminate()
     try:
