@@ -449,12 +449,14 @@ def _demo_cycling(user, records, folder) -> list:
         folder / f"{full.code}_0.2C_400cyc.txt",
         n_cycles=400,
         rows_per_cycle=40,
+        c_rate=0.2,
         active_mass_mg=full.active_mass_mg,
     )
     poor = write_maccor_cycling(
         folder / f"{bare.code}_0.2C_60cyc.txt",
         n_cycles=60,
         rows_per_cycle=40,
+        c_rate=0.2,
         active_mass_mg=bare.active_mass_mg,
         retention_at_last=0.35,
         seed=3,

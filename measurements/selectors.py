@@ -97,5 +97,9 @@ def _eis_plot(measurement: Measurement, frame: pl.DataFrame) -> dict[str, Any]:
             np.log10(frame["frequency_Hz"].max()), np.log10(frame["frequency_Hz"].min()), 200
         )
         z = eis.model_impedance(fit.values["model"], params, freq)
-        data.update(fit_zr=_floats(z.real), fit_mzi=_floats(-z.imag))
+        data.update(
+            fit_zr=_floats(z.real),
+            fit_mzi=_floats(-z.imag),
+            r_ionic=fit.values["ionic_resistance_ohm"],
+        )
     return data

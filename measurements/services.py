@@ -130,6 +130,16 @@ def measurement_add_files(measurement: Measurement, uploads: Iterable, *, user=N
 
 
 @transaction.atomic
+def measurement_remove_file(measurement: Measurement, link_id: int) -> None:
+    """Detach a wrongly attached file; its raw bytes stay in the store (raw data is never
+    deleted), and the measurement is recomputed from the files left."""
+    deleted, _ = MeasurementFile.objects.filter(measurement=measurement, pk=link_id).delete()
+    if not deleted:
+        raise ValidationError({"files": "That file is not attached to this measurement."})
+    measurement_reprocess(measurement)
+
+
+@transaction.atomic
 def measurement_reprocess(measurement: Measurement) -> int:
     """Queue a fresh run; the task is sent only once this transaction commits."""
     from .tasks import process_measurement

@@ -14,4 +14,7 @@ urlpatterns = [
     path("<str:code>/settings/", views.measurement_settings, name="settings"),
     path("<str:code>/files/", views.measurement_add_files, name="add-files"),
     path("<str:code>/mapping/", views.measurement_mapping, name="mapping"),
+    path(
+        "<str:code>/files/<int:link_id>/remove/", views.measurement_remove_file, name="remove-file"
+    ),
 ]

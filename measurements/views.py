@@ -127,6 +127,17 @@ def measurement_add_files(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "measurements/detail.html", context, status=400)
 
 
+@require_POST
+@staff_required
+def measurement_remove_file(request: HttpRequest, code: str, link_id: int) -> HttpResponse:
+    measurement = get_object_or_404(Measurement, code__iexact=code)
+    try:
+        services.measurement_remove_file(measurement, link_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(measurement)
+
+
 def _mapping_form(measurement: Measurement, data=None) -> dict:
     link = measurement.files.select_related("raw_file").first()
     preview = generic_csv.preview(storage.raw_path(link.raw_file.sha256))

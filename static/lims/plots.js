@@ -10,6 +10,11 @@
     if (d.fit_zr) traces.push({ x: d.fit_zr, y: d.fit_mzi, mode: "lines", name: "fit" });
     layout.xaxis = { title: "Z' (Ω)" };
     layout.yaxis = { title: "−Z'' (Ω)", scaleanchor: "x" };
+    // Frame the electrolyte's arc: the blocking-electrode spike would otherwise dwarf it.
+    if (d.r_ionic) {
+      layout.xaxis.range = [0, 2 * d.r_ionic];
+      layout.yaxis.range = [-0.1 * d.r_ionic, 1.0 * d.r_ionic];
+    }
   } else if (d.type === "cycling") {
     traces.push({ x: d.cycle, y: d.charge, mode: "markers", name: "charge (mAh/g)" });
     traces.push({ x: d.cycle, y: d.discharge, mode: "markers", name: "discharge (mAh/g)" });

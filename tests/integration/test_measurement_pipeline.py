@@ -79,7 +79,7 @@ def test_a_malformed_file_fails_with_its_line_and_the_worker_carries_on(
     client.post(
         f"/measurements/{m.code}/files/", {"files": [SimpleUploadedFile("maccor_three.txt", good)]}
     )
-    Measurement.objects.get(pk=m.pk).files.filter(filename="broken.txt").delete()
-    client.post(f"/measurements/{m.code}/rerun/")
+    broken = Measurement.objects.get(pk=m.pk).files.get(filename="broken.txt")
+    client.post(f"/measurements/{m.code}/files/{broken.pk}/remove/")
     done = wait_for(lambda: (x := Measurement.objects.get(pk=m.pk)).status == "done" and x)
     assert done.cycles.count() == 15
