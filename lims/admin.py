@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
 
 from .models import AuditEvent, CodeCounter, Item, LineageEdge, ProcessStep
+from .selectors import is_ancestor
 
 
 class ProcessStepInline(admin.TabularInline):
@@ -47,8 +49,24 @@ class AnyItemAdmin(admin.ModelAdmin):
         return False  # items are added as a concrete kind
 
 
+class LineageEdgeForm(forms.ModelForm):
+    class Meta:
+        model = LineageEdge
+        fields = ["parent", "child", "role", "amount", "amount_unit"]
+
+    def clean(self):
+        data = super().clean()
+        parent, child = data.get("parent"), data.get("child")
+        if parent and child and parent != child and is_ancestor(child.pk, parent.pk):
+            raise forms.ValidationError(
+                f"{parent.code} descends from {child.code}: this link would make a cycle."
+            )
+        return data
+
+
 @admin.register(LineageEdge)
 class LineageEdgeAdmin(admin.ModelAdmin):
+    form = LineageEdgeForm
     list_display = ("parent", "child", "role", "amount", "amount_unit")
     list_filter = ("role",)
     search_fields = ("parent__code", "child__code")
@@ -57,7 +75,7 @@ class LineageEdgeAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         from .services import link
 
-        # Through the service, so a cycle is refused here too.
+        # Through the service too: it re-checks under the graph lock.
         link(obj.parent, obj.child, role=obj.role, amount=obj.amount, amount_unit=obj.amount_unit)
 
 

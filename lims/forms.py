@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .models import Item, ProcessStep
+from .services import STEP_FIELDS
 
 
 class ItemCodeField(forms.CharField):
@@ -41,20 +42,7 @@ class ItemCodeField(forms.CharField):
 class StepForm(forms.ModelForm):
     class Meta:
         model = ProcessStep
-        fields = [
-            "kind",
-            "temperature_c",
-            "duration_min",
-            "ramp_c_min",
-            "atmosphere",
-            "pressure_mbar",
-            "rpm",
-            "solvent",
-            "jar_material",
-            "pressure_t_cm2",
-            "lamp_power_w",
-            "notes",
-        ]
+        fields = list(STEP_FIELDS)
 
     def clean(self):
         data = super().clean()

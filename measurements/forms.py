@@ -6,6 +6,7 @@ from lims.forms import ItemCodeField
 
 from . import parsers
 from .models import Measurement
+from .services import EDITABLE
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -30,18 +31,7 @@ def parser_choices() -> list[tuple[str, str]]:
     return [("", "detect from the file"), *((p.name, p.label) for p in parsers.PARSERS)]
 
 
-SETTINGS_FIELDS = [
-    "technique",
-    "instrument",
-    "temperature_c",
-    "thickness_um",
-    "area_cm2",
-    "active_mass_mg",
-    "eis_model",
-    "reference_cycle",
-    "parser",
-    "notes",
-]
+SETTINGS_FIELDS = [name for name in EDITABLE if name != "options"]
 
 
 class MeasurementForm(forms.ModelForm):

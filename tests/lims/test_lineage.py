@@ -69,3 +69,23 @@ def test_cells_filter_by_ancestor_code_in_one_query(chain, staff_client):
     response = staff_client.get("/cells/", {"ancestor": pellet.pellet_set.batch.code})
     body = response.content.decode()
     assert cell.code in body and other.code not in body
+
+
+def test_the_admin_refuses_a_cycle_with_a_message(chain, admin_client):
+    pellet, cell = chain
+    batch = pellet.pellet_set.batch
+    response = admin_client.post(
+        "/admin/lims/lineageedge/add/",
+        {"parent": cell.pk, "child": batch.pk, "role": "other", "amount": "", "amount_unit": ""},
+    )
+    assert response.status_code == 200
+    assert "would make a cycle" in response.content.decode()
+    assert not LineageEdge.objects.filter(parent=cell, child=batch).exists()
+
+
+def test_every_admin_list_page_renders(admin_client, demo):
+    from django.contrib import admin
+
+    for model in admin.site._registry:
+        url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        assert admin_client.get(url).status_code == 200, url
