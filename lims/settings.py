@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc files served locally (no CDN)
     "lims",
     "synthesis",
     "cells",
@@ -134,7 +135,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "lims.middleware.LoginRequiredMiddleware",  # Django's, minus the API (token auth, 401 JSON)
     "lims.audit.CurrentUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -215,6 +216,22 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Solid-state battery LIMS API",
     "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Records of the lab (reagent lots, LAGP batches and pellets, SPE membranes, ILE "
+        "batches, cathodes, cells) by item code, their lineage and lineage tables. "
+        "Authenticate with `Authorization: Token <key>` (make a key at /account/token/)."
+    ),
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components: read-only fields are not asked for.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "kind": name their enums after what they are.
+    "ENUM_NAME_OVERRIDES": {
+        "ItemKindEnum": "lims.models.ItemKind",
+        "StepKindEnum": "lims.models.StepKind",
+    },
 }
 
 LOGGING = {

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import views, views_tokens
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,4 +15,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", include("lims.api.urls")),
+    path("account/token/", views_tokens.token_page, name="account-token"),
 ]

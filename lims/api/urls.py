@@ -1,0 +1,55 @@
+"""The API's URLs: one router that every app with an API registers its viewsets into.
+
+An app lists its endpoints as `ROUTES = [(prefix, viewset), ...]` in `<app>/api/views.py` and
+is named in API_APPS below (the measurements app adds "measurements.api.views" there).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+API_APPS = ["synthesis.api.views", "cells.api.views", "measurements.api.views"]
+
+
+class Router(DefaultRouter):
+    """DefaultRouter whose root (`/api/`) also links the endpoints that are not viewsets."""
+
+    extra_root_links = {
+        "lineage-table": "lineage-table",
+        "tokens": "tokens",
+        "schema": "schema",
+        "docs": "docs",
+    }
+
+    def get_api_root_view(self, api_urls=None):
+        list_name = self.routes[0].name
+        links = {
+            prefix: list_name.format(basename=basename) for prefix, _, basename in self.registry
+        }
+        return self.APIRootView.as_view(api_root_dict={**links, **self.extra_root_links})
+
+
+router = Router()
+router.register("items", views.ItemViewSet, basename="item")
+for module_name in API_APPS:
+    for prefix, viewset in import_module(module_name).ROUTES:
+        router.register(prefix, viewset)
+
+# Namespaced: DRF's route names ("item-detail") must not shadow the web pages' names.
+app_name = "api"
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("tokens/", views.TokenView.as_view(), name="tokens"),
+    path("lineage-table/", views.LineageTableView.as_view(), name="lineage-table"),
+    path("", include(router.urls)),
+    # Last: other URLs ending in a slash (without one, APPEND_SLASH still redirects).
+    re_path(r"^.*/$", views.UnknownEndpoint.as_view()),
+]

@@ -1,0 +1,177 @@
+"""A small client of the LIMS REST API for notebooks and scripts: tables come back as pandas
+DataFrames, pages are followed for you.
+
+    from lims.client import Client
+    lims = Client("http://127.0.0.1:8000", token="...")   # token from /account/token/
+    cells = lims.cells(sintering_temperature_c=900)          # DataFrame, one row per cell
+    table = lims.lineage_table(pellet__sintering_temperature_c=900)
+    up = lims.lineage("CELL-0005", "ancestors")
+    lims.get("PEL-0003")                                     # dict with the pellet's fields
+
+Only the standard library (urllib) and pandas are needed.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pandas as pd
+
+DEFAULT_PAGE_SIZE = 1000  # the largest page the API serves
+
+
+class ApiError(Exception):
+    """The API answered with an error: `status` and the JSON `body` (which names the fields)."""
+
+    def __init__(self, status: int, body: Any, url: str):
+        self.status, self.body, self.url = status, body, url
+        super().__init__(f"{status} from {url}: {body}")
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Client:
+    """`Client(base_url, token)`: base_url is the site (`http://127.0.0.1:8000`)."""
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 60.0):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """An absolute URL for an API path (`cells/` or `/api/cells/`) with query parameters."""
+        if not path.startswith(("http://", "https://")):
+            path = path if path.startswith("/api/") else f"/api/{path.lstrip('/')}"
+            path = f"{self.base_url}{path}"
+        if params:
+            pairs = [
+                (key, _query_value(v))
+                for key, value in params.items()
+                if value is not None
+                for v in (value if isinstance(value, list | tuple) else [value])
+            ]
+            path += ("&" if "?" in path else "?") + urllib.parse.urlencode(pairs)
+        return path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+    ) -> Any:
+        """Send one request; the decoded JSON answer (None for an empty one), or ApiError."""
+        url = self.url(path, params)
+        body = None if data is None else json.dumps(data).encode()
+        headers = {"Authorization": f"Token {self.token}", "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(url, data=body, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                detail = json.loads(raw)
+            except ValueError:
+                detail = raw.decode(errors="replace")
+            raise ApiError(exc.code, detail, url) from None
+        return json.loads(raw) if raw else None
+
+    def rows(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every row of a list endpoint, following the pages."""
+        params.setdefault("page_size", DEFAULT_PAGE_SIZE)
+        page = self.request("GET", path, params=params)
+        while True:
+            yield from page["results"]
+            if not page.get("next"):
+                return
+            page = self.request("GET", page["next"])
+
+    def table(self, path: str, **params: Any) -> pd.DataFrame:
+        """A list endpoint as a DataFrame; nested objects become `a.b` columns."""
+        rows = list(self.rows(path, **params))
+        return pd.json_normalize(rows) if rows else pd.DataFrame()
+
+    # -- Records ----------------------------------------------------------------------------
+
+    def get(self, code: str) -> dict[str, Any]:
+        """One item (any kind) with all its fields."""
+        return self.request("GET", f"items/{urllib.parse.quote(code)}/")
+
+    def items(self, **filters: Any) -> pd.DataFrame:
+        """Items of every kind: `q` (code contains), `kind`, `ancestor`, `descendant`."""
+        return self.table("items/", **filters)
+
+    def cells(self, **filters: Any) -> pd.DataFrame:
+        """Cells, e.g. `sintering_temperature_c=900`, `notation="NCM811"`, `ancestor=...`."""
+        return self.table("cells/", **filters)
+
+    def pellets(self, **filters: Any) -> pd.DataFrame:
+        return self.table("pellets/", **filters)
+
+    def pellet_sets(self, **filters: Any) -> pd.DataFrame:
+        return self.table("pellet-sets/", **filters)
+
+    def lagp_batches(self, **filters: Any) -> pd.DataFrame:
+        return self.table("lagp-batches/", **filters)
+
+    def reagent_lots(self, **filters: Any) -> pd.DataFrame:
+        return self.table("reagent-lots/", **filters)
+
+    def chemicals(self, **filters: Any) -> pd.DataFrame:
+        return self.table("chemicals/", **filters)
+
+    def spe_membranes(self, **filters: Any) -> pd.DataFrame:
+        return self.table("spe-membranes/", **filters)
+
+    def ile_batches(self, **filters: Any) -> pd.DataFrame:
+        return self.table("ile-batches/", **filters)
+
+    def cathode_coatings(self, **filters: Any) -> pd.DataFrame:
+        return self.table("cathode-coatings/", **filters)
+
+    def electrode_disks(self, **filters: Any) -> pd.DataFrame:
+        return self.table("electrode-disks/", **filters)
+
+    # -- Lineage ----------------------------------------------------------------------------
+
+    def lineage(
+        self, code: str, direction: str = "ancestors", depth: int | None = None
+    ) -> pd.DataFrame:
+        """What `code` was made from (`ancestors`) or went into (`descendants`):
+        columns code, kind, summary, depth."""
+        rows = self.request(
+            "GET",
+            f"items/{urllib.parse.quote(code)}/lineage/",
+            params={"direction": direction, "depth": depth},
+        )
+        return pd.DataFrame(rows, columns=["code", "kind", "summary", "depth"])
+
+    def lineage_table(self, root_kind: str = "cell", **filters: Any) -> pd.DataFrame:
+        """Rows of `root_kind` with their ancestors' columns; `<kind>__<filter>` keeps rows
+        descending from such an item, e.g. `pellet__sintering_temperature_c=900`."""
+        params = {"root_kind": root_kind, "page_size": DEFAULT_PAGE_SIZE, **filters}
+        page = self.request("GET", "lineage-table/", params=params)
+        columns, rows = page["columns"], list(page["results"])
+        while page.get("next"):
+            page = self.request("GET", page["next"])
+            rows.extend(page["results"])
+        return pd.DataFrame(rows, columns=columns)
+
+    # -- Measurements -----------------------------------------------------------------------
+    # The measurements API adds its methods here, on the same `request`/`table` helpers:
+    # `cycling(cell_code)` -> per-cycle DataFrame, `upload(code, path, technique=...)`, ...

@@ -1,0 +1,178 @@
+"""REST endpoints of measurements: create with raw files (multipart), poll the state, upload
+more files, re-process, read the parsed time series and the per-cycle table as JSON, CSV or
+Parquet. Thin: every write is a `measurements.services` call, as from the web pages."""
+
+from __future__ import annotations
+
+import django_filters as df
+import polars as pl
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from lims.api.base import ApiMixin, service_call
+from lims.api.parsers import JSONParser
+from measurements import filters, selectors, services
+from measurements.models import CycleRow, Measurement, Result, ResultKind
+
+from . import serializers as s
+from . import tables  # noqa: F401  (registers result columns for lineage tables)
+from .renderers import FRAME_RENDERERS
+
+TABLE_RESPONSES = {
+    (200, "application/json"): OpenApiTypes.OBJECT,
+    (200, "text/csv"): OpenApiTypes.STR,
+    (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
+    404: OpenApiResponse(description="not parsed yet"),
+}
+EVERY = OpenApiParameter("every", int, description="keep every n-th row (thin a long series)")
+
+
+class MeasurementViewSet(
+    ApiMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Measurements on pellets, membranes, cells. Create with JSON (then upload files) or as
+    multipart with `files`; processing is queued and its state is in `status`/`progress`."""
+
+    queryset = Measurement.objects.select_related("item").prefetch_related(
+        "files__raw_file", "results__item", "results__measurement"
+    )
+    serializer_class = s.MeasurementSerializer
+    filterset_class = filters.MeasurementFilter
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    lookup_field = "code"
+    lookup_value_regex = r"[A-Za-z0-9-]+"
+    ordering_fields = ["code", "created_at", "temperature_c"]
+    ordering = ["-created_at"]
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return s.MeasurementUpdateSerializer
+        return super().get_serializer_class()
+
+    def get_object(self):
+        self.kwargs["code"] = self.kwargs["code"].upper()
+        return super().get_object()
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        item = data.pop("item")
+        uploads = self.request.FILES.getlist("files")
+        with service_call(self.request.user):
+            measurement = services.measurement_create(
+                user=self.request.user, item=item, fields=data, uploads=uploads
+            )
+        serializer.instance = self.get_queryset().get(pk=measurement.pk)
+
+    def perform_update(self, serializer):
+        with service_call(self.request.user):
+            services.measurement_update(serializer.instance, fields=dict(serializer.validated_data))
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    @extend_schema(responses=s.StatusSerializer)
+    @action(detail=True, methods=["get"])
+    def status(self, request, code=None):
+        """The processing state, cheap to poll."""
+        return Response(s.StatusSerializer(self.get_object()).data)
+
+    @extend_schema(
+        request={"multipart/form-data": s.UploadSerializer}, responses={202: s.StatusSerializer}
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def files(self, request, code=None):
+        """Attach one or more raw files (`files`); the measurement is processed again."""
+        measurement = self.get_object()
+        upload = s.UploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        with service_call(request.user):
+            services.measurement_add_files(
+                measurement, upload.validated_data["files"], user=request.user
+            )
+        measurement.refresh_from_db()
+        return Response(s.StatusSerializer(measurement).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.StatusSerializer})
+    @action(detail=True, methods=["post"])
+    def reprocess(self, request, code=None):
+        """Queue a fresh run of parsing and computation."""
+        measurement = self.get_object()
+        with service_call(request.user):
+            services.measurement_reprocess(measurement)
+        return Response(s.StatusSerializer(measurement).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[EVERY], responses=TABLE_RESPONSES)
+    @action(
+        detail=True,
+        methods=["get"],
+        renderer_classes=FRAME_RENDERERS,
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def data(self, request, code=None):
+        """The parsed time series (or spectrum) in canonical columns with units."""
+        frame = selectors.parsed_frame(self.get_object())
+        if frame is None:
+            raise Http404("No parsed data yet: the measurement has not been processed.")
+        return Response(_thinned(frame, request))
+
+    @extend_schema(responses=TABLE_RESPONSES)
+    @action(
+        detail=True,
+        methods=["get"],
+        renderer_classes=FRAME_RENDERERS,
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def cycles(self, request, code=None):
+        """The per-cycle table of a cycling measurement."""
+        measurement = self.get_object()
+        fields = [
+            f.name for f in CycleRow._meta.concrete_fields if f.name not in ("id", "measurement")
+        ]
+        rows = list(CycleRow.objects.filter(measurement=measurement).values_list(*fields))
+        frame = (
+            pl.DataFrame(rows, schema=fields, orient="row", infer_schema_length=None)
+            if rows
+            else pl.DataFrame(schema={name: pl.Float64 for name in fields})
+        )
+        return Response(frame)
+
+
+def _thinned(frame: pl.DataFrame, request) -> pl.DataFrame:
+    raw = request.query_params.get("every", "1")
+    every = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    return frame.gather_every(every) if every > 1 else frame
+
+
+class ResultFilter(df.FilterSet):
+    kind = df.ChoiceFilter(choices=ResultKind.choices)
+    item = df.CharFilter(field_name="item__code", lookup_expr="iexact")
+    measurement = df.CharFilter(field_name="measurement__code", lookup_expr="iexact")
+    technique = df.CharFilter(field_name="measurement__technique")
+
+    class Meta:
+        model = Result
+        fields = []
+
+
+class ResultViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Computed results, each with the inputs and algorithm version it was computed from."""
+
+    queryset = Result.objects.select_related("item", "measurement")
+    serializer_class = s.ResultSerializer
+    filterset_class = ResultFilter
+    ordering_fields = ["computed_at", "kind"]
+    ordering = ["id"]
+
+
+ROUTES = [("measurements", MeasurementViewSet), ("results", ResultViewSet)]

@@ -1,0 +1,258 @@
+"""JSON shapes of the synthesis records. Items refer to each other by code; derived values
+(relative density, composition, active mass) are read-only."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from lims.api.serializers import (
+    DerivedFloatField,
+    ItemCodeField,
+    ItemSerializer,
+    StepSerializer,
+    item_fields,
+)
+from synthesis.models import (
+    CathodeCoating,
+    Chemical,
+    ElectrodeDisk,
+    IleBatch,
+    LagpBatch,
+    Pellet,
+    PelletSet,
+    PrecursorUse,
+    ReagentLot,
+    SpeMembrane,
+)
+from synthesis.services import MAX_SET_SIZE
+
+
+def _lot(**kwargs) -> ItemCodeField:
+    return ItemCodeField(queryset=ReagentLot.objects.all(), **kwargs)
+
+
+def _optional_lot() -> ItemCodeField:
+    return _lot(required=False, allow_null=True)
+
+
+def _steps() -> StepSerializer:
+    return StepSerializer(
+        many=True,
+        required=False,
+        help_text="in order; left out on create: the lab's protocol; on update: unchanged",
+    )
+
+
+class ChemicalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Chemical
+        fields = ["id", "name", "formula", "molar_mass_g_mol", "cas_number", "notation_label"]
+
+
+class ReagentLotSerializer(ItemSerializer):
+    chemical = serializers.SlugRelatedField(
+        slug_field="name", queryset=Chemical.objects.all(), help_text="the chemical's name"
+    )
+    formula = serializers.CharField(source="chemical.formula", read_only=True)
+
+    class Meta(ItemSerializer.Meta):
+        model = ReagentLot
+        fields = item_fields(
+            "chemical",
+            "formula",
+            "supplier",
+            "grade",
+            "lot_number",
+            "received_on",
+            "amount_left",
+            "amount_unit",
+        )
+
+
+class PrecursorSerializer(serializers.ModelSerializer):
+    reagent_lot = _lot()
+
+    class Meta:
+        model = PrecursorUse
+        fields = ["role", "reagent_lot", "planned_mass_g", "weighed_mass_g"]
+
+
+class LagpBatchSerializer(ItemSerializer):
+    composition = serializers.CharField(read_only=True)
+    precursors = PrecursorSerializer(
+        many=True,
+        required=False,
+        help_text="one per role; left out on create: none yet; on update: unchanged",
+    )
+    steps = _steps()
+
+    class Meta(ItemSerializer.Meta):
+        model = LagpBatch
+        fields = item_fields(
+            "x_al",
+            "target_mass_g",
+            "li_excess_pct",
+            "composition",
+            "yield_g",
+            "phase_result",
+            "precursors",
+            "steps",
+        )
+
+
+PELLET_SET_CONDITIONS = [
+    "die_diameter_mm",
+    "pressing_pressure_t_cm2",
+    "pretreatment_temperature_c",
+    "pretreatment_dwell_h",
+    "pretreatment_ramp_c_min",
+    "sintering_temperature_c",
+    "sintering_dwell_h",
+    "sintering_ramp_c_min",
+    "theoretical_density_g_cm3",
+    "sintered_on",
+]
+
+
+class PelletSetSerializer(serializers.ModelSerializer):
+    batch = ItemCodeField(queryset=LagpBatch.objects.all(), help_text="LAGP powder batch code")
+    pellets = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+
+    class Meta:
+        model = PelletSet
+        fields = ["id", "batch", *PELLET_SET_CONDITIONS, "pellets"]
+
+    def validate(self, attrs):
+        if self.instance is not None and "count" in getattr(self, "initial_data", {}):
+            raise serializers.ValidationError(
+                {"count": ["The pellets of a set are made with it; press a new set instead."]}
+            )
+        return attrs
+
+
+class PelletSetCreateSerializer(PelletSetSerializer):
+    count = serializers.IntegerField(
+        min_value=1, max_value=MAX_SET_SIZE, write_only=True, help_text="pellets to make"
+    )
+
+    class Meta(PelletSetSerializer.Meta):
+        fields = [*PelletSetSerializer.Meta.fields, "count"]
+
+
+class PelletSerializer(ItemSerializer):
+    pellet_set = serializers.PrimaryKeyRelatedField(read_only=True)
+    batch = serializers.CharField(source="pellet_set.batch.code", read_only=True)
+    sintering_temperature_c = serializers.FloatField(
+        source="pellet_set.sintering_temperature_c", read_only=True
+    )
+    sintering_dwell_h = serializers.FloatField(
+        source="pellet_set.sintering_dwell_h", read_only=True
+    )
+    relative_density = DerivedFloatField(help_text="fraction of the theoretical density")
+    area_cm2 = DerivedFloatField()
+
+    class Meta(ItemSerializer.Meta):
+        model = Pellet
+        fields = item_fields(
+            "pellet_set",
+            "batch",
+            "sintering_temperature_c",
+            "sintering_dwell_h",
+            "thickness_mm",
+            "diameter_mm",
+            "mass_mg",
+            "relative_density",
+            "area_cm2",
+        )
+
+
+class SpeMembraneSerializer(ItemSerializer):
+    peo_lot = _lot()
+    lifsi_lot = _lot()
+    pyr14fsi_lot = _lot()
+    benzophenone_lot = _optional_lot()
+    weight_percentages = serializers.ListField(
+        child=serializers.FloatField(),
+        read_only=True,
+        help_text="PEO, LiFSI, Pyr14FSI in wt%, from the molar ratio",
+    )
+    steps = _steps()
+
+    class Meta(ItemSerializer.Meta):
+        model = SpeMembrane
+        fields = item_fields(
+            "peo_lot",
+            "lifsi_lot",
+            "pyr14fsi_lot",
+            "benzophenone_lot",
+            "molar_ratio",
+            "weight_percentages",
+            "benzophenone_wt_pct",
+            "thickness_um",
+            "uv_crosslinked",
+            "steps",
+        )
+
+
+class IleBatchSerializer(ItemSerializer):
+    pyr14fsi_lot = _lot()
+    litfsi_lot = _lot()
+    composition = serializers.CharField(read_only=True)
+    steps = _steps()
+
+    class Meta(ItemSerializer.Meta):
+        model = IleBatch
+        fields = item_fields(
+            "pyr14fsi_lot",
+            "litfsi_lot",
+            "pyr14fsi_mol_fraction",
+            "composition",
+            "water_content_ppm",
+            "steps",
+        )
+
+
+class CathodeCoatingSerializer(ItemSerializer):
+    active_lot = _lot()
+    carbon_lot = _lot()
+    binder_lot = _lot()
+    solvent_lot = _optional_lot()
+    foil_lot = _optional_lot()
+    active_fraction = DerivedFloatField(help_text="active mass fraction")
+    steps = _steps()
+
+    class Meta(ItemSerializer.Meta):
+        model = CathodeCoating
+        fields = item_fields(
+            "active_lot",
+            "carbon_lot",
+            "binder_lot",
+            "solvent_lot",
+            "foil_lot",
+            "mass_ratio",
+            "active_fraction",
+            "solids_pct",
+            "steps",
+        )
+
+
+class ElectrodeDiskSerializer(ItemSerializer):
+    coating = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    area_cm2 = DerivedFloatField()
+    active_mass_mg = DerivedFloatField()
+
+    class Meta(ItemSerializer.Meta):
+        model = ElectrodeDisk
+        fields = item_fields(
+            "coating", "diameter_mm", "active_loading_mg_cm2", "area_cm2", "active_mass_mg"
+        )
+
+
+class ElectrodeDiskCreateSerializer(ElectrodeDiskSerializer):
+    coating = ItemCodeField(queryset=CathodeCoating.objects.all(), help_text="coating code")
+    count = serializers.IntegerField(
+        min_value=1, max_value=MAX_SET_SIZE, write_only=True, help_text="disks to punch"
+    )
+
+    class Meta(ElectrodeDiskSerializer.Meta):
+        fields = [*ElectrodeDiskSerializer.Meta.fields, "count"]

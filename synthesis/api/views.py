@@ -1,0 +1,229 @@
+"""REST endpoints of the synthesis records: thin viewsets over `synthesis.services` (the web
+forms call the same ones) and the list filters of `synthesis.filters`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as df
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.response import Response
+
+from lims.api.base import ApiMixin, RecordViewSet, ServiceWriteMixin, service_call
+from synthesis import defaults, filters, services
+from synthesis.models import (
+    CathodeCoating,
+    Chemical,
+    ElectrodeDisk,
+    IleBatch,
+    LagpBatch,
+    Pellet,
+    PelletSet,
+    ReagentLot,
+    SpeMembrane,
+)
+
+from . import serializers as s
+
+ID_REGEX = r"[0-9]+"  # records without a code (chemicals, pellet sets) go by id
+ITEM_RELATED = ("created_by",)
+
+
+class ChemicalFilter(df.FilterSet):
+    name = df.CharFilter(lookup_expr="icontains", label="name contains")
+    formula = df.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Chemical
+        fields = []
+
+
+class ChemicalViewSet(ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
+    """Chemicals that reagent lots are lots of (reagent lots name them by `name`)."""
+
+    queryset = Chemical.objects.all()
+    serializer_class = s.ChemicalSerializer
+    filterset_class = ChemicalFilter
+    lookup_value_regex = ID_REGEX
+    ordering_fields = ["name", "formula"]
+    ordering = ["name"]
+
+    def save_record(self, data: dict[str, Any], instance: Chemical | None) -> Chemical:
+        chemical = instance or Chemical()
+        for name, value in data.items():
+            setattr(chemical, name, value)
+        chemical.full_clean()
+        chemical.save()
+        return chemical
+
+
+class ReagentLotViewSet(RecordViewSet):
+    queryset = ReagentLot.objects.select_related("chemical", *ITEM_RELATED)
+    serializer_class = s.ReagentLotSerializer
+    filterset_class = filters.ReagentLotFilter
+    ordering_fields = [*RecordViewSet.ordering_fields, "received_on", "lot_number"]
+    table_columns = ("chemical", "formula", "supplier", "grade", "lot_number")
+
+
+class LagpBatchViewSet(RecordViewSet):
+    """LAGP powder batches; precursors and process steps are written with the batch."""
+
+    queryset = LagpBatch.objects.select_related(*ITEM_RELATED).prefetch_related(
+        "precursors__reagent_lot", "steps"
+    )
+    serializer_class = s.LagpBatchSerializer
+    filterset_class = filters.LagpBatchFilter
+    default_steps = defaults.LAGP_BATCH_STEPS
+    table_columns = ("composition", "x_al", "li_excess_pct", "yield_g", "phase_result")
+
+    def save_record(self, data: dict[str, Any], instance: LagpBatch | None) -> LagpBatch:
+        steps = self.steps_for(data, instance)
+        precursors = data.pop("precursors", None)
+        if precursors is None:  # not sent: a new batch has none yet, an edit keeps them
+            precursors = [] if instance is None else _current_precursors(instance)
+        return services.lagp_batch_save(
+            instance=instance,
+            user=self.request.user,
+            fields=data,
+            precursors=precursors,
+            steps=steps,
+        )
+
+
+def _current_precursors(batch: LagpBatch) -> list[dict[str, Any]]:
+    keys = ("role", "reagent_lot", "planned_mass_g", "weighed_mass_g")
+    return [{k: getattr(use, k) for k in keys} for use in batch.precursors.all()]
+
+
+class PelletSetFilter(df.FilterSet):
+    batch = df.CharFilter(field_name="batch__code", lookup_expr="iexact", label="powder batch")
+    sintering_temperature_c = df.NumberFilter(label="sintering temperature (°C)")
+
+    class Meta:
+        model = PelletSet
+        fields = []
+
+
+class PelletSetViewSet(ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
+    """Pellets pressed and sintered together. POST with `count` makes that many pellets;
+    editing the conditions applies to all of them."""
+
+    queryset = PelletSet.objects.select_related("batch").prefetch_related("pellets")
+    serializer_class = s.PelletSetSerializer
+    filterset_class = PelletSetFilter
+    lookup_value_regex = ID_REGEX
+    ordering_fields = ["id", "sintering_temperature_c", "sintered_on"]
+    ordering = ["id"]
+
+    def get_serializer_class(self):
+        return s.PelletSetCreateSerializer if self.action == "create" else s.PelletSetSerializer
+
+    def save_record(self, data: dict[str, Any], instance: PelletSet | None) -> PelletSet:
+        if instance is not None:
+            return services.pellet_set_update(instance, fields=data)
+        return services.pellet_set_create(
+            user=self.request.user, batch=data.pop("batch"), count=data.pop("count"), fields=data
+        )
+
+
+class PelletViewSet(RecordViewSet):
+    """LAGP pellets (made through pellet sets): read, record thickness/diameter/mass, delete."""
+
+    http_method_names = ["get", "put", "patch", "delete", "head", "options"]
+    queryset = Pellet.objects.select_related("pellet_set__batch", *ITEM_RELATED)
+    serializer_class = s.PelletSerializer
+    filterset_class = filters.PelletFilter
+    ordering_fields = [*RecordViewSet.ordering_fields, "thickness_mm", "mass_mg"]
+    table_columns = (
+        "sintering_temperature_c",
+        "sintering_dwell_h",
+        "thickness_mm",
+        "diameter_mm",
+        "mass_mg",
+        "relative_density",
+    )
+    table_ancestors = ("lagp_batch",)
+
+    def save_record(self, data: dict[str, Any], instance: Pellet | None) -> Pellet:
+        services.pellets_measure({instance: data})
+        return instance
+
+
+class SpeMembraneViewSet(RecordViewSet):
+    queryset = SpeMembrane.objects.select_related(
+        "peo_lot", "lifsi_lot", "pyr14fsi_lot", "benzophenone_lot", *ITEM_RELATED
+    ).prefetch_related("steps")
+    serializer_class = s.SpeMembraneSerializer
+    filterset_class = filters.SpeMembraneFilter
+    default_steps = defaults.SPE_MEMBRANE_STEPS
+    ordering_fields = [*RecordViewSet.ordering_fields, "thickness_um"]
+    table_columns = ("molar_ratio", "thickness_um", "uv_crosslinked")
+
+
+class IleBatchViewSet(RecordViewSet):
+    queryset = IleBatch.objects.select_related(
+        "pyr14fsi_lot", "litfsi_lot", *ITEM_RELATED
+    ).prefetch_related("steps")
+    serializer_class = s.IleBatchSerializer
+    filterset_class = filters.IleBatchFilter
+    default_steps = defaults.ILE_BATCH_STEPS
+    ordering_fields = [*RecordViewSet.ordering_fields, "water_content_ppm"]
+    table_columns = ("composition", "water_content_ppm")
+
+
+class CathodeCoatingViewSet(RecordViewSet):
+    queryset = CathodeCoating.objects.select_related(
+        "active_lot", "carbon_lot", "binder_lot", "solvent_lot", "foil_lot", *ITEM_RELATED
+    ).prefetch_related("steps")
+    serializer_class = s.CathodeCoatingSerializer
+    filterset_class = filters.CathodeCoatingFilter
+    default_steps = defaults.CATHODE_COATING_STEPS
+    table_columns = ("mass_ratio", "solids_pct")
+
+
+class ElectrodeDiskViewSet(RecordViewSet):
+    """Disks punched from a coating: POST with `count` punches that many and answers the
+    list; a change of loading recomputes the cells built on the disk."""
+
+    queryset = ElectrodeDisk.objects.select_related("coating", *ITEM_RELATED)
+    serializer_class = s.ElectrodeDiskSerializer
+    filterset_class = filters.ElectrodeDiskFilter
+    ordering_fields = [*RecordViewSet.ordering_fields, "active_loading_mg_cm2"]
+    table_columns = ("diameter_mm", "active_loading_mg_cm2", "active_mass_mg")
+    table_ancestors = ("cathode_coating",)
+
+    @extend_schema(
+        request=s.ElectrodeDiskCreateSerializer,
+        responses={201: s.ElectrodeDiskSerializer(many=True)},
+    )
+    def create(self, request, *args, **kwargs) -> Response:
+        serializer = s.ElectrodeDiskCreateSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        coating, count = fields.pop("coating"), fields.pop("count")
+        with service_call(request.user):
+            disks = services.electrode_disks_create(
+                user=request.user, coating=coating, count=count, fields=fields
+            )
+        made = self.get_queryset().filter(pk__in=[d.pk for d in disks]).order_by("code")
+        data = self.get_serializer(made, many=True).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    def save_record(self, data: dict[str, Any], instance: ElectrodeDisk | None) -> ElectrodeDisk:
+        return services.electrode_disk_update(instance, fields=data)
+
+
+ROUTES = [
+    ("chemicals", ChemicalViewSet),
+    ("reagent-lots", ReagentLotViewSet),
+    ("lagp-batches", LagpBatchViewSet),
+    ("pellet-sets", PelletSetViewSet),
+    ("pellets", PelletViewSet),
+    ("spe-membranes", SpeMembraneViewSet),
+    ("ile-batches", IleBatchViewSet),
+    ("cathode-coatings", CathodeCoatingViewSet),
+    ("electrode-disks", ElectrodeDiskViewSet),
+]
