@@ -175,5 +175,3 @@ def test_list_query_count_does_not_grow_with_rows(
     with CaptureQueriesContext(connection) as many:
         assert api.get("/api/measurements/").json()["count"] == 16
     assert len(many) == len(one)
-
-
