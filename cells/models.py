@@ -32,7 +32,10 @@ class Cell(Item):
     # `cells.services.cell_refresh_derived` when a disk's loading changes.
     active_mass_mg = models.FloatField("active mass (mg)", null=True, blank=True, editable=False)
     active_area_cm2 = models.FloatField(
-        "active area (cm²)", null=True, blank=True, validators=[greater_than_zero]
+        "active area (cm²)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, MaxValueValidator(1000.0)],
     )
     assembled_on = models.DateField(null=True, blank=True)
     operator = models.ForeignKey(

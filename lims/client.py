@@ -7,17 +7,23 @@ DataFrames, pages are followed for you.
     table = lims.lineage_table(pellet__sintering_temperature_c=900)
     up = lims.lineage("CELL-0005", "ancestors")
     lims.get("PEL-0003")                                     # dict with the pellet's fields
+    per_cycle = lims.cycling("CELL-0005")                    # per-cycle DataFrame
+    m = lims.upload("PEL-0003", "pel3_25C.mpt", technique="eis", area_cm2=0.56)  # waits
 
 Only the standard library (urllib) and pandas are needed.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -173,5 +179,132 @@ class Client:
         return pd.DataFrame(rows, columns=columns)
 
     # -- Measurements -----------------------------------------------------------------------
-    # The measurements API adds its methods here, on the same `request`/`table` helpers:
-    # `cycling(cell_code)` -> per-cycle DataFrame, `upload(code, path, technique=...)`, ...
+
+    def measurements(self, **filters: Any) -> pd.DataFrame:
+        """Measurements (filters: item, technique, status, ancestor, q)."""
+        return self.table("measurements/", **filters)
+
+    def results(self, **filters: Any) -> pd.DataFrame:
+        """Computed results with their inputs (filters: kind, item, measurement, technique)."""
+        return self.table("results/", **filters)
+
+    def cycling(self, cell_code: str, measurement: str | None = None) -> pd.DataFrame:
+        """The per-cycle table of a cell's cycling test (its latest processed one, unless a
+        measurement code is given): cycle, charge/discharge mAh and mAh/g, CE, energies..."""
+        code = measurement or self._latest(cell_code, "cycling")
+        return pd.read_csv(io.BytesIO(self.download(f"measurements/{code}/cycles/", format="csv")))
+
+    def data(self, measurement: str, every: int = 1) -> pd.DataFrame:
+        """A measurement's parsed data in canonical columns (time_s, voltage_V, current_mA,
+        ...; frequency_Hz, z_real_ohm, z_imag_ohm; ...), via Parquet."""
+        raw = self.download(f"measurements/{measurement}/data/", format="parquet", every=every)
+        return pd.read_parquet(io.BytesIO(raw))
+
+    def upload(
+        self,
+        item_code: str,
+        paths: str | Path | list,
+        *,
+        technique: str,
+        wait: bool = True,
+        timeout: float = 600.0,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Create a measurement on an item with raw file(s) and, by default, wait until the
+        worker has processed it. Returns the measurement with its results; raises
+        ProcessingFailed with the reason when the file could not be processed."""
+        paths = [paths] if isinstance(paths, str | Path) else list(paths)
+        form = {"item": item_code, "technique": technique, **fields}
+        created = self._multipart("measurements/", form, [Path(p) for p in paths])
+        if not wait:
+            return created
+        return self.wait(created["code"], timeout=timeout)
+
+    def wait(
+        self, measurement: str, *, timeout: float = 600.0, interval: float = 0.5
+    ) -> dict[str, Any]:
+        """Poll a measurement until it is done (its data) or failed (ProcessingFailed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.request("GET", f"measurements/{measurement}/status/")
+            if state["status"] == "done":
+                return self.request("GET", f"measurements/{measurement}/")
+            if state["status"] == "failed":
+                raise ProcessingFailed(measurement, state["status_detail"])
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{measurement} still {state['status']} after {timeout} s")
+            time.sleep(interval)
+
+    def _latest(self, item_code: str, technique: str) -> str:
+        page = self.request(
+            "GET",
+            "measurements/",
+            params={
+                "item": item_code,
+                "technique": technique,
+                "status": "done",
+                "ordering": "-created_at",
+                "page_size": 1,
+            },
+        )
+        if not page["results"]:
+            raise LookupError(f"{item_code} has no processed {technique} measurement")
+        return page["results"][0]["code"]
+
+    def download(self, path: str, **params: Any) -> bytes:
+        """The raw bytes of an endpoint (CSV, Parquet)."""
+        req = urllib.request.Request(
+            self.url(path, params), headers={"Authorization": f"Token {self.token}"}
+        )
+        return self._send(req)
+
+    def _multipart(self, path: str, form: Mapping[str, Any], files: list[Path]) -> Any:
+        boundary = uuid.uuid4().hex
+        parts = []
+        for name, value in form.items():
+            if value is None:
+                continue
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
+                f"\r\n\r\n{value}\r\n".encode()
+            )
+        for file in files:
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+                f'filename="{file.name}"\r\nContent-Type: application/octet-stream'
+                "\r\n\r\n".encode()
+                + file.read_bytes()
+                + b"\r\n"
+            )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        req = urllib.request.Request(
+            self.url(path),
+            data=body,
+            method="POST",
+            headers={
+                "Authorization": f"Token {self.token}",
+                "Accept": "application/json",
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        return json.loads(self._send(req))
+
+    def _send(self, req: urllib.request.Request) -> bytes:
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                detail = json.loads(raw)
+            except ValueError:
+                detail = raw.decode(errors="replace")
+            raise ApiError(exc.code, detail, req.full_url) from None
+
+
+class ProcessingFailed(Exception):
+    """The worker could not process a measurement; `reason` says why (file and line)."""
+
+    def __init__(self, code: str, reason: str):
+        self.code, self.reason = code, reason
+        super().__init__(f"{code} failed: {reason}")

@@ -81,13 +81,22 @@ class Measurement(models.Model):
     # Geometry overrides; when empty the sample's own values are used (pellet thickness, cell
     # active area), and each result records which values it used.
     thickness_um = models.FloatField(
-        "sample thickness (µm)", null=True, blank=True, validators=[greater_than_zero]
+        "sample thickness (µm)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, MaxValueValidator(100000.0)],
     )
     area_cm2 = models.FloatField(
-        "electrode area (cm²)", null=True, blank=True, validators=[greater_than_zero]
+        "electrode area (cm²)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, MaxValueValidator(1000.0)],
     )
     active_mass_mg = models.FloatField(
-        "active mass (mg)", null=True, blank=True, validators=[greater_than_zero]
+        "active mass (mg)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, MaxValueValidator(1e6)],
     )
     eis_model = models.CharField(
         "equivalent circuit", max_length=24, choices=EisModel.choices, default=EisModel.AUTO

@@ -90,7 +90,9 @@ class LagpBatch(Item):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
     )
     target_mass_g = models.FloatField(
-        "target mass (g)", default=chemistry.DEFAULT_TARGET_MASS_G, validators=[greater_than_zero]
+        "target mass (g)",
+        default=chemistry.DEFAULT_TARGET_MASS_G,
+        validators=[greater_than_zero, MaxValueValidator(10000.0)],
     )
     li_excess_pct = models.FloatField(
         "Li excess (%)",
@@ -153,7 +155,9 @@ class PrecursorUse(models.Model):
     batch = models.ForeignKey(LagpBatch, on_delete=models.CASCADE, related_name="precursors")
     role = models.CharField(max_length=2, choices=PrecursorRole.choices)
     reagent_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+")
-    planned_mass_g = models.FloatField("planned (g)", validators=[greater_than_zero])
+    planned_mass_g = models.FloatField(
+        "planned (g)", validators=[greater_than_zero, MaxValueValidator(10000.0)]
+    )
     weighed_mass_g = models.FloatField("weighed (g)", null=True, blank=True, validators=[positive])
 
     class Meta:
@@ -181,10 +185,12 @@ class PelletSet(models.Model):
 
     batch = models.ForeignKey(LagpBatch, on_delete=models.PROTECT, related_name="pellet_sets")
     die_diameter_mm = models.FloatField(
-        "die diameter (mm)", default=15.0, validators=[greater_than_zero]
+        "die diameter (mm)", default=15.0, validators=[greater_than_zero, MaxValueValidator(100.0)]
     )
     pressing_pressure_t_cm2 = models.FloatField(
-        "pressing pressure (t/cm²)", default=3.0, validators=[greater_than_zero]
+        "pressing pressure (t/cm²)",
+        default=3.0,
+        validators=[greater_than_zero, MaxValueValidator(100.0)],
     )
     pretreatment_temperature_c = models.FloatField(
         "pretreatment (°C)",
@@ -246,12 +252,20 @@ class Pellet(Item):
 
     pellet_set = models.ForeignKey(PelletSet, on_delete=models.PROTECT, related_name="pellets")
     diameter_mm = models.FloatField(
-        "sintered diameter (mm)", null=True, blank=True, validators=[greater_than_zero]
+        "sintered diameter (mm)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, MaxValueValidator(100.0)],
     )
     thickness_mm = models.FloatField(
-        "thickness after polishing (mm)", null=True, blank=True, validators=[greater_than_zero]
+        "thickness after polishing (mm)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, MaxValueValidator(50.0)],
     )
-    mass_mg = models.FloatField("mass (mg)", null=True, blank=True, validators=[greater_than_zero])
+    mass_mg = models.FloatField(
+        "mass (mg)", null=True, blank=True, validators=[greater_than_zero, MaxValueValidator(1e6)]
+    )
 
     class Meta:
         constraints = [
@@ -329,7 +343,10 @@ class SpeMembrane(Item):
         validators=[MinValueValidator(0.0), MaxValueValidator(50.0)],
     )
     thickness_um = models.FloatField(
-        "thickness (µm)", null=True, blank=True, validators=[greater_than_zero]
+        "thickness (µm)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, MaxValueValidator(10000.0)],
     )
     uv_crosslinked = models.BooleanField("UV crosslinked", default=True)
 
@@ -499,9 +516,13 @@ class ElectrodeDisk(Item):
     CODE_PREFIX = "ELD"
 
     coating = models.ForeignKey(CathodeCoating, on_delete=models.PROTECT, related_name="disks")
-    diameter_mm = models.FloatField("diameter (mm)", default=12.0, validators=[greater_than_zero])
+    diameter_mm = models.FloatField(
+        "diameter (mm)", default=12.0, validators=[greater_than_zero, MaxValueValidator(100.0)]
+    )
     active_loading_mg_cm2 = models.FloatField(
-        "active-material loading (mg/cm²)", default=2.7, validators=[greater_than_zero]
+        "active-material loading (mg/cm²)",
+        default=2.7,
+        validators=[greater_than_zero, MaxValueValidator(1000.0)],
     )
 
     class Meta:

@@ -50,3 +50,30 @@ def test_errors_raise_with_the_body(lims):
     with pytest.raises(ApiError) as error:
         Client(lims.base_url, "wrong").cells()
     assert error.value.status == 401
+
+
+def test_upload_waits_for_the_result_and_cycling_returns_the_per_cycle_table(lims, tmp_path):
+    from measurements.parsers.synthetic import write_maccor_cycling
+
+    cell = lims.cells(notation="Li|ILE/SPE/LAGP/ILE|NCM811").iloc[0]
+    path = write_maccor_cycling(
+        tmp_path / "cell.txt", n_cycles=30, rows_per_cycle=40, active_mass_mg=cell["active_mass_mg"]
+    )
+    measurement = lims.upload(cell["code"], path, technique="cycling")
+    assert measurement["status"] == "done"
+    per_cycle = lims.cycling(cell["code"])
+    assert len(per_cycle) == 30
+    assert per_cycle.loc[0, "discharge_mAh_g"] == pytest.approx(199, abs=0.5)
+    series = lims.data(measurement["code"], every=10)
+    assert {"time_s", "voltage_V", "current_mA"} <= set(series.columns)
+    assert len(series) == 120  # 1200 rows, every 10th
+
+
+def test_a_file_the_worker_cannot_read_raises_with_the_reason(lims, tmp_path):
+    from lims.client import ProcessingFailed
+
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an instrument file\n")
+    with pytest.raises(ProcessingFailed) as error:
+        lims.upload("PEL-0003", bad, technique="eis")
+    assert "unrecognised file format" in error.value.reason
