@@ -44,6 +44,11 @@ class ChemicalForm(forms.ModelForm):
 
 
 class ReagentLotForm(forms.ModelForm):
+    chemical = forms.ModelChoiceField(
+        queryset=Chemical.objects.all(),
+        help_text='not listed? <a href="/synthesis/chemicals/new/">add a chemical</a>',
+    )
+
     class Meta:
         model = ReagentLot
         fields = [

@@ -10,6 +10,7 @@ EDIT_VIEWS.update(views.EDIT_VIEWS)
 urlpatterns = [
     path("reagents/", views.ReagentLotList.as_view(), name="reagent-list"),
     path("reagents/new/", views.ReagentLotFormView.as_view(), name="reagent-new"),
+    path("chemicals/new/", views.chemical_create, name="chemical-new"),
     path("batches/", views.LagpBatchList.as_view(), name="batch-list"),
     path("batches/new/", views.LagpBatchFormView.as_view(), name="batch-new"),
     path("batches/calculator/", views.precursor_calculator, name="calculator"),

@@ -42,6 +42,12 @@ class ReagentLotFormView(SimpleRecordView):
     model = ReagentLot
     form_class = forms.ReagentLotForm
 
+    def initial(self, source):
+        initial = super().initial(source)
+        if source is None and self.request.GET.get("chemical", "").isdigit():
+            initial["chemical"] = int(self.request.GET["chemical"])
+        return initial
+
 
 class SpeMembraneFormView(SimpleRecordView):
     model = SpeMembrane
@@ -101,6 +107,23 @@ class LagpBatchFormView(RecordFormView):
             precursors=precursors,
             steps=steps,
         )
+
+
+def chemical_create(request: HttpRequest) -> HttpResponse:
+    """A chemical for the catalogue, so its lots can be registered (staff only)."""
+    if not request.user.is_staff:
+        return HttpResponse("Only staff can add chemicals.", status=403)
+    form = forms.ChemicalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        chemical = form.save()
+        messages.success(request, f"Added {chemical}.")
+        return redirect(f"{reverse_lazy('synthesis:reagent-new')}?chemical={chemical.pk}")
+    return render(
+        request,
+        "lims/record_form.html",
+        {"form": form, "formsets": {}, "title": "New chemical"},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 def precursor_calculator(request: HttpRequest) -> HttpResponse:

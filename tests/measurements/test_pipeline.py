@@ -237,3 +237,22 @@ def test_an_upload_over_the_limit_is_refused_before_storing(pellet, monkeypatch)
     with pytest.raises(services.storage.TooLarge):
         services.raw_file_store(io.BytesIO(b"x" * 5000), filename="big.txt")
     assert not RawFile.objects.exists()
+
+
+def test_correcting_a_disk_loading_recomputes_the_cells_cycling_results(
+    db, tmp_path, django_capture_on_commit_callbacks
+):
+    from synthesis.services import electrode_disk_update
+
+    disk = factories.cathode_disks(count=1, loading=2.7)[0]
+    cell = factories.full_cell(disk=disk)
+    path = write_maccor_cycling(
+        tmp_path / "c.txt", n_cycles=20, rows_per_cycle=40, active_mass_mg=cell.active_mass_mg
+    )
+    m = measure(cell, "cycling", [upload(path)], django_capture_on_commit_callbacks)
+    assert result(m, "cycling_summary")["first_discharge_mAh_g"] == pytest.approx(199, abs=0.5)
+    with django_capture_on_commit_callbacks(execute=True):
+        electrode_disk_update(disk, fields={"active_loading_mg_cm2": 5.4})  # twice the mass
+    summary = Result.objects.get(measurement=m, kind="cycling_summary")
+    assert summary.values["first_discharge_mAh_g"] == pytest.approx(199 / 2, abs=0.5)
+    assert summary.inputs["active_mass_mg"] == pytest.approx(2 * 3.0536, abs=1e-3)

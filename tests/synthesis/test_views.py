@@ -283,3 +283,23 @@ def test_search_by_code_goes_to_the_item(staff_client):
     pellet = factories.pellets(count=1)[0]
     response = staff_client.get("/search/", {"q": pellet.code.lower()})
     assert response.status_code == 302 and response.url == f"/items/{pellet.code}/"
+
+
+def test_a_new_chemical_then_a_lot_of_it(staff_client):
+    response = staff_client.post(
+        "/synthesis/chemicals/new/",
+        {
+            "name": "Lithium bis(oxalato)borate",
+            "formula": "LiBOB",
+            "molar_mass_g_mol": "193.79",
+            "cas_number": "244761-29-3",
+            "notation_label": "",
+        },
+    )
+    assert response.status_code == 302
+    assert "chemical=" in response.url
+    assert "selected>Lithium bis(oxalato)borate" in staff_client.get(response.url).content.decode()
+    response = staff_client.post(
+        "/synthesis/chemicals/new/", {"name": "X", "molar_mass_g_mol": "-1"}
+    )
+    assert response.status_code == 400
