@@ -198,7 +198,7 @@ def _load(user) -> dict:
             "benzophenone_lot": lots["C13H10O"],
             "molar_ratio": "10:1:4",
             "benzophenone_wt_pct": 5.0,
-            "thickness_um": 18.0,
+            "thickness_um": 20.0,
             "uv_crosslinked": True,
         },
         steps=defaults.SPE_MEMBRANE_STEPS,

@@ -7,6 +7,7 @@ from lims.validators import greater_than_zero
 
 from . import chemistry
 from .models import (
+    PELLET_SET_CONDITIONS,
     CathodeCoating,
     Chemical,
     ElectrodeDisk,
@@ -119,18 +120,7 @@ class PelletSetForm(forms.ModelForm):
 
     class Meta:
         model = PelletSet
-        fields = [
-            "die_diameter_mm",
-            "pressing_pressure_t_cm2",
-            "pretreatment_temperature_c",
-            "pretreatment_dwell_h",
-            "pretreatment_ramp_c_min",
-            "sintering_temperature_c",
-            "sintering_dwell_h",
-            "sintering_ramp_c_min",
-            "theoretical_density_g_cm3",
-            "sintered_on",
-        ]
+        fields = PELLET_SET_CONDITIONS
         widgets = {"sintered_on": DATE}
 
 

@@ -178,6 +178,21 @@ class PrecursorUse(models.Model):
         return 100 * (self.weighed_mass_g - self.planned_mass_g) / self.planned_mass_g
 
 
+# The conditions a set of pellets shares, in the order a person fills them in (form and API).
+PELLET_SET_CONDITIONS = [
+    "die_diameter_mm",
+    "pressing_pressure_t_cm2",
+    "pretreatment_temperature_c",
+    "pretreatment_dwell_h",
+    "pretreatment_ramp_c_min",
+    "sintering_temperature_c",
+    "sintering_dwell_h",
+    "sintering_ramp_c_min",
+    "theoretical_density_g_cm3",
+    "sintered_on",
+]
+
+
 class PelletSet(models.Model):
     """Pellets pressed and sintered together from one powder batch: shared conditions."""
 

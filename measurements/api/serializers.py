@@ -6,6 +6,7 @@ from rest_framework import serializers
 from lims.models import Item
 from measurements import parsers
 from measurements.models import Measurement, MeasurementFile, Result
+from measurements.services import EDITABLE
 
 
 class ResultSerializer(serializers.ModelSerializer):
@@ -63,17 +64,7 @@ class MeasurementSerializer(serializers.ModelSerializer):
         fields = [
             "code",
             "item",
-            "technique",
-            "instrument",
-            "temperature_c",
-            "thickness_um",
-            "area_cm2",
-            "active_mass_mg",
-            "eis_model",
-            "reference_cycle",
-            "parser",
-            "options",
-            "notes",
+            *EDITABLE,
             "status",
             "status_detail",
             "progress",

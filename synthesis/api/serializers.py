@@ -13,6 +13,7 @@ from lims.api.serializers import (
     item_fields,
 )
 from synthesis.models import (
+    PELLET_SET_CONDITIONS,
     CathodeCoating,
     Chemical,
     ElectrodeDisk,
@@ -98,20 +99,6 @@ class LagpBatchSerializer(ItemSerializer):
             "precursors",
             "steps",
         )
-
-
-PELLET_SET_CONDITIONS = [
-    "die_diameter_mm",
-    "pressing_pressure_t_cm2",
-    "pretreatment_temperature_c",
-    "pretreatment_dwell_h",
-    "pretreatment_ramp_c_min",
-    "sintering_temperature_c",
-    "sintering_dwell_h",
-    "sintering_ramp_c_min",
-    "theoretical_density_g_cm3",
-    "sintered_on",
-]
 
 
 class PelletSetSerializer(serializers.ModelSerializer):

@@ -92,7 +92,7 @@ def test_the_lineage_table_as_csv_reads_into_pandas(api, study):
     frame = pd.read_csv(io.BytesIO(response.content))
     assert len(frame) == 6
     assert set(frame["pellet_sintering_temperature_c"]) == {900.0}
-    assert frame.set_index("code").loc[study["full_spe"].code, "spe_membrane_thickness_um"] == 18
+    assert frame.set_index("code").loc[study["full_spe"].code, "spe_membrane_thickness_um"] == 20
     empty = api.get("/api/lineage-table/?pellet__sintering_temperature_c=1111&format=csv")
     assert list(pd.read_csv(io.BytesIO(empty.content)).columns) == list(frame.columns)
 
