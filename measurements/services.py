@@ -28,7 +28,8 @@ from .analysis import AnalysisError
 from .models import CycleRow, Measurement, MeasurementFile, RawFile, Result, Status, Technique
 
 log = logging.getLogger(__name__)
-PARSE_CACHE_VERSION = "1"  # bump when a parser's output changes, to re-parse stored files
+PARSE_CACHE_VERSION = "1"
+MIN_VFT_T0_K = 50.0  # bump when a parser's output changes, to re-parse stored files
 MAX_UPLOAD_BYTES = settings.LIMS_MAX_UPLOAD_BYTES
 
 
@@ -300,9 +301,15 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
     CycleRow.objects.filter(measurement=current).delete()
     if outcome.per_cycle is not None:
         CycleRow.objects.bulk_create(_cycle_rows(current, outcome.per_cycle), batch_size=2000)
-    current.status, current.progress, current.processed_at = Status.DONE, 100, timezone.now()
-    current.status_detail = ""
-    current.save(update_fields=["status", "progress", "processed_at", "status_detail"])
+    # An update, not a save: processing state is not a change of the record to audit.
+    _set_state(
+        current.pk,
+        run,
+        status=Status.DONE,
+        progress=100,
+        processed_at=timezone.now(),
+        status_detail="",
+    )
     if current.technique == Technique.EIS:
         from .tasks import update_temperature_series
 
@@ -356,9 +363,14 @@ def update_temperature_series(item_id: int) -> list[str]:
         fits["arrhenius_sigma_t"] = temperature.fit_arrhenius(temperatures, sigmas, form="sigmaT")
     if len(temperatures) >= 4:
         try:
-            fits["vft"] = temperature.fit_vft(temperatures, sigmas)
+            vft = temperature.fit_vft(temperatures, sigmas)
         except AnalysisError as exc:  # VFT needs curvature that Arrhenius-like data lack
             log.info("VFT fit of item %s skipped: %s", item_id, exc)
+        else:
+            # A T0 near absolute zero means the data are Arrhenius-like (a ceramic): the
+            # VFT "pseudo" activation energy would then only restate the Arrhenius one.
+            if vft.t0_k >= MIN_VFT_T0_K:
+                fits["vft"] = vft
     Result.objects.filter(item_id=item_id, measurement__isnull=True).exclude(kind__in=fits).delete()
     for kind, fit in fits.items():
         Result.objects.update_or_create(

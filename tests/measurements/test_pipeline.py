@@ -179,6 +179,8 @@ def test_eis_at_four_temperatures_gives_the_arrhenius_activation_energy(
     assert series.values["form"] == "sigma"
     assert Result.objects.filter(item=pellet, kind="arrhenius_sigma_t").exists()
     assert series.inputs["temperatures_c"] == temperatures
+    # Arrhenius data: a VFT fit would put T0 near 0 K and only restate Ea, so none is stored.
+    assert not Result.objects.filter(item=pellet, kind="vft").exists()
 
 
 def test_a_400_cycle_full_cell_gives_the_papers_capacities_and_retention(
