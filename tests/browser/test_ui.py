@@ -114,3 +114,28 @@ def test_a_stack_without_an_electrode_is_refused_on_the_page(logged_in, demo):
     page.fill("input[name=layers-0-item]", demo["pellets"][900][0].code)
     page.get_by_role("button", name="Save").click()
     assert "The stack has no negative electrode." in page.locator(".errors").inner_text()
+
+
+def test_uploading_a_spectrum_shows_its_conductivity_and_nyquist_plot(logged_in, demo, tmp_path):
+    from measurements import exports
+    from measurements.analysis import eis
+    from measurements.analysis import synthetic as syn
+
+    page = logged_in
+    pellet = demo["pellets"][900][0]
+    path = exports.write_mpt_eis(
+        tmp_path / "pel_25C.mpt", syn.eis_spectrum(eis.GRAIN_BOUNDARY, syn.LAGP_CIRCUIT, seed=1)
+    )
+    page.goto(f"/items/{pellet.code}/")
+    page.get_by_role("link", name="New measurement").click()
+    assert page.input_value("#id_item") == pellet.code
+    page.select_option("#id_technique", "eis")
+    page.fill("#id_temperature_c", "25")
+    page.fill("#id_area_cm2", str(0.06 / (329.2 * 3.25e-4)))
+    page.set_input_files("#id_files", str(path))
+    page.get_by_role("button", name="Save and process").click()
+    page.wait_for_url("**/measurements/MEAS-*/")
+    assert page.get_by_test_id("status").inner_text().startswith("Done")
+    assert page.locator("td.sigma").inner_text() == "3.25e-04"
+    page.locator("#plot .main-svg").first.wait_for()  # Plotly drew the Nyquist plot
+    shot(page, "measurement")
