@@ -130,6 +130,19 @@ def measurement_add_files(measurement: Measurement, uploads: Iterable, *, user=N
     measurement_reprocess(measurement)
 
 
+def measurement_set_mapping(
+    measurement: Measurement, *, kind: str, mapping: dict[str, str]
+) -> Measurement:
+    """Process the measurement's file as a generic CSV with the column mapping a user
+    confirmed; unit scale factors follow from the column names (e.g. `I [A]` -> x1000 mA)."""
+    from .parsers import generic_csv
+
+    options = {"kind": kind, "mapping": mapping, "units": generic_csv.suggest_units(mapping)}
+    return measurement_update(
+        measurement, fields={"parser": generic_csv.PARSER.name, "options": options}
+    )
+
+
 @transaction.atomic
 def measurement_remove_file(measurement: Measurement, link_id: int) -> None:
     """Detach a wrongly attached file; its raw bytes stay in the store (raw data is never

@@ -170,10 +170,7 @@ def measurement_mapping(request: HttpRequest, code: str) -> HttpResponse:
         context = {**_detail_context(measurement), "mapping": mapping}
         return render(request, "measurements/detail.html", context, status=400)
     options = mapping["form"].options()
-    options["units"] = generic_csv.suggest_units(options["mapping"])
-    services.measurement_update(
-        measurement, fields={"parser": generic_csv.PARSER.name, "options": options}
-    )
+    services.measurement_set_mapping(measurement, kind=options["kind"], mapping=options["mapping"])
     return redirect(measurement)
 
 

@@ -10,9 +10,27 @@ from django.db import transaction
 
 from lims.services import item_create, item_update, record_save, sync_lineage
 
-from .models import CathodeCoating, ElectrodeDisk, LagpBatch, Pellet, PelletSet, PrecursorUse
+from .models import (
+    CathodeCoating,
+    Chemical,
+    ElectrodeDisk,
+    LagpBatch,
+    Pellet,
+    PelletSet,
+    PrecursorUse,
+)
 
 MAX_SET_SIZE = 100
+
+
+def chemical_save(*, instance: Chemical | None = None, fields: Mapping[str, Any]) -> Chemical:
+    """Add a chemical to the catalogue (or correct one); its lots then name it."""
+    chemical = instance or Chemical()
+    for name, value in fields.items():
+        setattr(chemical, name, value)
+    chemical.full_clean()
+    chemical.save()
+    return chemical
 
 
 def _write_precursors(batch: LagpBatch, precursors: Iterable[Mapping[str, Any]]) -> None:

@@ -115,7 +115,16 @@ def chemical_create(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Only staff can add chemicals.", status=403)
     form = forms.ChemicalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        chemical = form.save()
+        try:
+            chemical = services.chemical_save(fields=form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+            return render(
+                request,
+                "lims/record_form.html",
+                {"form": form, "formsets": {}, "title": "New chemical"},
+                status=400,
+            )
         messages.success(request, f"Added {chemical}.")
         return redirect(f"{reverse_lazy('synthesis:reagent-new')}?chemical={chemical.pk}")
     return render(

@@ -50,12 +50,7 @@ class ChemicalViewSet(ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
     ordering = ["name"]
 
     def save_record(self, data: dict[str, Any], instance: Chemical | None) -> Chemical:
-        chemical = instance or Chemical()
-        for name, value in data.items():
-            setattr(chemical, name, value)
-        chemical.full_clean()
-        chemical.save()
-        return chemical
+        return services.chemical_save(instance=instance, fields=data)
 
 
 class ReagentLotViewSet(RecordViewSet):
