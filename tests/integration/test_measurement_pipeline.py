@@ -1,8 +1,6 @@
 """Upload -> store -> a real worker process on the broker (Redis in CI) -> results in the
 database (PostgreSQL in CI)."""
 
-from pathlib import Path
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -12,10 +10,11 @@ from measurements.analysis import synthetic as syn
 from measurements.models import Measurement, Result
 from synthesis.services import pellets_measure
 from tests import factories
+from tests.instrument_files import ROOT as INSTRUMENT_FILES
 from tests.integration.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "instrument-files"
+SHARED = INSTRUMENT_FILES
 
 
 def finished(code):

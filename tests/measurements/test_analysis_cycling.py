@@ -2,7 +2,7 @@
 cycle, 82.7 % retention after 400 cycles, mean CE 99.96 %, 153 mAh/g at 0.5C.
 
 The real Maccor export is cellpy/maccor_three.txt from jepegit/cellpy@c5d74b99b143 (MIT), see
-shared/data/instrument-files/INDEX.md, read with a tiny local reader (parsers are tested apart).
+tests/data/instrument-files/INDEX.md, read with a tiny local reader (parsers are tested apart).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 
 from measurements.analysis import AnalysisError, cycling, synthetic
+from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
 MASS_G = synthetic.PAPER_ACTIVE_MASS_G
-INSTRUMENT_FILES = Path(__file__).resolve().parents[3] / "shared" / "data" / "instrument-files"
 ROWS_PER_CYCLE = 48  # _frame: 20 charge + 4 rest + 20 discharge + 4 rest
 
 

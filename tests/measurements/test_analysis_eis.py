@@ -1,7 +1,7 @@
 """Equivalent-circuit fits: the paper's conductivities, parameter recovery, real spectra.
 
 Real spectra are from ECSHackWeek/impedance.py@0b302ca9eabf (MIT), see
-shared/data/instrument-files/INDEX.md; they are read here with a tiny local reader because the
+tests/data/instrument-files/INDEX.md; they are read here with a tiny local reader because the
 instrument parsers are tested on their own.
 """
 
@@ -16,10 +16,9 @@ import polars as pl
 import pytest
 
 from measurements.analysis import AnalysisError, eis, synthetic
+from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
-IMPEDANCE_FILES = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "instrument-files" / "impedance.py"
-)
+IMPEDANCE_FILES = INSTRUMENT_FILES / "impedance.py"
 
 # Paper: LAGP pellet sintered at 900 C, 329.2 ohm -> 3.25e-4 S/cm. With a 0.6 mm pellet that
 # needs an electrode area of 0.06 / (329.2 * 3.25e-4) = 0.5608 cm2.

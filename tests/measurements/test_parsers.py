@@ -1,6 +1,6 @@
 """Instrument parsers on real exports (pure: no Django, no database).
 
-The real files live in ``shared/data/instrument-files`` beside the repository; INDEX.md there
+The real files live in ``tests/data/instrument-files``; INDEX.md there
 lists each one's origin (repository@commit, path, licence), repeated in the comments below.
 Expected values were read from the files themselves (head/tail/awk), not from the parsers.
 """
@@ -27,8 +27,9 @@ from measurements.parsers import (
 from measurements.parsers import generic_csv as generic
 from measurements.parsers._common import KIND_COLUMNS
 from measurements.parsers.synthetic import write_maccor_cycling
+from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
-FILES = pathlib.Path(__file__).resolve().parents[3] / "shared/data/instrument-files"
+FILES = INSTRUMENT_FILES
 
 # cellpy: jepegit/cellpy@c5d74b99b143 (MIT) testdata/data/ and examples/data/
 MACCOR_001 = FILES / "cellpy/maccor_001.txt"

@@ -17,8 +17,9 @@ from measurements.models import CycleRow, Measurement, RawFile, Result
 from measurements.parsers.synthetic import write_maccor_cycling
 from synthesis.services import pellets_measure
 from tests import factories
+from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "instrument-files"
+SHARED = INSTRUMENT_FILES
 # Electrode area that turns 329.2 ohm through a 0.6 mm pellet into the paper's 3.25e-4 S/cm.
 LAGP_AREA_CM2 = 0.06 / (329.2 * 3.25e-4)
 

@@ -1,7 +1,5 @@
 """Measurement pages: upload through the web form, results, re-run, mapping, limits."""
 
-from pathlib import Path
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
@@ -12,8 +10,9 @@ from measurements.analysis import synthetic as syn
 from measurements.models import Measurement, RawFile
 from synthesis.services import pellets_measure
 from tests import factories
+from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "instrument-files"
+SHARED = INSTRUMENT_FILES
 LAGP_AREA_CM2 = 0.06 / (329.2 * 3.25e-4)
 
 
