@@ -4,7 +4,6 @@ from django import forms
 
 from lims.forms import ItemCodeField
 
-from . import stack
 from .models import Cell, LayerSide
 
 
@@ -29,9 +28,9 @@ class CellForm(forms.ModelForm):
 class LayerForm(forms.Form):
     # A blank first choice, so the empty rows at the end of the stack stay unchanged (ignored).
     side = forms.ChoiceField(choices=[("", "—"), *LayerSide.choices])
-    item = ItemCodeField(
-        kinds=tuple(stack.ELECTRODE_KINDS | stack.ELECTROLYTE_KINDS), label="item code"
-    )
+    # Any kind: the stack rules then say why a kind cannot be a layer and what to use instead
+    # (a piece of a membrane sheet, a pellet of a powder batch).
+    item = ItemCodeField(label="item code")
     amount_ul = forms.FloatField(label="amount (µL)", min_value=0.0, required=False)
     label = forms.CharField(
         max_length=20, required=False, help_text="notation label, if not the item's own (e.g. Pt)"

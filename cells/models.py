@@ -101,11 +101,18 @@ class CellLayer(models.Model):
     )
     # A label for the layer in the notation when the item's own would be wrong (e.g. "Pt").
     label = models.CharField(max_length=20, blank=True)
+    # Whether the item is a physical piece (pellet, membrane piece, disk), which can be in one
+    # cell only; set by the build service, so the database refuses a second use even when two
+    # builds race.
+    is_piece = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["cell", "position"]
         constraints = [
             models.UniqueConstraint(fields=["cell", "position"], name="layer_position_unique"),
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(is_piece=True), name="piece_in_one_cell"
+            ),
             models.CheckConstraint(
                 condition=Q(amount_ul__isnull=True) | Q(amount_ul__gte=0), name="layer_amount_gte_0"
             ),
@@ -122,4 +129,5 @@ class CellLayer(models.Model):
             label=self.label or item.notation_label(),
             code=item.code,
             active_mass_mg=getattr(item, "active_mass_mg", None),
+            category=item.chemical.category if hasattr(item, "chemical") else "",
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from lims.models import Item
 from lims.services import record_save
 from lims.signals import notify_item_changed
 
@@ -14,21 +15,51 @@ from . import stack
 from .models import Cell, CellLayer
 
 
+def _piece_errors(cell: Cell, layers: list[CellLayer]) -> list[str]:
+    """A pellet, membrane piece or disk is one physical thing: it goes into one cell, once."""
+    pieces = [layer for layer in layers if layer.is_piece]
+    # Lock the pieces' rows: two builds taking the same pellet at once must not both succeed.
+    Item.objects.select_for_update().filter(pk__in=[layer.item_id for layer in pieces]).exists()
+    elsewhere = dict(
+        CellLayer.objects.filter(item_id__in=[layer.item_id for layer in pieces], is_piece=True)
+        .exclude(cell=cell)
+        .values_list("item_id", "cell__code")
+    )
+    errors, seen = [], {}
+    for layer in pieces:
+        code = layer.item.code
+        if layer.item_id in elsewhere:
+            errors.append(
+                f"Layer {layer.position}: {code} is already in {elsewhere[layer.item_id]}; "
+                "a piece goes into one cell."
+            )
+        elif layer.item_id in seen:
+            errors.append(
+                f"Layer {layer.position}: {code} is already layer {seen[layer.item_id]} "
+                "of this cell."
+            )
+        seen.setdefault(layer.item_id, layer.position)
+    return errors
+
+
 def _write_layers(cell: Cell, layers: list[Mapping[str, Any]]) -> None:
     built = []
     for position, data in enumerate(layers, start=1):
+        item = data["item"]
         layer = CellLayer(
             cell=cell,
             position=position,
             side=data["side"],
-            item=data["item"],
+            item=item,
             amount_ul=data.get("amount_ul"),
             label=data.get("label") or "",
+            is_piece=item.specific.IS_PIECE,
         )
-        layer.full_clean(exclude=["cell"], validate_unique=False)
+        # Constraints are the stack rules' job here: the old stack is still in the database.
+        layer.full_clean(exclude=["cell"], validate_unique=False, validate_constraints=False)
         built.append(layer)
     specs = [layer.spec() for layer in built]
-    errors = stack.stack_errors(specs)
+    errors = stack.stack_errors(specs) + _piece_errors(cell, built)
     if errors:
         raise ValidationError({"layers": errors})
     for old in cell.layers.all():
@@ -63,6 +94,7 @@ def cell_save(
     user=None,
     fields: Mapping[str, Any],
     layers: Iterable[Mapping[str, Any]],
+    expected_version: int | None = None,
 ) -> Cell:
     """Build (or rebuild) a cell from an ordered stack, negative electrode first.
 
@@ -75,6 +107,7 @@ def cell_save(
         user=user,
         fields=fields,
         write_parts=lambda cell: _write_layers(cell, layers),
+        expected_version=expected_version,
     )
 
 

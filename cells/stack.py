@@ -8,7 +8,23 @@ from synthesis.chemistry import NCM811_SPECIFIC_CURRENT_MA_G, c_rate_current_ma
 
 SIDES = ("negative", "electrolyte", "positive")
 ELECTRODE_KINDS = {"reagent_lot", "electrode_disk"}
-ELECTROLYTE_KINDS = {"pellet", "spe_membrane", "ile_batch", "reagent_lot"}
+ELECTROLYTE_KINDS = {"pellet", "membrane_piece", "ile_batch", "reagent_lot"}
+# Which chemicals a reagent lot may be when it is a layer itself (foil, sputter target, a bought
+# electrolyte); anything else (NCM811 powder as an electrode, a salt) is refused.
+LOT_CATEGORIES = {
+    "electrode": ("lithium_metal", "current_collector", "electrode_metal"),
+    "electrolyte": ("electrolyte", "ionic_liquid"),
+}
+CATEGORY_WORDS = {
+    "electrode": "lithium metal, current-collector foil or a blocking-electrode metal",
+    "electrolyte": "a bought electrolyte or separator, or an ionic liquid",
+}
+# What to use instead of a whole sheet, powder or coating.
+WHOLE_ITEM_HINTS = {
+    "spe_membrane": "a membrane sheet: cut pieces from it (on its page) and give a piece's code",
+    "lagp_batch": "a powder batch: press pellets from it and give a pellet's code",
+    "cathode_coating": "a coating: punch disks from it and give a disk's code",
+}
 STANDARD_C_RATES = (0.1, 0.2, 0.5, 1.0)
 
 
@@ -19,6 +35,7 @@ class LayerSpec:
     label: str  # how the layer appears in the notation
     code: str = ""
     active_mass_mg: float | None = None  # for cathode disks
+    category: str = ""  # a reagent lot's chemical category
 
 
 def notation(layers: list[LayerSpec]) -> str:
@@ -45,13 +62,22 @@ def stack_errors(layers: list[LayerSpec]) -> list[str]:
             "to the positive electrode."
         )
     for index, layer in enumerate(layers, start=1):
-        allowed = ELECTROLYTE_KINDS if layer.side == "electrolyte" else ELECTRODE_KINDS
-        if layer.kind not in allowed:
-            errors.append(
-                f"Layer {index} ({layer.code or layer.label}) cannot be used as "
-                f"{'an electrolyte' if layer.side == 'electrolyte' else 'an electrode'}."
-            )
+        problem = _layer_problem(layer)
+        if problem:
+            errors.append(f"Layer {index} ({layer.code or layer.label}) {problem}.")
     return errors
+
+
+def _layer_problem(layer: LayerSpec) -> str:
+    role = "electrolyte" if layer.side == "electrolyte" else "electrode"
+    allowed = ELECTROLYTE_KINDS if role == "electrolyte" else ELECTRODE_KINDS
+    if layer.kind in WHOLE_ITEM_HINTS:
+        return f"is {WHOLE_ITEM_HINTS[layer.kind]}"
+    if layer.kind not in allowed:
+        return f"cannot be used as {'an electrolyte' if role == 'electrolyte' else 'an electrode'}"
+    if layer.kind == "reagent_lot" and layer.category not in LOT_CATEGORIES[role]:
+        return f"cannot be used as an {role}: a lot there must be {CATEGORY_WORDS[role]}"
+    return ""
 
 
 def active_mass_mg(layers: list[LayerSpec]) -> float | None:

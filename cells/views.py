@@ -41,8 +41,9 @@ class CellFormView(RecordFormView):
         return services.cell_save(
             instance=instance,
             user=self.request.user,
-            fields=form.cleaned_data,
+            fields=self.fields(form),
             layers=forms.layer_data(formsets["layers"]),
+            **self.write_options(form),
         )
 
 

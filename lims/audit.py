@@ -30,7 +30,7 @@ NOT_AUDITED = {
     "measurements.cyclerow",
 }
 # Fields that change on every save and would make every event look like a change.
-IGNORED_FIELDS = {"updated_at", "last_login", "password"}
+IGNORED_FIELDS = {"updated_at", "last_login", "password", "version"}
 
 
 class CurrentUserMiddleware:

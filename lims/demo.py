@@ -23,61 +23,64 @@ from synthesis.models import (
 from synthesis.services import (
     electrode_disks_create,
     lagp_batch_save,
+    membrane_pieces_create,
     pellet_set_create,
     pellets_measure,
+    reagent_record_save,
 )
 
 DEMO_MARKER = "Demo data: the bilayer solid-electrolyte paper's study."
 
 CHEMICALS = [
-    # name, formula, M (g/mol), CAS, notation label, supplier, grade
-    (
-        "Lithium carbonate",
-        "Li2CO3",
-        chemistry.LI2CO3,
-        "554-13-2",
-        "",
-        "Merck (EMSURE ACS)",
-        "≥99.0 %",
-    ),
-    (
-        "Aluminium nitrate nonahydrate",
-        "Al(NO3)3·9H2O",
-        chemistry.AL_NITRATE_9H2O,
-        "7784-27-2",
-        "",
-        "Acros Organics",
-        "99+ %",
-    ),
-    ("Germanium(IV) oxide", "GeO2", chemistry.GEO2, "1310-53-8", "", "Sigma-Aldrich", "99.998 %"),
-    (
-        "Ammonium dihydrogen phosphate",
-        "NH4H2PO4",
-        chemistry.NH4H2PO4,
-        "7722-76-1",
-        "",
-        "Merck (EMSURE ACS)",
-        "≥99.0 %",
-    ),
-    ("Poly(ethylene oxide)", "PEO", None, "25322-68-3", "", "Sigma-Aldrich", "Mw 4 000 000"),
-    ("LiFSI", "LiN(SO2F)2", chemistry.LIFSI_G_MOL, "171611-11-3", "", "Provisco", "99 %"),
-    ("Pyr14FSI", "C9H20N2O4S2F2", chemistry.PYR14FSI_G_MOL, "", "", "in-house", "battery grade"),
-    ("Benzophenone", "C13H10O", 182.22, "119-61-9", "", "Sigma-Aldrich", "≥99 %"),
-    ("LiTFSI", "LiN(SO2CF3)2", chemistry.LITFSI_G_MOL, "90076-65-6", "", "3M", "99.5 %"),
-    ("NCM811", "LiNi0.8Co0.1Mn0.1O2", 97.28, "", "NCM811", "BASF", "battery grade"),
-    ("Super C65", "C", 12.011, "1333-86-4", "", "Imerys", "battery grade"),
-    ("PVdF 6020", "(C2H2F2)n", None, "24937-79-9", "", "Solvay", "Solef 6020"),
-    ("NMP", "C5H9NO", 99.13, "872-50-4", "", "Sigma-Aldrich", "anhydrous 99.5 %"),
-    ("Aluminium foil", "Al", 26.982, "7429-90-5", "Al", "MTI", "15 µm"),
-    ("Lithium foil", "Li", 6.94, "7439-93-2", "Li", "Honjo", "500 µm, battery grade"),
-    ("Copper foil", "Cu", 63.546, "7440-50-8", "Cu", "MTI", "10 µm"),
-    ("Platinum (sputter target)", "Pt", 195.08, "7440-06-4", "Pt", "Goodfellow", "99.99 %"),
-]
+    # name, category, formula, M (g/mol), CAS, notation label, supplier, grade, quantity, unit
+    ("Lithium carbonate", "lithium_source", "Li2CO3", chemistry.LI2CO3, "554-13-2", "",
+     "Merck (EMSURE ACS)", "≥99.0 %", 100.0, "g"),
+    ("Aluminium nitrate nonahydrate", "aluminium_source", "Al(NO3)3·9H2O",
+     chemistry.AL_NITRATE_9H2O, "7784-27-2", "", "Acros Organics", "99+ %", 500.0, "g"),
+    ("Germanium(IV) oxide", "germanium_source", "GeO2", chemistry.GEO2, "1310-53-8", "",
+     "Sigma-Aldrich", "99.998 %", 50.0, "g"),
+    ("Ammonium dihydrogen phosphate", "phosphate_source", "NH4H2PO4", chemistry.NH4H2PO4,
+     "7722-76-1", "", "Merck (EMSURE ACS)", "≥99.0 %", 500.0, "g"),
+    ("Poly(ethylene oxide)", "polymer", "PEO", None, "25322-68-3", "", "Sigma-Aldrich",
+     "Mw 4 000 000", 100.0, "g"),
+    ("LiFSI", "lithium_salt", "LiN(SO2F)2", chemistry.LIFSI_G_MOL, "171611-11-3", "",
+     "Provisco", "99 %", 25.0, "g"),
+    ("Pyr14FSI", "ionic_liquid", "C9H20N2O4S2F2", chemistry.PYR14FSI_G_MOL, "", "",
+     "in-house", "battery grade", 50.0, "g"),
+    ("Benzophenone", "photoinitiator", "C13H10O", 182.22, "119-61-9", "", "Sigma-Aldrich",
+     "≥99 %", 100.0, "g"),
+    ("LiTFSI", "lithium_salt", "LiN(SO2CF3)2", chemistry.LITFSI_G_MOL, "90076-65-6", "", "3M",
+     "99.5 %", 25.0, "g"),
+    ("NCM811", "active_material", "LiNi0.8Co0.1Mn0.1O2", 97.28, "", "NCM811", "BASF",
+     "battery grade", 500.0, "g"),
+    ("Super C65", "conductive_carbon", "C", 12.011, "1333-86-4", "", "Imerys",
+     "battery grade", 100.0, "g"),
+    ("PVdF 6020", "binder", "(C2H2F2)n", None, "24937-79-9", "", "Solvay", "Solef 6020",
+     100.0, "g"),
+    ("NMP", "solvent", "C5H9NO", 99.13, "872-50-4", "", "Sigma-Aldrich", "anhydrous 99.5 %",
+     1000.0, "g"),
+    ("Aluminium foil", "current_collector", "Al", 26.982, "7429-90-5", "Al", "MTI", "15 µm",
+     20000.0, "cm2"),
+    ("Lithium foil", "lithium_metal", "Li", 6.94, "7439-93-2", "Li", "Honjo",
+     "500 µm, battery grade", 500.0, "cm2"),
+    ("Copper foil", "current_collector", "Cu", 63.546, "7440-50-8", "Cu", "MTI", "10 µm",
+     20000.0, "cm2"),
+    ("Platinum (sputter target)", "electrode_metal", "Pt", 195.08, "7440-06-4", "Pt",
+     "Goodfellow", "99.99 %", 1.0, "pcs"),
+]  # fmt: skip
 
 # Sintered pellets: (temperature, thickness mm, diameter mm, mass mg) — denser at 900 °C.
+# Six at 900 °C, the paper's best: each cell takes its own pellet (a pellet is one piece).
 PELLETS = {
     850: [(0.61, 13.2, 243.0), (0.60, 13.2, 239.5)],
-    900: [(0.60, 12.9, 250.1), (0.59, 12.9, 246.0), (0.60, 12.9, 249.2)],
+    900: [
+        (0.60, 12.9, 250.1),
+        (0.59, 12.9, 246.0),
+        (0.60, 12.9, 249.2),
+        (0.61, 12.9, 252.3),
+        (0.60, 12.9, 248.8),
+        (0.59, 12.9, 245.1),
+    ],
     950: [(0.62, 12.8, 246.8), (0.61, 12.8, 243.7)],
     1000: [(0.63, 12.8, 240.2), (0.62, 12.8, 236.9)],
 }
@@ -112,10 +115,12 @@ def load_demo(user) -> dict:
 
 def _lots(user) -> dict[str, ReagentLot]:
     lots = {}
-    for i, (name, formula, molar, cas, label, supplier, grade) in enumerate(CHEMICALS, start=1):
+    for i, row in enumerate(CHEMICALS, start=1):
+        name, category, formula, molar, cas, label, supplier, grade, quantity, unit = row
         chemical, _ = Chemical.objects.get_or_create(
             name=name,
             defaults={
+                "category": category,
                 "formula": formula,
                 "molar_mass_g_mol": molar,
                 "cas_number": cas,
@@ -131,8 +136,8 @@ def _lots(user) -> dict[str, ReagentLot]:
                 "grade": grade,
                 "lot_number": f"DEMO{i:03d}",
                 "received_on": dt.date(2024, 1, 15),
-                "amount_left": 100.0,
-                "amount_unit": "g",
+                "quantity": quantity,
+                "quantity_unit": unit,
             },
         )
     return lots
@@ -188,14 +193,19 @@ def _load(user) -> dict:
     lots = _lots(user)
     batch = _batch(user, lots)
     pellets = _pellets(user, batch)
-    spe = record_save(
+    # Masses for 10 mmol EO units : 1 mmol LiFSI : 4 mmol Pyr14FSI, benzophenone 5 wt% of PEO.
+    spe = reagent_record_save(
         SpeMembrane,
         user=user,
         fields={
             "peo_lot": lots["PEO"],
+            "peo_mass_g": 0.4405,
             "lifsi_lot": lots["LiN(SO2F)2"],
+            "lifsi_mass_g": 0.1871,
             "pyr14fsi_lot": lots["C9H20N2O4S2F2"],
+            "pyr14fsi_mass_g": 1.2896,
             "benzophenone_lot": lots["C13H10O"],
+            "benzophenone_mass_g": 0.0220,
             "molar_ratio": "10:1:4",
             "benzophenone_wt_pct": 5.0,
             "thickness_um": 20.0,
@@ -203,25 +213,31 @@ def _load(user) -> dict:
         },
         steps=defaults.SPE_MEMBRANE_STEPS,
     )
-    ile = record_save(
+    ile = reagent_record_save(  # 8 mmol Pyr14FSI : 2 mmol LiTFSI
         IleBatch,
         user=user,
         fields={
             "pyr14fsi_lot": lots["C9H20N2O4S2F2"],
+            "pyr14fsi_mass_g": 2.5792,
             "litfsi_lot": lots["LiN(SO2CF3)2"],
+            "litfsi_mass_g": 0.5742,
             "pyr14fsi_mol_fraction": 0.8,
             "water_content_ppm": 2.0,
         },
         steps=defaults.ILE_BATCH_STEPS,
     )
-    coating = record_save(
+    coating = reagent_record_save(  # 10 g of solids at 92:4:4 in NMP, 60 % solids
         CathodeCoating,
         user=user,
         fields={
             "active_lot": lots["LiNi0.8Co0.1Mn0.1O2"],
+            "active_mass_g": 9.2,
             "carbon_lot": lots["C"],
+            "carbon_mass_g": 0.4,
             "binder_lot": lots["(C2H2F2)n"],
+            "binder_mass_g": 0.4,
             "solvent_lot": lots["C5H9NO"],
+            "solvent_mass_g": 6.67,
             "foil_lot": lots["Al"],
             "mass_ratio": "92:4:4",
             "solids_pct": 60.0,
@@ -234,15 +250,17 @@ def _load(user) -> dict:
         count=6,
         fields={"diameter_mm": 12.0, "active_loading_mg_cm2": 2.7},
     )
+    pieces = membrane_pieces_create(user=user, membrane=spe, count=4, fields={"diameter_mm": 16.0})
     li, best = lots["Li"], pellets[900]
     cells = _cells(
-        user, li=li, cu=lots["Cu"], pt=lots["Pt"], best=best, spe=spe, ile=ile, disks=disks
+        user, li=li, cu=lots["Cu"], pt=lots["Pt"], best=best, pieces=pieces, ile=ile, disks=disks
     )
     return {
         "lots": lots,
         "batch": batch,
         "pellets": pellets,
         "spe": spe,
+        "pieces": pieces,
         "ile": ile,
         "coating": coating,
         "disks": disks,
@@ -250,7 +268,9 @@ def _load(user) -> dict:
     }
 
 
-def _cells(user, *, li, cu, pt, best, spe, ile, disks) -> dict:
+def _cells(user, *, li, cu, pt, best, pieces, ile, disks) -> dict:
+    """The paper's cells; every pellet, membrane piece and disk goes into one cell only."""
+
     def layer(side, item, amount_ul=None, label=""):
         return {"side": side, "item": item, "amount_ul": amount_ul, "label": label}
 
@@ -295,9 +315,9 @@ def _cells(user, *, li, cu, pt, best, spe, ile, disks) -> dict:
             [
                 layer("negative", li),
                 layer("electrolyte", ile, drop),
-                layer("electrolyte", spe),
-                layer("electrolyte", best[2]),
-                layer("electrolyte", spe),
+                layer("electrolyte", pieces[0]),
+                layer("electrolyte", best[3]),
+                layer("electrolyte", pieces[1]),
                 layer("electrolyte", ile, drop),
                 layer("positive", li),
             ]
@@ -306,8 +326,8 @@ def _cells(user, *, li, cu, pt, best, spe, ile, disks) -> dict:
             [
                 layer("negative", li),
                 layer("electrolyte", ile, drop),
-                layer("electrolyte", spe),
-                layer("electrolyte", best[0]),
+                layer("electrolyte", pieces[2]),
+                layer("electrolyte", best[4]),
                 layer("electrolyte", ile, drop),
                 layer("positive", disks[0]),
             ],
@@ -317,7 +337,7 @@ def _cells(user, *, li, cu, pt, best, spe, ile, disks) -> dict:
             [
                 layer("negative", li),
                 layer("electrolyte", ile, drop),
-                layer("electrolyte", best[1]),
+                layer("electrolyte", best[5]),
                 layer("electrolyte", ile, drop),
                 layer("positive", disks[1]),
             ],

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.expressions import Combinable
 from django.urls import reverse
 
 from .validators import greater_than_zero
@@ -22,13 +23,35 @@ class ItemKind(models.TextChoices):
     LAGP_BATCH = "lagp_batch", "LAGP powder batch"
     PELLET = "pellet", "LAGP pellet"
     SPE_MEMBRANE = "spe_membrane", "SPE membrane"
+    MEMBRANE_PIECE = "membrane_piece", "SPE membrane piece"
     ILE_BATCH = "ile_batch", "ILE batch"
     CATHODE_COATING = "cathode_coating", "Cathode coating"
     ELECTRODE_DISK = "electrode_disk", "Electrode disk"
     CELL = "cell", "Cell"
 
 
-class Item(models.Model):
+class VersionedModel(models.Model):
+    """A record whose version number every save raises, so a form or an API client that read
+    version n can tell that someone saved the record since (optimistic concurrency)."""
+
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            # Raised in SQL, not from the value in memory: two saves of one stale copy still
+            # give two versions.
+            self.version = F("version") + 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+        super().save(*args, **kwargs)
+        if isinstance(self.version, Combinable):
+            self.refresh_from_db(fields=["version"])
+
+
+class Item(VersionedModel):
     """A tracked thing with a short human code (`PEL-0042`)."""
 
     code = models.CharField(max_length=20, unique=True, editable=False)
@@ -48,6 +71,8 @@ class Item(models.Model):
     CODE_PREFIX: str = ""
     # The label this item has in a cell notation (e.g. "LAGP" in Li|LAGP|Li).
     NOTATION_LABEL: str = ""
+    # A physical piece (a pellet, a membrane piece, an electrode disk) goes into one thing only.
+    IS_PIECE: bool = False
 
     class Meta:
         ordering = ["code"]
@@ -103,6 +128,7 @@ class LineageRole(models.TextChoices):
     POWDER = "powder", "Powder"
     COMPONENT = "component", "Component"
     COATING = "coating", "Coating"
+    PIECE = "piece", "Piece of"
     LAYER = "layer", "Cell layer"
     OTHER = "other", "Other"
 

@@ -15,8 +15,9 @@ from typing import Literal
 from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_datetime
 
-from .models import Item, ItemKind, LineageEdge
+from .models import AuditEvent, Item, ItemKind, LineageEdge
 
 Direction = Literal["ancestors", "descendants"]
 MAX_DEPTH = 10_000
@@ -95,3 +96,13 @@ def direct_parents(item: Item):
 
 def direct_children(item: Item):
     return LineageEdge.objects.filter(parent=item).select_related("child").order_by("child__code")
+
+
+def changes_since(record, loaded_at: str) -> list[AuditEvent]:
+    """What was saved on a record (an item and its parts) after a form showed it at
+    `loaded_at` (ISO time); all its recent history if that time cannot be read."""
+    events = AuditEvent.objects.filter(item_id=record.pk).select_related("user")
+    when = parse_datetime(loaded_at) if loaded_at else None
+    if when is not None:
+        events = events.filter(at__gt=when)
+    return list(events.order_by("at")[:20])

@@ -7,12 +7,44 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Model
 
 from .models import CodeCounter, Item, LineageEdge, ProcessStep
 from .selectors import is_ancestor
 from .signals import notify_item_changed
 
 ItemT = TypeVar("ItemT", bound=Item)
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+class RecordChanged(Exception):
+    """Someone saved the record after the caller read it (its version moved on)."""
+
+    def __init__(self, current: Model):
+        super().__init__(f"{current} was changed since it was read")
+        self.current = current
+
+
+def lock(instance: ModelT) -> ModelT:
+    """The record as it is now in the database, its row locked until the transaction ends."""
+    return type(instance)._base_manager.select_for_update().get(pk=instance.pk)
+
+
+def apply_changes(
+    instance: ModelT, fields: Mapping[str, Any], *, expected_version: int | None = None
+) -> tuple[ModelT, list[str]]:
+    """Set `fields` on the locked, current row and validate it; returns it with the names of
+    the fields whose value really changed. Only those are written afterwards, so two people
+    changing different fields of one record at once both keep their change. Must run inside
+    a transaction (the lock lasts until it ends)."""
+    current = lock(instance)
+    if expected_version is not None and current.version != expected_version:
+        raise RecordChanged(current)
+    changed = [name for name, value in fields.items() if getattr(current, name) != value]
+    for name in changed:
+        setattr(current, name, fields[name])
+    current.full_clean()
+    return current, changed
 
 
 def allocate_code(prefix: str) -> str:
@@ -36,14 +68,19 @@ def item_create(model: type[ItemT], *, user=None, **fields: Any) -> ItemT:
     return instance
 
 
-def item_update(instance: ItemT, **fields: Any) -> ItemT:
-    for name, value in fields.items():
-        setattr(instance, name, value)
-    instance.full_clean()
-    instance.summary = instance.describe()[:200]
-    instance.save()
-    notify_item_changed(instance.pk)
-    return instance
+@transaction.atomic
+def item_update(instance: ItemT, *, expected_version: int | None = None, **fields: Any) -> ItemT:
+    """Change an item: only the fields that differ are written, under a row lock; with
+    `expected_version`, refused (RecordChanged) if someone saved it since that version."""
+    current, changed = apply_changes(instance, fields, expected_version=expected_version)
+    summary = current.describe()[:200]
+    if summary != current.summary:
+        current.summary = summary
+        changed.append("summary")
+    if changed:
+        current.save(update_fields=[*changed, "updated_at"])
+        notify_item_changed(current.pk)
+    return current
 
 
 def _lock_graph() -> None:
@@ -160,16 +197,17 @@ def record_save(
     fields: Mapping[str, Any],
     steps: Iterable[Mapping[str, Any]] | None = None,
     write_parts=None,
+    expected_version: int | None = None,
 ) -> ItemT:
     """Create or update an item with its process steps and lineage, all or nothing.
 
     `write_parts(item)` saves the records that belong to the item (precursor uses, cell layers)
-    before the lineage edges are derived from them.
+    before the lineage edges are derived from them. `expected_version`: see `item_update`.
     """
     if instance is None:
         instance = item_create(model, user=user, **fields)
     else:
-        instance = item_update(instance, **fields)
+        instance = item_update(instance, expected_version=expected_version, **fields)
     if steps is not None:
         set_steps(instance, steps)
     if write_parts is not None:

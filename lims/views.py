@@ -13,18 +13,20 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import select_template
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 
 from . import selectors
 from .forms import StepFormSet, apply_service_errors, step_data
 from .models import AuditEvent, Item, ItemKind
-from .services import step_dicts
+from .services import RecordChanged, step_dicts
 
 LIST_URLS = {
     ItemKind.REAGENT_LOT: "synthesis:reagent-list",
     ItemKind.LAGP_BATCH: "synthesis:batch-list",
     ItemKind.PELLET: "synthesis:pellet-list",
     ItemKind.SPE_MEMBRANE: "synthesis:membrane-list",
+    ItemKind.MEMBRANE_PIECE: "synthesis:piece-list",
     ItemKind.ILE_BATCH: "synthesis:ile-list",
     ItemKind.CATHODE_COATING: "synthesis:coating-list",
     ItemKind.ELECTRODE_DISK: "synthesis:disk-list",
@@ -37,6 +39,7 @@ NEW_URLS = {
     ItemKind.LAGP_BATCH: "synthesis:batch-new",
     ItemKind.PELLET: "synthesis:pellet-set-new",
     ItemKind.SPE_MEMBRANE: "synthesis:membrane-new",
+    ItemKind.MEMBRANE_PIECE: "synthesis:piece-new",
     ItemKind.ILE_BATCH: "synthesis:ile-new",
     ItemKind.CATHODE_COATING: "synthesis:coating-new",
     ItemKind.ELECTRODE_DISK: "synthesis:disk-new",
@@ -190,6 +193,14 @@ class RecordFormView(StaffRequiredMixin, View):
             "formsets": formsets,
             "instance": instance,
             "source": source,
+            # A form shown again after an error keeps the version it was first loaded with, so
+            # a change saved meanwhile is still noticed on the next submit.
+            "form_version": getattr(self, "expected_version", None)
+            or getattr(instance, "version", None),
+            "loaded_at": getattr(self, "loaded_at", None)
+            or self.request.POST.get("_loaded_at")
+            or timezone.now().isoformat(),
+            "changed_meanwhile": getattr(self, "changed_meanwhile", None),
             "title": self.title
             or f"{'Edit' if instance else 'New'} {self.model._meta.verbose_name}",
             "model_name": self.model._meta.verbose_name,
@@ -202,18 +213,58 @@ class RecordFormView(StaffRequiredMixin, View):
 
     def post(self, request, *args, **kwargs):
         instance, source, form, formsets = self.build(request.POST)
+        self.expected_version = posted_version(request) if instance is not None else None
         valid = form.is_valid() and all(fs.is_valid() for fs in formsets.values())
         if valid:
             steps = step_data(formsets["steps"]) if "steps" in formsets else None
             try:
                 with transaction.atomic():
                     item = self.save(form, formsets, instance, steps)
+            except RecordChanged as exc:
+                # Keep what the user typed; the form now carries the current version, so
+                # saving again (after comparing) is a deliberate overwrite.
+                self.changed_meanwhile = selectors.changes_since(
+                    exc.current, request.POST.get("_loaded_at", "")
+                )
+                instance, self.expected_version = exc.current, exc.current.version
+                self.loaded_at = timezone.now().isoformat()
             except ValidationError as exc:
                 apply_service_errors(form, exc)
+                offer_overdraw(form, exc)
             else:
                 messages.success(request, f"Saved {item.code}.")
                 return redirect(item)
         return self.render_form(instance, source, form, formsets, status=400)
+
+    def fields(self, form) -> dict:
+        """The record's own values from the form (not the form's write options)."""
+        return {k: v for k, v in form.cleaned_data.items() if k not in WRITE_OPTIONS}
+
+    def write_options(self, form) -> dict:
+        """How to save: against the version the form was loaded with; and, for records that
+        take from reagent lots, whether the user confirmed a use beyond what a lot has left."""
+        options = {"expected_version": getattr(self, "expected_version", None)}
+        if "confirm_overdraw" in form.fields:
+            options["confirm_overdraw"] = form.cleaned_data.get("confirm_overdraw", False)
+        return options
+
+
+WRITE_OPTIONS = {"confirm_overdraw"}
+
+
+def posted_version(request: HttpRequest) -> int | None:
+    """The record version a form was loaded with (its hidden `_version`)."""
+    raw = request.POST.get("_version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def offer_overdraw(form, exc: ValidationError) -> None:
+    """After a refusal because a reagent lot has too little left, show the box to confirm."""
+    errors = exc.error_dict.values() if hasattr(exc, "error_dict") else [exc.error_list]
+    if hasattr(form, "offer_overdraw") and any(
+        e.code == "overdraw" for group in errors for e in group
+    ):
+        form.offer_overdraw()
 
 
 def login_not_required_view(view):

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from lims.models import Item
+from lims.models import Item, VersionedModel
 from lims.validators import greater_than_zero
 
 
@@ -65,7 +65,7 @@ class RawFile(models.Model):
         return f"{self.original_name} ({self.sha256[:12]})"
 
 
-class Measurement(models.Model):
+class Measurement(VersionedModel):
     AUDIT_ITEM_FIELD = "item"
 
     code = models.CharField(max_length=20, unique=True, editable=False)

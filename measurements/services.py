@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from lims.services import allocate_code
+from lims.services import allocate_code, apply_changes
 
 from . import compute, parsers, storage
 from .analysis import AnalysisError
@@ -105,13 +105,16 @@ def measurement_create(
 
 
 @transaction.atomic
-def measurement_update(measurement: Measurement, *, fields: dict[str, Any]) -> Measurement:
-    for name, value in fields.items():
-        if name in EDITABLE:
-            setattr(measurement, name, value)
-    measurement.full_clean()
+def measurement_update(
+    measurement: Measurement, *, fields: dict[str, Any], expected_version: int | None = None
+) -> Measurement:
+    """Change a measurement's settings (only what differs is written, under a row lock) and
+    compute its results again."""
+    editable = {name: value for name, value in fields.items() if name in EDITABLE}
+    measurement, changed = apply_changes(measurement, editable, expected_version=expected_version)
     _check_parser(measurement.parser)
-    measurement.save()
+    if changed:
+        measurement.save(update_fields=changed)
     measurement_reprocess(measurement)
     return measurement
 

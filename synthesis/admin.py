@@ -18,13 +18,14 @@ from .models import (
 
 @admin.register(Chemical)
 class ChemicalAdmin(admin.ModelAdmin):
-    list_display = ("name", "formula", "molar_mass_g_mol", "cas_number", "notation_label")
+    list_display = ("name", "category", "formula", "molar_mass_g_mol", "cas_number")
+    list_filter = ("category",)
     search_fields = ("name", "formula", "cas_number")
 
 
 @admin.register(ReagentLot)
 class ReagentLotAdmin(ItemAdmin):
-    list_display = ("code", "chemical", "supplier", "grade", "lot_number", "amount_left")
+    list_display = ("code", "chemical", "supplier", "lot_number", "quantity", "quantity_unit")
     list_filter = ("chemical",)
     search_fields = ("code", "lot_number", "chemical__name", "supplier")
 

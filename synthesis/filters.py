@@ -11,6 +11,7 @@ from .models import (
     ElectrodeDisk,
     IleBatch,
     LagpBatch,
+    MembranePiece,
     Pellet,
     ReagentLot,
     SpeMembrane,
@@ -88,6 +89,16 @@ class CathodeCoatingFilter(ItemFilterSet):
 
     class Meta:
         model = CathodeCoating
+        fields = []
+
+
+class MembranePieceFilter(ItemFilterSet):
+    membrane = df.CharFilter(
+        field_name="membrane__code", lookup_expr="iexact", label="membrane code"
+    )
+
+    class Meta:
+        model = MembranePiece
         fields = []
 
 

@@ -5,14 +5,16 @@ from django import forms
 from lims.forms import ItemCodeField
 from lims.validators import greater_than_zero
 
-from . import chemistry
+from . import chemistry, selectors
 from .models import (
     PELLET_SET_CONDITIONS,
+    PRECURSOR_CATEGORIES,
     CathodeCoating,
     Chemical,
     ElectrodeDisk,
     IleBatch,
     LagpBatch,
+    MembranePiece,
     Pellet,
     PelletSet,
     PrecursorRole,
@@ -24,24 +26,50 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class LotChoiceField(forms.ModelChoiceField):
-    """A reagent-lot select that lists lots of the expected chemical first."""
+    """A reagent-lot select offering only lots whose chemical suits the slot, with what each
+    has left (the service refuses the others anyway)."""
 
-    def __init__(self, *, chemical_hint: str = "", **kwargs):
-        self.chemical_hint = chemical_hint
-        super().__init__(queryset=ReagentLot.objects.select_related("chemical"), **kwargs)
+    def __init__(self, *, categories=(), **kwargs):
+        queryset = selectors.lots_with_use().select_related("chemical")
+        if categories:
+            queryset = queryset.filter(chemical__category__in=categories)
+        super().__init__(queryset=queryset, **kwargs)
 
     def label_from_instance(self, obj: ReagentLot) -> str:
-        return f"{obj.code} — {obj.chemical.name}, {obj.supplier} lot {obj.lot_number}"
+        left = f"{obj.quantity_left:.4g} {obj.get_quantity_unit_display()} left"
+        return f"{obj.code} — {obj.chemical.name}, {obj.supplier} lot {obj.lot_number} ({left})"
 
 
-def _lot_field(hint: str, *, required: bool = True, label: str | None = None) -> LotChoiceField:
-    return LotChoiceField(chemical_hint=hint, required=required, label=label)
+def with_slot_fields(form_class):
+    """Class decorator: each reagent slot of the form's model becomes a lot select limited to
+    the slot's categories (in place of the plain select of every lot)."""
+    model = form_class._meta.model
+    for slot in model.REAGENT_SLOTS:
+        field = model._meta.get_field(slot.field)
+        form_class.base_fields[slot.field] = LotChoiceField(
+            categories=slot.categories, required=not field.blank, label=field.verbose_name
+        )
+    return form_class
+
+
+class ConfirmOverdrawMixin(forms.Form):
+    """A record that takes from reagent lots: a use beyond what a lot has left is refused
+    unless the user ticks this box, which the view shows only after such a refusal."""
+
+    confirm_overdraw = forms.BooleanField(
+        required=False,
+        widget=forms.HiddenInput,
+        label="record it although a lot has less left (it is kept with a warning)",
+    )
+
+    def offer_overdraw(self) -> None:
+        self.fields["confirm_overdraw"].widget = forms.CheckboxInput()
 
 
 class ChemicalForm(forms.ModelForm):
     class Meta:
         model = Chemical
-        fields = ["name", "formula", "molar_mass_g_mol", "cas_number", "notation_label"]
+        fields = ["name", "category", "formula", "molar_mass_g_mol", "cas_number", "notation_label"]
 
 
 class ReagentLotForm(forms.ModelForm):
@@ -58,14 +86,14 @@ class ReagentLotForm(forms.ModelForm):
             "grade",
             "lot_number",
             "received_on",
-            "amount_left",
-            "amount_unit",
+            "quantity",
+            "quantity_unit",
             "notes",
         ]
         widgets = {"received_on": DATE, "notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class LagpBatchForm(forms.ModelForm):
+class LagpBatchForm(ConfirmOverdrawMixin, forms.ModelForm):
     class Meta:
         model = LagpBatch
         fields = ["target_mass_g", "x_al", "li_excess_pct", "yield_g", "phase_result", "notes"]
@@ -74,7 +102,9 @@ class LagpBatchForm(forms.ModelForm):
 
 class PrecursorForm(forms.Form):
     role = forms.ChoiceField(choices=PrecursorRole.choices, widget=forms.HiddenInput)
-    reagent_lot = LotChoiceField(required=False)
+    reagent_lot = LotChoiceField(
+        required=False, categories=[c for cs in PRECURSOR_CATEGORIES.values() for c in cs]
+    )
     planned_mass_g = forms.FloatField(
         label="planned (g)", required=False, validators=[greater_than_zero]
     )
@@ -141,19 +171,19 @@ class PelletMeasureForm(forms.ModelForm):
 PelletMeasureFormSet = forms.modelformset_factory(Pellet, form=PelletMeasureForm, extra=0)
 
 
-class SpeMembraneForm(forms.ModelForm):
-    peo_lot = _lot_field("PEO", label="PEO lot")
-    lifsi_lot = _lot_field("LiFSI", label="LiFSI lot")
-    pyr14fsi_lot = _lot_field("Pyr14FSI", label="Pyr14FSI lot")
-    benzophenone_lot = _lot_field("benzophenone", required=False, label="benzophenone lot")
-
+@with_slot_fields
+class SpeMembraneForm(ConfirmOverdrawMixin, forms.ModelForm):
     class Meta:
         model = SpeMembrane
         fields = [
             "peo_lot",
+            "peo_mass_g",
             "lifsi_lot",
+            "lifsi_mass_g",
             "pyr14fsi_lot",
+            "pyr14fsi_mass_g",
             "benzophenone_lot",
+            "benzophenone_mass_g",
             "molar_ratio",
             "benzophenone_wt_pct",
             "thickness_um",
@@ -171,15 +201,15 @@ class SpeMembraneForm(forms.ModelForm):
         return value
 
 
-class IleBatchForm(forms.ModelForm):
-    pyr14fsi_lot = _lot_field("Pyr14FSI", label="Pyr14FSI lot")
-    litfsi_lot = _lot_field("LiTFSI", label="LiTFSI lot")
-
+@with_slot_fields
+class IleBatchForm(ConfirmOverdrawMixin, forms.ModelForm):
     class Meta:
         model = IleBatch
         fields = [
             "pyr14fsi_lot",
+            "pyr14fsi_mass_g",
             "litfsi_lot",
+            "litfsi_mass_g",
             "pyr14fsi_mol_fraction",
             "water_content_ppm",
             "notes",
@@ -187,20 +217,19 @@ class IleBatchForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class CathodeCoatingForm(forms.ModelForm):
-    active_lot = _lot_field("NCM811", label="active material lot (NCM811)")
-    carbon_lot = _lot_field("Super C65", label="conductive carbon lot (Super C65)")
-    binder_lot = _lot_field("PVdF", label="binder lot (PVdF)")
-    solvent_lot = _lot_field("NMP", required=False, label="solvent lot (NMP)")
-    foil_lot = _lot_field("Al foil", required=False, label="current collector (Al foil)")
-
+@with_slot_fields
+class CathodeCoatingForm(ConfirmOverdrawMixin, forms.ModelForm):
     class Meta:
         model = CathodeCoating
         fields = [
             "active_lot",
+            "active_mass_g",
             "carbon_lot",
+            "carbon_mass_g",
             "binder_lot",
+            "binder_mass_g",
             "solvent_lot",
+            "solvent_mass_g",
             "foil_lot",
             "mass_ratio",
             "solids_pct",
@@ -224,6 +253,23 @@ class ElectrodeDiskSetForm(forms.ModelForm):
     class Meta:
         model = ElectrodeDisk
         fields = ["diameter_mm", "active_loading_mg_cm2", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+
+class MembranePieceSetForm(forms.ModelForm):
+    membrane = ItemCodeField(kinds=("spe_membrane",), label="SPE membrane")
+    count = forms.IntegerField(label="number of pieces", min_value=1, max_value=100, initial=4)
+
+    class Meta:
+        model = MembranePiece
+        fields = ["diameter_mm", "measured_thickness_um", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+
+class MembranePieceForm(forms.ModelForm):
+    class Meta:
+        model = MembranePiece
+        fields = ["diameter_mm", "measured_thickness_um", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 

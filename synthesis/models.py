@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from lims.models import Item, ItemKind, LineageRole, register_item_model
+from lims.models import Item, ItemKind, LineageRole, VersionedModel, register_item_model
 from lims.validators import greater_than_zero
 
-from . import chemistry
+from . import chemistry, units
 
 positive = MinValueValidator(0.0, "Must not be negative.")
 
@@ -30,8 +32,35 @@ def _ratio_field(default: str, help_text: str) -> models.CharField:
     return models.CharField(max_length=40, default=default, help_text=help_text)
 
 
-class Chemical(models.Model):
+class ChemicalCategory(models.TextChoices):
+    """What a chemical is for; each reagent slot of a record accepts only its categories."""
+
+    LITHIUM_SOURCE = "lithium_source", "Lithium source"
+    ALUMINIUM_SOURCE = "aluminium_source", "Aluminium source"
+    GERMANIUM_SOURCE = "germanium_source", "Germanium source"
+    PHOSPHATE_SOURCE = "phosphate_source", "Phosphate source"
+    POLYMER = "polymer", "Polymer"
+    LITHIUM_SALT = "lithium_salt", "Lithium salt"
+    IONIC_LIQUID = "ionic_liquid", "Ionic liquid"
+    PHOTOINITIATOR = "photoinitiator", "Photoinitiator"
+    ACTIVE_MATERIAL = "active_material", "Active material"
+    CONDUCTIVE_CARBON = "conductive_carbon", "Conductive carbon"
+    BINDER = "binder", "Binder"
+    SOLVENT = "solvent", "Solvent"
+    CURRENT_COLLECTOR = "current_collector", "Current-collector foil"
+    LITHIUM_METAL = "lithium_metal", "Lithium metal"
+    ELECTRODE_METAL = "electrode_metal", "Blocking-electrode metal"
+    ELECTROLYTE = "electrolyte", "Electrolyte or separator (bought)"
+    OTHER = "other", "Other"
+
+
+class Chemical(VersionedModel):
     name = models.CharField(max_length=100, unique=True)
+    category = models.CharField(
+        max_length=20,
+        choices=ChemicalCategory.choices,
+        help_text="what it is used as; a record's reagent slots accept only their categories",
+    )
     formula = models.CharField(max_length=60, blank=True)
     molar_mass_g_mol = models.FloatField(
         "molar mass (g/mol)", null=True, blank=True, validators=[greater_than_zero]
@@ -58,24 +87,168 @@ class ReagentLot(Item):
     grade = models.CharField("grade / purity", max_length=60, blank=True, help_text="e.g. ≥99.0 %")
     lot_number = models.CharField(max_length=60)
     received_on = models.DateField(null=True, blank=True)
-    amount_left = models.FloatField(null=True, blank=True, validators=[positive])
-    amount_unit = models.CharField(
-        max_length=5,
-        default="g",
-        choices=[("g", "g"), ("mg", "mg"), ("mL", "mL"), ("cm2", "cm²"), ("pcs", "pieces")],
+    quantity = models.FloatField(
+        "quantity received",
+        validators=[positive, MaxValueValidator(1e6)],
+        help_text="what the lot held when it arrived; uses by records are subtracted from it",
+    )
+    quantity_unit = models.CharField(
+        "unit", max_length=5, default=units.GRAM, choices=units.QUANTITY_UNITS
     )
 
     class Meta:
-        constraints = [_gte0_or_null("amount_left")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="reagentlot_quantity_gte_0")
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.chemical.name} ({self.supplier} {self.lot_number})"
+
+    def clean(self) -> None:
+        if self.pk is None:
+            return
+        stored_unit = ReagentLot.objects.filter(pk=self.pk).values_list("quantity_unit", flat=True)
+        used = self.uses.aggregate(total=models.Sum("amount"))["total"]
+        if used is None:
+            return
+        if stored_unit.first() != self.quantity_unit:
+            raise ValidationError(
+                {"quantity_unit": "Records have used this lot; its unit can no longer change."}
+            )
+        if self.quantity is not None and self.quantity < used:
+            raise ValidationError(
+                {
+                    "quantity": f"Records have used {used:.4g} {self.get_quantity_unit_display()} "
+                    "of this lot; the quantity received cannot be less."
+                }
+            )
 
     def describe(self) -> str:
         return f"{self.chemical.name}, {self.supplier} lot {self.lot_number}"
 
     def notation_label(self) -> str:
         return self.chemical.notation_label or self.chemical.formula or self.chemical.name
+
+    @property
+    def quantity_used(self) -> float:
+        """What the records that used this lot took from it, in the lot's unit. A list of lots
+        annotates `used` (see synthesis.selectors.lots_with_use) instead of one query each."""
+        used = getattr(self, "used", None)
+        if used is None:
+            used = self.uses.aggregate(total=models.Sum("amount"))["total"]
+        return used or 0.0
+
+    @property
+    def quantity_left(self) -> float:
+        return self.quantity - self.quantity_used
+
+    def derived_facts(self) -> list[tuple[str, object]]:
+        unit = self.get_quantity_unit_display()
+        return [
+            ("category", self.chemical.get_category_display()),
+            (f"used ({unit})", self.quantity_used),
+            (f"left ({unit})", self.quantity_left),
+        ]
+
+
+@dataclass(frozen=True)
+class ReagentSlot:
+    """A place in a record that takes a reagent lot: which chemicals it accepts and where the
+    record says how much it used."""
+
+    field: str  # the ForeignKey to ReagentLot
+    label: str  # in the user's words: "PEO lot"
+    categories: tuple[str, ...]
+    amount_field: str | None = None  # how much was used, in `amount_unit`
+    amount_unit: str = units.GRAM
+
+
+@dataclass(frozen=True)
+class ReagentUse:
+    """One lot used by one record: checked against the slot's categories, and consumed."""
+
+    slot: str  # the slot's label, for messages and the lot's history
+    field: str  # the form/API field errors belong to
+    lot: ReagentLot
+    categories: tuple[str, ...]
+    amount: float | None
+    unit: str
+
+
+def category_error(slot: str, lot: ReagentLot, categories: tuple[str, ...]) -> str | None:
+    """Why `lot` does not belong in a slot that takes `categories` (None if it does): copper
+    foil is not a PEO lot, NCM811 is not a lithium source."""
+    chemical = lot.chemical
+    if chemical.category in categories:
+        return None
+    wanted = " or ".join(ChemicalCategory(c).label.lower() for c in categories)
+    return (
+        f"{slot}: {lot.code} is {chemical.name} ({chemical.get_category_display().lower()}); "
+        f"this slot takes {wanted}."
+    )
+
+
+class SlotUsesMixin:
+    """Items whose reagents sit in ForeignKey slots (membranes, ILE batches, coatings)."""
+
+    REAGENT_SLOTS: tuple[ReagentSlot, ...] = ()
+
+    def clean(self) -> None:
+        super().clean()
+        errors = {}
+        for use in self.reagent_uses():
+            message = category_error(use.slot, use.lot, use.categories)
+            if message:
+                errors[use.field] = message
+        if errors:
+            raise ValidationError(errors)
+
+    def reagent_uses(self) -> list[ReagentUse]:
+        uses = []
+        for slot in self.REAGENT_SLOTS:
+            if getattr(self, f"{slot.field}_id") is None:
+                continue
+            lot = getattr(self, slot.field)
+            amount = getattr(self, slot.amount_field) if slot.amount_field else None
+            uses.append(
+                ReagentUse(slot.label, slot.field, lot, slot.categories, amount, slot.amount_unit)
+            )
+        return uses
+
+
+def _used_mass(label: str, help_text: str = "") -> models.FloatField:
+    return models.FloatField(
+        label,
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, MaxValueValidator(10000.0)],
+        help_text=help_text or "weighed in; taken from the lot's quantity",
+    )
+
+
+class LotUse(models.Model):
+    """What a record took from a reagent lot; derived from the record by the save services,
+    so the lot's quantity left always matches what was recorded."""
+
+    AUDIT_ITEM_FIELD = "lot"  # each use shows in the lot's history
+
+    lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="uses")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="lot_uses")
+    slot = models.CharField(max_length=60)
+    amount = models.FloatField(help_text="in the lot's unit")
+    # Recorded although the lot did not hold enough, because the user confirmed it.
+    overdrawn = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "reagent use"
+        ordering = ["lot", "item"]
+        constraints = [
+            models.UniqueConstraint(fields=["lot", "item", "slot"], name="lot_use_once"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="lot_use_amount_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount:g} {self.lot.quantity_unit} of {self.lot.code} by {self.item.code} ({self.slot})"
 
 
 @register_item_model
@@ -130,6 +303,21 @@ class LagpBatch(Item):
             for use in self.precursors.select_related("reagent_lot")
         ]
 
+    def reagent_uses(self) -> list[ReagentUse]:
+        """A precursor's weighed mass, or its planned mass until it is weighed (the plan
+        reserves it), taken from its lot."""
+        return [
+            ReagentUse(
+                f"{use.get_role_display()}, row {index}",
+                "precursors",
+                use.reagent_lot,
+                PRECURSOR_CATEGORIES[use.role],
+                use.weighed_mass_g if use.weighed_mass_g is not None else use.planned_mass_g,
+                units.GRAM,
+            )
+            for index, use in enumerate(self.precursors.select_related("reagent_lot"), start=1)
+        ]
+
     def planned_precursors(self) -> list[chemistry.PrecursorMass]:
         return chemistry.lagp_precursors(self.target_mass_g, self.x_al, self.li_excess_pct)
 
@@ -145,6 +333,14 @@ class PrecursorRole(models.TextChoices):
     AL = "al", "Al source (Al(NO3)3·9H2O)"
     GE = "ge", "Ge source (GeO2)"
     P = "p", "P source (NH4H2PO4)"
+
+
+PRECURSOR_CATEGORIES = {
+    PrecursorRole.LI: (ChemicalCategory.LITHIUM_SOURCE,),
+    PrecursorRole.AL: (ChemicalCategory.ALUMINIUM_SOURCE,),
+    PrecursorRole.GE: (ChemicalCategory.GERMANIUM_SOURCE,),
+    PrecursorRole.P: (ChemicalCategory.PHOSPHATE_SOURCE,),
+}
 
 
 class PrecursorUse(models.Model):
@@ -171,6 +367,14 @@ class PrecursorUse(models.Model):
     def __str__(self) -> str:
         return f"{self.batch_id} {self.role} {self.reagent_lot_id}"
 
+    def clean(self) -> None:
+        if self.role in PRECURSOR_CATEGORIES and self.reagent_lot_id is not None:
+            message = category_error(
+                self.get_role_display(), self.reagent_lot, PRECURSOR_CATEGORIES[self.role]
+            )
+            if message:
+                raise ValidationError({"reagent_lot": message})
+
     @property
     def deviation_pct(self) -> float | None:
         if self.weighed_mass_g is None:
@@ -193,7 +397,7 @@ PELLET_SET_CONDITIONS = [
 ]
 
 
-class PelletSet(models.Model):
+class PelletSet(VersionedModel):
     """Pellets pressed and sintered together from one powder batch: shared conditions."""
 
     AUDIT_ITEM_FIELD = "batch"
@@ -264,6 +468,7 @@ class Pellet(Item):
     KIND = ItemKind.PELLET
     CODE_PREFIX = "PEL"
     NOTATION_LABEL = "LAGP"
+    IS_PIECE = True
 
     pellet_set = models.ForeignKey(PelletSet, on_delete=models.PROTECT, related_name="pellets")
     diameter_mm = models.FloatField(
@@ -329,10 +534,25 @@ class Pellet(Item):
 
 
 @register_item_model
-class SpeMembrane(Item):
+class SpeMembrane(SlotUsesMixin, Item):
+    """A hot-pressed, crosslinked membrane sheet; cells take pieces cut from it."""
+
     KIND = ItemKind.SPE_MEMBRANE
     CODE_PREFIX = "SPE"
     NOTATION_LABEL = "SPE"
+    REAGENT_SLOTS = (
+        ReagentSlot("peo_lot", "PEO lot", (ChemicalCategory.POLYMER,), "peo_mass_g"),
+        ReagentSlot("lifsi_lot", "LiFSI lot", (ChemicalCategory.LITHIUM_SALT,), "lifsi_mass_g"),
+        ReagentSlot(
+            "pyr14fsi_lot", "Pyr14FSI lot", (ChemicalCategory.IONIC_LIQUID,), "pyr14fsi_mass_g"
+        ),
+        ReagentSlot(
+            "benzophenone_lot",
+            "benzophenone lot",
+            (ChemicalCategory.PHOTOINITIATOR,),
+            "benzophenone_mass_g",
+        ),
+    )
 
     peo_lot = models.ForeignKey(
         ReagentLot, on_delete=models.PROTECT, related_name="+", verbose_name="PEO lot"
@@ -351,6 +571,10 @@ class SpeMembrane(Item):
         blank=True,
         verbose_name="benzophenone lot",
     )
+    peo_mass_g = _used_mass("PEO used (g)")
+    lifsi_mass_g = _used_mass("LiFSI used (g)")
+    pyr14fsi_mass_g = _used_mass("Pyr14FSI used (g)")
+    benzophenone_mass_g = _used_mass("benzophenone used (g)")
     molar_ratio = _ratio_field("10:1:4", "PEO:LiFSI:Pyr14FSI as mol EO units : salt : IL")
     benzophenone_wt_pct = models.FloatField(
         "benzophenone (wt% of PEO)",
@@ -378,6 +602,7 @@ class SpeMembrane(Item):
         return [(lot, LineageRole.COMPONENT, None, "") for lot in lots if lot is not None]
 
     def clean(self) -> None:
+        super().clean()
         try:
             chemistry.parse_ratio(self.molar_ratio, 3)
         except ValueError as exc:
@@ -393,10 +618,16 @@ class SpeMembrane(Item):
 
 
 @register_item_model
-class IleBatch(Item):
+class IleBatch(SlotUsesMixin, Item):
     KIND = ItemKind.ILE_BATCH
     CODE_PREFIX = "ILE"
     NOTATION_LABEL = "ILE"
+    REAGENT_SLOTS = (
+        ReagentSlot(
+            "pyr14fsi_lot", "Pyr14FSI lot", (ChemicalCategory.IONIC_LIQUID,), "pyr14fsi_mass_g"
+        ),
+        ReagentSlot("litfsi_lot", "LiTFSI lot", (ChemicalCategory.LITHIUM_SALT,), "litfsi_mass_g"),
+    )
 
     pyr14fsi_lot = models.ForeignKey(
         ReagentLot, on_delete=models.PROTECT, related_name="+", verbose_name="Pyr14FSI lot"
@@ -404,6 +635,8 @@ class IleBatch(Item):
     litfsi_lot = models.ForeignKey(
         ReagentLot, on_delete=models.PROTECT, related_name="+", verbose_name="LiTFSI lot"
     )
+    pyr14fsi_mass_g = _used_mass("Pyr14FSI used (g)")
+    litfsi_mass_g = _used_mass("LiTFSI used (g)")
     pyr14fsi_mol_fraction = models.FloatField(
         "Pyr14FSI mole fraction",
         default=0.8,
@@ -450,10 +683,27 @@ class IleBatch(Item):
 
 
 @register_item_model
-class CathodeCoating(Item):
+class CathodeCoating(SlotUsesMixin, Item):
     KIND = ItemKind.CATHODE_COATING
     CODE_PREFIX = "CAT"
     NOTATION_LABEL = "NCM811"
+    REAGENT_SLOTS = (
+        ReagentSlot(
+            "active_lot",
+            "active material lot",
+            (ChemicalCategory.ACTIVE_MATERIAL,),
+            "active_mass_g",
+        ),
+        ReagentSlot(
+            "carbon_lot",
+            "conductive carbon lot",
+            (ChemicalCategory.CONDUCTIVE_CARBON,),
+            "carbon_mass_g",
+        ),
+        ReagentSlot("binder_lot", "binder lot", (ChemicalCategory.BINDER,), "binder_mass_g"),
+        ReagentSlot("solvent_lot", "solvent lot", (ChemicalCategory.SOLVENT,), "solvent_mass_g"),
+        ReagentSlot("foil_lot", "current collector lot", (ChemicalCategory.CURRENT_COLLECTOR,)),
+    )
 
     active_lot = models.ForeignKey(
         ReagentLot,
@@ -486,6 +736,10 @@ class CathodeCoating(Item):
         blank=True,
         verbose_name="current collector (Al foil)",
     )
+    active_mass_g = _used_mass("active material used (g)")
+    carbon_mass_g = _used_mass("carbon used (g)")
+    binder_mass_g = _used_mass("binder used (g)")
+    solvent_mass_g = _used_mass("solvent used (g)")
     mass_ratio = _ratio_field("92:4:4", "active : carbon : binder, by weight")
     solids_pct = models.FloatField(
         "solids content (%)",
@@ -508,6 +762,7 @@ class CathodeCoating(Item):
         return [(lot, LineageRole.COMPONENT, None, "") for lot in lots if lot is not None]
 
     def clean(self) -> None:
+        super().clean()
         try:
             chemistry.parse_ratio(self.mass_ratio, 3)
         except ValueError as exc:
@@ -529,6 +784,7 @@ class CathodeCoating(Item):
 class ElectrodeDisk(Item):
     KIND = ItemKind.ELECTRODE_DISK
     CODE_PREFIX = "ELD"
+    IS_PIECE = True
 
     coating = models.ForeignKey(CathodeCoating, on_delete=models.PROTECT, related_name="disks")
     diameter_mm = models.FloatField(
@@ -566,3 +822,50 @@ class ElectrodeDisk(Item):
 
     def notation_label(self) -> str:
         return self.coating.notation_label()
+
+
+@register_item_model
+class MembranePiece(Item):
+    """A piece cut or punched from an SPE membrane sheet; one piece goes into one cell."""
+
+    KIND = ItemKind.MEMBRANE_PIECE
+    CODE_PREFIX = "SPEP"
+    NOTATION_LABEL = "SPE"
+    IS_PIECE = True
+
+    membrane = models.ForeignKey(SpeMembrane, on_delete=models.PROTECT, related_name="pieces")
+    diameter_mm = models.FloatField(
+        "diameter (mm)", default=16.0, validators=[greater_than_zero, MaxValueValidator(100.0)]
+    )
+    measured_thickness_um = models.FloatField(
+        "thickness (µm)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, MaxValueValidator(10000.0)],
+        help_text="if measured on the piece; otherwise the membrane's",
+    )
+
+    class Meta:
+        verbose_name = "SPE membrane piece"
+        constraints = [_gt0("diameter_mm"), _gte0_or_null("measured_thickness_um")]
+
+    def describe(self) -> str:
+        return f"{self.diameter_mm:g} mm piece of {self.membrane.code}"
+
+    def lineage_parents(self) -> list[tuple]:
+        return [(self.membrane, LineageRole.PIECE, None, "")]
+
+    @property
+    def thickness_um(self) -> float | None:
+        return self.measured_thickness_um or self.membrane.thickness_um
+
+    @property
+    def area_cm2(self) -> float:
+        return chemistry.disk_area_cm2(self.diameter_mm)
+
+    def derived_facts(self) -> list[tuple[str, object]]:
+        return [
+            ("membrane", self.membrane),
+            ("thickness used (µm)", self.thickness_um),
+            ("area (cm²)", self.area_cm2),
+        ]

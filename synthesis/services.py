@@ -7,38 +7,174 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
 
-from lims.services import item_create, item_update, record_save, sync_lineage
+from lims.models import Item
+from lims.services import apply_changes, item_create, item_update, record_save, sync_lineage
+from lims.signals import notify_item_changed
 
+from . import units
 from .models import (
     CathodeCoating,
     Chemical,
     ElectrodeDisk,
     LagpBatch,
+    LotUse,
+    MembranePiece,
     Pellet,
     PelletSet,
     PrecursorUse,
+    ReagentLot,
+    ReagentUse,
+    SpeMembrane,
+    category_error,
 )
 
 MAX_SET_SIZE = 100
 
 
-def chemical_save(*, instance: Chemical | None = None, fields: Mapping[str, Any]) -> Chemical:
+@transaction.atomic
+def chemical_save(
+    *,
+    instance: Chemical | None = None,
+    fields: Mapping[str, Any],
+    expected_version: int | None = None,
+) -> Chemical:
     """Add a chemical to the catalogue (or correct one); its lots then name it."""
-    chemical = instance or Chemical()
-    for name, value in fields.items():
-        setattr(chemical, name, value)
-    chemical.full_clean()
-    chemical.save()
+    if instance is None:
+        chemical = Chemical(**fields)
+        chemical.full_clean()
+        chemical.save()
+        return chemical
+    chemical, changed = apply_changes(instance, fields, expected_version=expected_version)
+    if "category" in changed:
+        _check_lots_still_fit(chemical)
+    if changed:
+        chemical.save(update_fields=changed)
     return chemical
 
 
+def _check_lots_still_fit(chemical: Chemical) -> None:
+    """A new category must still suit every slot the chemical's lots are used in."""
+    item_ids = LotUse.objects.filter(lot__chemical=chemical).values_list("item", flat=True)
+    for item in Item.objects.filter(pk__in=item_ids).order_by("code"):
+        for use in item.specific.reagent_uses():
+            if use.lot.chemical_id != chemical.pk:
+                continue
+            use.lot.chemical = chemical  # with its new category
+            message = category_error(use.slot, use.lot, use.categories)
+            if message:
+                raise ValidationError({"category": f"{item.code} uses a lot of it. {message}"})
+
+
+# --- reagent lots: what each slot accepts, and what records take from them -----------------
+
+
+# The code of the error a user may override by confirming (forms show a box, the API takes
+# `confirm_overdraw`).
+OVERDRAW = "overdraw"
+
+
+def _wanted_uses(uses: Iterable[ReagentUse]) -> tuple[dict, dict[str, list[str]]]:
+    """{(lot id, slot): (use, amount in the lot's unit)} for uses that record an amount."""
+    wanted, errors = {}, {}
+    for use in uses:
+        if use.amount is None:
+            continue
+        try:
+            amount = units.convert(use.amount, use.unit, use.lot.quantity_unit)
+        except units.IncompatibleUnits as exc:
+            errors.setdefault(use.field, []).append(f"{use.slot}: {use.lot.code}: {exc}.")
+            continue
+        wanted[(use.lot.pk, use.slot)] = (use, amount)
+    return wanted, errors
+
+
+def sync_lot_uses(item: Item, uses: Iterable[ReagentUse], *, confirm_overdraw: bool) -> None:
+    """Make the lots' recorded uses by `item` equal to `uses`, refusing a use that takes more
+    than a lot has left unless the user confirmed it (then it is kept with a warning)."""
+    wanted, errors = _wanted_uses(uses)
+    # Lock the lots so two records drawing on one lot at once cannot both see enough left.
+    lots = {
+        lot.pk: lot
+        for lot in ReagentLot.objects.select_for_update().filter(
+            pk__in={lot_id for lot_id, _ in wanted}
+        )
+    }
+    overdrawn = set()
+    for (lot_id, slot), (use, amount) in wanted.items():
+        lot = lots[lot_id]
+        others = (
+            LotUse.objects.filter(lot=lot).exclude(item=item, slot=slot).aggregate(s=Sum("amount"))
+        )["s"] or 0.0
+        left = lot.quantity - others
+        if amount > left + 1e-9 * max(1.0, lot.quantity):
+            overdrawn.add((lot_id, slot))
+            if not confirm_overdraw:
+                unit = lot.get_quantity_unit_display()
+                errors.setdefault(use.field, []).append(
+                    ValidationError(
+                        f"{slot}: {lot.code} has {max(left, 0):.4g} {unit} left and this "
+                        f"record uses {amount:.4g} {unit}; confirm to record it anyway.",
+                        code=OVERDRAW,
+                    )
+                )
+    if errors:
+        raise ValidationError(errors)
+    for old in LotUse.objects.filter(item=item):
+        if (old.lot_id, old.slot) not in wanted:
+            old.delete()  # one by one, so the lot's history shows the use given back
+    for (lot_id, slot), (_use, amount) in wanted.items():
+        current = LotUse.objects.filter(lot_id=lot_id, item=item, slot=slot).first() or LotUse(
+            lot_id=lot_id, item=item, slot=slot
+        )
+        if current.pk is None or (current.amount, current.overdrawn) != (
+            amount,
+            (lot_id, slot) in overdrawn,
+        ):
+            current.amount, current.overdrawn = amount, (lot_id, slot) in overdrawn
+            current.save()
+
+
+def reagent_record_save(
+    model,
+    *,
+    instance=None,
+    user=None,
+    fields: Mapping[str, Any],
+    steps: Iterable[Mapping[str, Any]] | None = None,
+    write_parts=None,
+    confirm_overdraw: bool = False,
+    expected_version: int | None = None,
+):
+    """`lims.services.record_save` for records made from reagent lots (whose `clean()` checks
+    that each lot suits its slot): what the record used is taken from the lots, all or
+    nothing."""
+    with transaction.atomic():
+        item = record_save(
+            model,
+            instance=instance,
+            user=user,
+            fields=fields,
+            steps=steps,
+            write_parts=write_parts,
+            expected_version=expected_version,
+        )
+        sync_lot_uses(item, item.reagent_uses(), confirm_overdraw=confirm_overdraw)
+    return item
+
+
 def _write_precursors(batch: LagpBatch, precursors: Iterable[Mapping[str, Any]]) -> None:
-    uses = []
-    for data in precursors:
+    uses, errors = [], []
+    for row, data in enumerate(precursors, start=1):
         use = PrecursorUse(batch=batch, **data)
-        use.full_clean(exclude=["batch"], validate_unique=False)
+        try:
+            use.full_clean(exclude=["batch"], validate_unique=False)
+        except ValidationError as exc:
+            errors.extend(f"Row {row}: {message}" for message in exc.messages)
         uses.append(use)
+    if errors:
+        raise ValidationError({"precursors": errors})
     roles = [u.role for u in uses]
     if len(set(roles)) != len(roles):
         raise ValidationError({"precursors": "each precursor role may be given once"})
@@ -55,16 +191,36 @@ def lagp_batch_save(
     fields: Mapping[str, Any],
     precursors: Iterable[Mapping[str, Any]] = (),
     steps: Iterable[Mapping[str, Any]] | None = None,
+    confirm_overdraw: bool = False,
+    expected_version: int | None = None,
 ) -> LagpBatch:
     precursors = list(precursors)
-    return record_save(
+    return reagent_record_save(
         LagpBatch,
         instance=instance,
         user=user,
         fields=fields,
         steps=steps,
         write_parts=lambda batch: _write_precursors(batch, precursors),
+        confirm_overdraw=confirm_overdraw,
+        expected_version=expected_version,
     )
+
+
+# --- pieces: pellets, membrane pieces and disks, made N at a time -----------------------------
+
+
+def pieces_create(model, *, user=None, count: int, what: str, fields: Mapping[str, Any]) -> list:
+    """Make `count` pieces of one kind with the same values (`what` names them in the error:
+    "Punch between 1 and 100 disks at once.")."""
+    if not 1 <= count <= MAX_SET_SIZE:
+        raise ValidationError({"count": f"Make between 1 and {MAX_SET_SIZE} {what} at once."})
+    pieces = []
+    for _ in range(count):
+        piece = item_create(model, user=user, **fields)
+        sync_lineage(piece)
+        pieces.append(piece)
+    return pieces
 
 
 @transaction.atomic
@@ -72,40 +228,45 @@ def pellet_set_create(
     *, user=None, batch: LagpBatch, count: int, fields: Mapping[str, Any]
 ) -> PelletSet:
     """Press and sinter `count` pellets from one batch under the same conditions."""
-    if not 1 <= count <= MAX_SET_SIZE:
-        raise ValidationError({"count": f"Make between 1 and {MAX_SET_SIZE} pellets at once."})
     pellet_set = PelletSet(batch=batch, **fields)
     pellet_set.full_clean()
     pellet_set.save()
-    for _ in range(count):
-        pellet = item_create(Pellet, user=user, pellet_set=pellet_set)
-        sync_lineage(pellet)
+    pieces_create(Pellet, user=user, count=count, what="pellets", fields={"pellet_set": pellet_set})
     return pellet_set
 
 
 @transaction.atomic
-def pellet_set_update(pellet_set: PelletSet, *, fields: Mapping[str, Any]) -> PelletSet:
-    for name, value in fields.items():
-        setattr(pellet_set, name, value)
-    pellet_set.full_clean()
-    pellet_set.save()
+def pellet_set_update(
+    pellet_set: PelletSet, *, fields: Mapping[str, Any], expected_version: int | None = None
+) -> PelletSet:
+    pellet_set, changed = apply_changes(pellet_set, fields, expected_version=expected_version)
+    if not changed:
+        return pellet_set
+    pellet_set.save(update_fields=changed)
     for pellet in pellet_set.pellets.all():
         sync_lineage(pellet)
+        notify_item_changed(pellet.pk)  # results that used the set's conditions
     return pellet_set
 
 
 @transaction.atomic
-def pellets_measure(measurements: Mapping[Pellet, Mapping[str, Any]]) -> None:
-    """Record thickness, diameter and mass of pellets after sintering and polishing."""
-    errors = {}
+def pellets_measure(
+    measurements: Mapping[Pellet, Mapping[str, Any]],
+    *,
+    expected_versions: Mapping[int, int | None] | None = None,
+) -> None:
+    """Record thickness, diameter and mass of pellets after sintering and polishing
+    (`expected_versions`: pellet id -> the version the values were entered against)."""
+    errors, saved = {}, []
+    versions = expected_versions or {}
     for pellet, values in measurements.items():
         try:
-            item_update(pellet, **values)
+            saved.append(item_update(pellet, expected_version=versions.get(pellet.pk), **values))
         except ValidationError as exc:
             errors[pellet.code] = exc.messages
     if errors:
         raise ValidationError([f"{code}: {'; '.join(msgs)}" for code, msgs in errors.items()])
-    for pellet in measurements:
+    for pellet in saved:
         sync_lineage(pellet)
 
 
@@ -114,22 +275,33 @@ def electrode_disks_create(
     *, user=None, coating: CathodeCoating, count: int, fields: Mapping[str, Any]
 ) -> list[ElectrodeDisk]:
     """Punch `count` disks out of a coating."""
-    if not 1 <= count <= MAX_SET_SIZE:
-        raise ValidationError({"count": f"Punch between 1 and {MAX_SET_SIZE} disks at once."})
-    disks = []
-    for _ in range(count):
-        disk = item_create(ElectrodeDisk, user=user, coating=coating, **fields)
-        sync_lineage(disk)
-        disks.append(disk)
-    return disks
+    return pieces_create(
+        ElectrodeDisk, user=user, count=count, what="disks", fields={"coating": coating, **fields}
+    )
 
 
 @transaction.atomic
-def electrode_disk_update(disk: ElectrodeDisk, *, fields: Mapping[str, Any]) -> ElectrodeDisk:
+def membrane_pieces_create(
+    *, user=None, membrane: SpeMembrane, count: int, fields: Mapping[str, Any]
+) -> list[MembranePiece]:
+    """Cut `count` pieces out of a membrane sheet, one for each cell layer."""
+    return pieces_create(
+        MembranePiece,
+        user=user,
+        count=count,
+        what="pieces",
+        fields={"membrane": membrane, **fields},
+    )
+
+
+@transaction.atomic
+def electrode_disk_update(
+    disk: ElectrodeDisk, *, fields: Mapping[str, Any], expected_version: int | None = None
+) -> ElectrodeDisk:
     """Change a disk; the cells built on it get their active mass recomputed by a worker."""
     from cells.services import refresh_cells_descending_from
 
-    item_update(disk, **fields)
+    disk = item_update(disk, expected_version=expected_version, **fields)
     sync_lineage(disk)
     transaction.on_commit(lambda: refresh_cells_descending_from(disk.pk))
     return disk

@@ -24,6 +24,8 @@ urlpatterns = [
     path("ile/new/", views.IleBatchFormView.as_view(), name="ile-new"),
     path("coatings/", views.CathodeCoatingList.as_view(), name="coating-list"),
     path("coatings/new/", views.CathodeCoatingFormView.as_view(), name="coating-new"),
+    path("membrane-pieces/", views.MembranePieceList.as_view(), name="piece-list"),
+    path("membrane-pieces/new/", views.MembranePieceCreateView.as_view(), name="piece-new"),
     path("disks/", views.ElectrodeDiskList.as_view(), name="disk-list"),
     path("disks/new/", views.ElectrodeDiskCreateView.as_view(), name="disk-new"),
 ]

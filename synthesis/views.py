@@ -12,12 +12,13 @@ from lims.forms import apply_service_errors
 from lims.services import record_save
 from lims.views import ItemListView, RecordFormView, bound_or_initial
 
-from . import chemistry, defaults, filters, forms, services
+from . import chemistry, defaults, filters, forms, selectors, services
 from .models import (
     CathodeCoating,
     ElectrodeDisk,
     IleBatch,
     LagpBatch,
+    MembranePiece,
     Pellet,
     PelletSet,
     ReagentLot,
@@ -26,15 +27,18 @@ from .models import (
 
 
 class SimpleRecordView(RecordFormView):
-    """Kinds whose form maps straight onto the generic record service."""
+    """Kinds whose form maps straight onto the generic record service (the reagent one for
+    records made from reagent lots)."""
 
     def save(self, form, formsets, instance, steps):
-        return record_save(
+        save = services.reagent_record_save if hasattr(self.model, "reagent_uses") else record_save
+        return save(
             self.model,
             instance=instance,
             user=self.request.user,
-            fields=form.cleaned_data,
+            fields=self.fields(form),
             steps=steps,
+            **self.write_options(form),
         )
 
 
@@ -103,9 +107,10 @@ class LagpBatchFormView(RecordFormView):
         return services.lagp_batch_save(
             instance=instance,
             user=self.request.user,
-            fields=form.cleaned_data,
+            fields=self.fields(form),
             precursors=precursors,
             steps=steps,
+            **self.write_options(form),
         )
 
 
@@ -245,7 +250,10 @@ class PelletEditView(RecordFormView):
     form_class = forms.PelletMeasureForm
 
     def save(self, form, formsets, instance, steps):
-        services.pellets_measure({instance: form.cleaned_data})
+        version = self.write_options(form)["expected_version"]
+        services.pellets_measure(
+            {instance: self.fields(form)}, expected_versions={instance.pk: version}
+        )
         return instance
 
 
@@ -279,7 +287,50 @@ class ElectrodeDiskEditView(RecordFormView):
     form_class = forms.ElectrodeDiskForm
 
     def save(self, form, formsets, instance, steps):
-        return services.electrode_disk_update(instance, fields=form.cleaned_data)
+        return services.electrode_disk_update(
+            instance, fields=self.fields(form), **self.write_options(form)
+        )
+
+
+class MembranePieceCreateView(RecordFormView):
+    model = MembranePiece
+    form_class = forms.MembranePieceSetForm
+    title = "Cut pieces from an SPE membrane"
+
+    def initial(self, source):
+        initial = {"membrane": self.request.GET.get("membrane", "")}
+        if source is not None:
+            initial.update(model_to_dict(source, fields=["diameter_mm", "measured_thickness_um"]))
+            initial["membrane"] = source.membrane.code
+        return initial
+
+    def build(self, data=None):
+        source = self.copy_source()
+        return None, source, self.form_class(data, initial=self.initial(source)), {}
+
+    def save(self, form, formsets, instance, steps):
+        fields = {k: v for k, v in form.cleaned_data.items() if k not in ("membrane", "count")}
+        pieces = services.membrane_pieces_create(
+            user=self.request.user,
+            membrane=form.cleaned_data["membrane"],
+            count=form.cleaned_data["count"],
+            fields=fields,
+        )
+        return pieces[0].membrane
+
+
+class MembranePieceEditView(RecordFormView):
+    model = MembranePiece
+    form_class = forms.MembranePieceForm
+
+    def save(self, form, formsets, instance, steps):
+        return record_save(
+            MembranePiece,
+            instance=instance,
+            user=self.request.user,
+            fields=self.fields(form),
+            **self.write_options(form),
+        )
 
 
 EDIT_VIEWS = {
@@ -290,6 +341,7 @@ EDIT_VIEWS = {
     "ile_batch": IleBatchFormView.as_view(),
     "cathode_coating": CathodeCoatingFormView.as_view(),
     "electrode_disk": ElectrodeDiskEditView.as_view(),
+    "membrane_piece": MembranePieceEditView.as_view(),
 }
 
 
@@ -300,14 +352,17 @@ class ReagentLotList(ItemListView):
     create_url = reverse_lazy("synthesis:reagent-new")
     columns = [
         ("chemical", "chemical.name"),
-        ("formula", "chemical.formula"),
+        ("category", "chemical.get_category_display"),
         ("supplier", "supplier"),
-        ("grade", "grade"),
         ("lot no.", "lot_number"),
         ("received", "received_on"),
-        ("left", "amount_left"),
-        ("unit", "amount_unit"),
+        ("quantity", "quantity"),
+        ("left", "quantity_left"),
+        ("unit", "get_quantity_unit_display"),
     ]
+
+    def get_queryset(self):
+        return selectors.lots_with_use().select_related("chemical").order_by("-id")
 
 
 class LagpBatchList(ItemListView):
@@ -373,6 +428,19 @@ class CathodeCoatingList(ItemListView):
         ("solids (%)", "solids_pct"),
         ("active lot", "active_lot"),
         ("created", "created_at"),
+    ]
+
+
+class MembranePieceList(ItemListView):
+    model = MembranePiece
+    filterset_class = filters.MembranePieceFilter
+    select_related = ("membrane",)
+    create_url = reverse_lazy("synthesis:piece-new")
+    columns = [
+        ("membrane", "membrane"),
+        ("diameter (mm)", "diameter_mm"),
+        ("thickness (µm)", "thickness_um"),
+        ("area (cm²)", "area_cm2"),
     ]
 
 

@@ -21,12 +21,47 @@ class ChemicalFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("name",)
 
     name = factory.Sequence(lambda n: f"Chemical {n}")
+    category = "other"
     formula = "X"
 
 
-def reagent_lot(name: str = "Lithium foil", formula: str = "Li", label: str = "", **fields):
-    chemical = ChemicalFactory(name=name, formula=formula, notation_label=label)
-    defaults = {"chemical": chemical, "supplier": "Sigma", "lot_number": f"L{next(_serial)}"}
+# What the chemicals the tests use are for (a slot accepts only its categories).
+CATEGORIES = {
+    "Lithium foil": "lithium_metal",
+    "Copper foil": "current_collector",
+    "Platinum": "electrode_metal",
+    "NCM811": "active_material",
+    "Super C65": "conductive_carbon",
+    "PVdF": "binder",
+    "NMP": "solvent",
+    "PEO": "polymer",
+    "LiFSI": "lithium_salt",
+    "LiTFSI": "lithium_salt",
+    "Pyr14FSI": "ionic_liquid",
+    "Benzophenone": "photoinitiator",
+    "precursor li": "lithium_source",
+    "precursor al": "aluminium_source",
+    "precursor ge": "germanium_source",
+    "precursor p": "phosphate_source",
+}
+
+
+def reagent_lot(
+    name: str = "Lithium foil", formula: str = "Li", label: str = "", category=None, **fields
+):
+    chemical = ChemicalFactory(
+        name=name,
+        formula=formula,
+        notation_label=label,
+        category=category or CATEGORIES.get(name, "other"),
+    )
+    defaults = {
+        "chemical": chemical,
+        "supplier": "Sigma",
+        "lot_number": f"L{next(_serial)}",
+        "quantity": 1000.0,
+        "quantity_unit": "g",
+    }
     return record_save(ReagentLot, fields={**defaults, **fields})
 
 
@@ -54,8 +89,9 @@ def pellets(batch=None, count=2, temperature=900.0):
 
 def cathode_disks(count=2, loading=2.7):
     from synthesis.models import CathodeCoating
+    from synthesis.services import reagent_record_save
 
-    coating = record_save(
+    coating = reagent_record_save(
         CathodeCoating,
         fields={
             "active_lot": reagent_lot("NCM811", "LiNi0.8Co0.1Mn0.1O2", "NCM811"),
@@ -82,9 +118,10 @@ def full_cell(pellet=None, disk=None, li=None, **fields):
 
 def spe_membrane(**fields):
     from synthesis.models import SpeMembrane
+    from synthesis.services import reagent_record_save
 
     lots = {name: reagent_lot(name, name) for name in ("PEO", "LiFSI", "Pyr14FSI")}
-    return record_save(
+    return reagent_record_save(
         SpeMembrane,
         fields={
             "peo_lot": lots["PEO"],
@@ -104,3 +141,11 @@ def symmetric_cell(li=None, pellet=None, **fields):
         {"side": "positive", "item": li},
     ]
     return cell_save(fields={"active_area_cm2": 1.13, **fields}, layers=layers)
+
+
+def membrane_pieces(count=2, membrane=None, **fields):
+    from synthesis.services import membrane_pieces_create
+
+    return membrane_pieces_create(
+        membrane=membrane or spe_membrane(thickness_um=20.0), count=count, fields=fields
+    )

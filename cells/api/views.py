@@ -54,6 +54,7 @@ class CellViewSet(RecordViewSet):
     table_ancestors = (
         "pellet",
         "lagp_batch",
+        "membrane_piece",
         "spe_membrane",
         "ile_batch",
         "electrode_disk",

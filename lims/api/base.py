@@ -20,11 +20,16 @@ from rest_framework.settings import api_settings
 from lims.audit import acting_as
 from lims.services import record_save
 
+from .conditional import ConditionalMixin
 from .exceptions import exception_handler
 from .parsers import JSONParser
 from .permissions import StaffWritesOrReadOnly
 from .renderers import CSVRenderer, JSONRenderer
 from .schema import AutoSchema
+
+# Body fields that say how to write rather than what (e.g. confirm a use beyond what a reagent
+# lot has left); they are not the record's values.
+WRITE_OPTIONS = ("confirm_overdraw",)
 
 # Item codes are letters, digits and dashes (`PEL-0042`); anything else is a 404 at the router.
 CODE_REGEX = r"[A-Za-z0-9-]+"
@@ -120,7 +125,9 @@ class CodeLookupMixin:
         return super().get_object()
 
 
-class RecordViewSet(CodeLookupMixin, ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
+class RecordViewSet(
+    CodeLookupMixin, ConditionalMixin, ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet
+):
     """CRUD on one kind of item, looked up by code.
 
     Subclasses set `queryset` (with the select_related/prefetch_related their serializer needs,
@@ -149,10 +156,20 @@ class RecordViewSet(CodeLookupMixin, ApiMixin, ServiceWriteMixin, viewsets.Model
             steps = self.default_steps
         return steps
 
+    # The service that writes this kind (`lims.services.record_save` signature); records made
+    # from reagent lots use the synthesis one, which also takes `confirm_overdraw`.
+    save_service = staticmethod(record_save)
+
     def save_record(self, data: dict[str, Any], instance: Model | None) -> Model:
         steps = self.steps_for(data, instance)
-        return record_save(
-            self.queryset.model, instance=instance, user=self.request.user, fields=data, steps=steps
+        options = {k: data.pop(k) for k in WRITE_OPTIONS if k in data}
+        return self.save_service(
+            self.queryset.model,
+            instance=instance,
+            user=self.request.user,
+            fields=data,
+            steps=steps,
+            **options,
         )
 
 

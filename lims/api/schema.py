@@ -6,6 +6,8 @@ from __future__ import annotations
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
 
+from .conditional import IF_MATCH, IF_NONE_MATCH, ConditionalMixin
+
 ERROR_SCHEMA = {
     "type": "object",
     "additionalProperties": {},
@@ -38,7 +40,29 @@ class AutoSchema(openapi.AutoSchema):
             errors["415"] = "The body must be JSON (Content-Type: application/json)."
         if self.method == "DELETE":
             errors["409"] = "Other records were made from this one; `dependents` lists them."
+        if self._conditional() and self.method in {"PUT", "PATCH", "DELETE"}:
+            errors["412"] = "The record changed since the ETag sent in If-Match; read it again."
+        if self._conditional() and self.method == "GET":
+            errors["304"] = "Not modified: the record still has the ETag sent in If-None-Match."
         return errors
+
+    def _conditional(self) -> bool:
+        """A read or write of one record by a view that answers with ETags."""
+        return isinstance(self.view, ConditionalMixin) and getattr(self.view, "action", None) in {
+            "retrieve",
+            "update",
+            "partial_update",
+            "destroy",
+        }
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self._conditional():
+            if self.method in {"PUT", "PATCH", "DELETE"}:
+                parameters = [*parameters, IF_MATCH]
+            elif self.method == "GET":
+                parameters = [*parameters, IF_NONE_MATCH]
+        return parameters
 
     def _get_paginator(self):
         # Only GET lists are paginated; a POST answering a list (disks punched) is a plain one.
@@ -66,6 +90,9 @@ class AutoSchema(openapi.AutoSchema):
             if "text/csv" in response.get("content", {}):
                 response["content"]["text/csv"] = {"schema": CSV_SCHEMA}
         for status, description in self._error_statuses().items():
+            if status == "304":  # no body
+                responses.setdefault(status, {"description": description})
+                continue
             responses.setdefault(
                 status,
                 {

@@ -70,5 +70,5 @@ def _columns(spec) -> list[str]:
 
 
 register_extra_columns("cell", _columns(CELL_COLUMNS), _fetcher(CELL_COLUMNS))
-for kind in ("pellet", "spe_membrane"):
+for kind in ("pellet", "spe_membrane", "membrane_piece"):
     register_extra_columns(kind, _columns(SAMPLE_COLUMNS), _fetcher(SAMPLE_COLUMNS))

@@ -15,6 +15,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from lims.api.base import ApiMixin, service_call
+from lims.api.conditional import ConditionalMixin
 from lims.api.parsers import JSONParser
 from measurements import filters, selectors, services
 from measurements.models import CycleRow, Measurement, Result, ResultKind
@@ -33,6 +34,7 @@ EVERY = OpenApiParameter("every", int, description="keep every n-th row (thin a 
 
 
 class MeasurementViewSet(
+    ConditionalMixin,
     ApiMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,

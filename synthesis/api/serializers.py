@@ -19,6 +19,7 @@ from synthesis.models import (
     ElectrodeDisk,
     IleBatch,
     LagpBatch,
+    MembranePiece,
     Pellet,
     PelletSet,
     PrecursorUse,
@@ -47,7 +48,25 @@ def _steps() -> StepSerializer:
 class ChemicalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Chemical
-        fields = ["id", "name", "formula", "molar_mass_g_mol", "cas_number", "notation_label"]
+        fields = [
+            "id",
+            "name",
+            "category",
+            "formula",
+            "molar_mass_g_mol",
+            "cas_number",
+            "notation_label",
+        ]
+
+
+def _confirm_overdraw() -> serializers.BooleanField:
+    return serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="record uses of reagent lots even beyond what a lot has left (kept with a "
+        "warning); without it such a use is refused with 400",
+    )
 
 
 class ReagentLotSerializer(ItemSerializer):
@@ -55,18 +74,24 @@ class ReagentLotSerializer(ItemSerializer):
         slug_field="name", queryset=Chemical.objects.all(), help_text="the chemical's name"
     )
     formula = serializers.CharField(source="chemical.formula", read_only=True)
+    category = serializers.CharField(source="chemical.category", read_only=True)
+    quantity_used = DerivedFloatField(help_text="taken by records, in the lot's unit")
+    quantity_left = DerivedFloatField(help_text="quantity received minus what records used")
 
     class Meta(ItemSerializer.Meta):
         model = ReagentLot
         fields = item_fields(
             "chemical",
             "formula",
+            "category",
             "supplier",
             "grade",
             "lot_number",
             "received_on",
-            "amount_left",
-            "amount_unit",
+            "quantity",
+            "quantity_unit",
+            "quantity_used",
+            "quantity_left",
         )
 
 
@@ -86,6 +111,7 @@ class LagpBatchSerializer(ItemSerializer):
         help_text="one per role; left out on create: none yet; on update: unchanged",
     )
     steps = _steps()
+    confirm_overdraw = _confirm_overdraw()
 
     class Meta(ItemSerializer.Meta):
         model = LagpBatch
@@ -98,6 +124,7 @@ class LagpBatchSerializer(ItemSerializer):
             "phase_result",
             "precursors",
             "steps",
+            "confirm_overdraw",
         )
 
 
@@ -164,20 +191,26 @@ class SpeMembraneSerializer(ItemSerializer):
         help_text="PEO, LiFSI, Pyr14FSI in wt%, from the molar ratio",
     )
     steps = _steps()
+    confirm_overdraw = _confirm_overdraw()
 
     class Meta(ItemSerializer.Meta):
         model = SpeMembrane
         fields = item_fields(
             "peo_lot",
+            "peo_mass_g",
             "lifsi_lot",
+            "lifsi_mass_g",
             "pyr14fsi_lot",
+            "pyr14fsi_mass_g",
             "benzophenone_lot",
+            "benzophenone_mass_g",
             "molar_ratio",
             "weight_percentages",
             "benzophenone_wt_pct",
             "thickness_um",
             "uv_crosslinked",
             "steps",
+            "confirm_overdraw",
         )
 
 
@@ -186,16 +219,20 @@ class IleBatchSerializer(ItemSerializer):
     litfsi_lot = _lot()
     composition = serializers.CharField(read_only=True)
     steps = _steps()
+    confirm_overdraw = _confirm_overdraw()
 
     class Meta(ItemSerializer.Meta):
         model = IleBatch
         fields = item_fields(
             "pyr14fsi_lot",
+            "pyr14fsi_mass_g",
             "litfsi_lot",
+            "litfsi_mass_g",
             "pyr14fsi_mol_fraction",
             "composition",
             "water_content_ppm",
             "steps",
+            "confirm_overdraw",
         )
 
 
@@ -207,19 +244,25 @@ class CathodeCoatingSerializer(ItemSerializer):
     foil_lot = _optional_lot()
     active_fraction = DerivedFloatField(help_text="active mass fraction")
     steps = _steps()
+    confirm_overdraw = _confirm_overdraw()
 
     class Meta(ItemSerializer.Meta):
         model = CathodeCoating
         fields = item_fields(
             "active_lot",
+            "active_mass_g",
             "carbon_lot",
+            "carbon_mass_g",
             "binder_lot",
+            "binder_mass_g",
             "solvent_lot",
+            "solvent_mass_g",
             "foil_lot",
             "mass_ratio",
             "active_fraction",
             "solids_pct",
             "steps",
+            "confirm_overdraw",
         )
 
 
@@ -243,3 +286,25 @@ class ElectrodeDiskCreateSerializer(ElectrodeDiskSerializer):
 
     class Meta(ElectrodeDiskSerializer.Meta):
         fields = [*ElectrodeDiskSerializer.Meta.fields, "count"]
+
+
+class MembranePieceSerializer(ItemSerializer):
+    membrane = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    thickness_um = DerivedFloatField(help_text="measured on the piece, else the membrane's")
+    area_cm2 = DerivedFloatField()
+
+    class Meta(ItemSerializer.Meta):
+        model = MembranePiece
+        fields = item_fields(
+            "membrane", "diameter_mm", "measured_thickness_um", "thickness_um", "area_cm2"
+        )
+
+
+class MembranePieceCreateSerializer(MembranePieceSerializer):
+    membrane = ItemCodeField(queryset=SpeMembrane.objects.all(), help_text="membrane code")
+    count = serializers.IntegerField(
+        min_value=1, max_value=MAX_SET_SIZE, write_only=True, help_text="pieces to cut"
+    )
+
+    class Meta(MembranePieceSerializer.Meta):
+        fields = [*MembranePieceSerializer.Meta.fields, "count"]

@@ -11,16 +11,18 @@ from rest_framework import status, viewsets
 from rest_framework.response import Response
 
 from lims.api.base import ApiMixin, RecordViewSet, ServiceWriteMixin, service_call
-from synthesis import defaults, filters, services
+from lims.api.conditional import ConditionalMixin
+from synthesis import defaults, filters, selectors, services
 from synthesis.models import (
     CathodeCoating,
     Chemical,
+    ChemicalCategory,
     ElectrodeDisk,
     IleBatch,
     LagpBatch,
+    MembranePiece,
     Pellet,
     PelletSet,
-    ReagentLot,
     SpeMembrane,
 )
 
@@ -33,13 +35,14 @@ ITEM_RELATED = ("created_by",)
 class ChemicalFilter(df.FilterSet):
     name = df.CharFilter(lookup_expr="icontains", label="name contains")
     formula = df.CharFilter(lookup_expr="iexact")
+    category = df.ChoiceFilter(choices=ChemicalCategory.choices)
 
     class Meta:
         model = Chemical
         fields = []
 
 
-class ChemicalViewSet(ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
+class ChemicalViewSet(ConditionalMixin, ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
     """Chemicals that reagent lots are lots of (reagent lots name them by `name`)."""
 
     queryset = Chemical.objects.all()
@@ -54,11 +57,11 @@ class ChemicalViewSet(ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
 
 
 class ReagentLotViewSet(RecordViewSet):
-    queryset = ReagentLot.objects.select_related("chemical", *ITEM_RELATED)
+    queryset = selectors.lots_with_use().select_related("chemical", *ITEM_RELATED)
     serializer_class = s.ReagentLotSerializer
     filterset_class = filters.ReagentLotFilter
     ordering_fields = [*RecordViewSet.ordering_fields, "received_on", "lot_number"]
-    table_columns = ("chemical", "formula", "supplier", "grade", "lot_number")
+    table_columns = ("chemical", "formula", "category", "supplier", "grade", "lot_number")
 
 
 class LagpBatchViewSet(RecordViewSet):
@@ -83,6 +86,7 @@ class LagpBatchViewSet(RecordViewSet):
             fields=data,
             precursors=precursors,
             steps=steps,
+            confirm_overdraw=data.pop("confirm_overdraw", False),
         )
 
 
@@ -100,7 +104,7 @@ class PelletSetFilter(df.FilterSet):
         fields = []
 
 
-class PelletSetViewSet(ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
+class PelletSetViewSet(ConditionalMixin, ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
     """Pellets pressed and sintered together. POST with `count` makes that many pellets;
     editing the conditions applies to all of them."""
 
@@ -146,6 +150,7 @@ class PelletViewSet(RecordViewSet):
 
 
 class SpeMembraneViewSet(RecordViewSet):
+    save_service = staticmethod(services.reagent_record_save)
     queryset = SpeMembrane.objects.select_related(
         "peo_lot", "lifsi_lot", "pyr14fsi_lot", "benzophenone_lot", *ITEM_RELATED
     ).prefetch_related("steps")
@@ -157,6 +162,7 @@ class SpeMembraneViewSet(RecordViewSet):
 
 
 class IleBatchViewSet(RecordViewSet):
+    save_service = staticmethod(services.reagent_record_save)
     queryset = IleBatch.objects.select_related(
         "pyr14fsi_lot", "litfsi_lot", *ITEM_RELATED
     ).prefetch_related("steps")
@@ -168,6 +174,7 @@ class IleBatchViewSet(RecordViewSet):
 
 
 class CathodeCoatingViewSet(RecordViewSet):
+    save_service = staticmethod(services.reagent_record_save)
     queryset = CathodeCoating.objects.select_related(
         "active_lot", "carbon_lot", "binder_lot", "solvent_lot", "foil_lot", *ITEM_RELATED
     ).prefetch_related("steps")
@@ -175,6 +182,35 @@ class CathodeCoatingViewSet(RecordViewSet):
     filterset_class = filters.CathodeCoatingFilter
     default_steps = defaults.CATHODE_COATING_STEPS
     table_columns = ("mass_ratio", "solids_pct")
+
+
+class MembranePieceViewSet(RecordViewSet):
+    """Pieces cut from SPE membrane sheets: POST with `count` cuts that many; a piece goes
+    into one cell."""
+
+    queryset = MembranePiece.objects.select_related("membrane", *ITEM_RELATED)
+    serializer_class = s.MembranePieceSerializer
+    filterset_class = filters.MembranePieceFilter
+    table_columns = ("diameter_mm", "thickness_um")
+    table_ancestors = ("spe_membrane",)
+
+    @extend_schema(
+        request=s.MembranePieceCreateSerializer,
+        responses={201: s.MembranePieceSerializer(many=True)},
+    )
+    def create(self, request, *args, **kwargs) -> Response:
+        serializer = s.MembranePieceCreateSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        membrane, count = fields.pop("membrane"), fields.pop("count")
+        with service_call(request.user):
+            pieces = services.membrane_pieces_create(
+                user=request.user, membrane=membrane, count=count, fields=fields
+            )
+        made = self.get_queryset().filter(pk__in=[p.pk for p in pieces]).order_by("code")
+        return Response(self.get_serializer(made, many=True).data, status=status.HTTP_201_CREATED)
 
 
 class ElectrodeDiskViewSet(RecordViewSet):
@@ -218,6 +254,7 @@ ROUTES = [
     ("pellet-sets", PelletSetViewSet),
     ("pellets", PelletViewSet),
     ("spe-membranes", SpeMembraneViewSet),
+    ("membrane-pieces", MembranePieceViewSet),
     ("ile-batches", IleBatchViewSet),
     ("cathode-coatings", CathodeCoatingViewSet),
     ("electrode-disks", ElectrodeDiskViewSet),

@@ -9,7 +9,7 @@ from lims.models import AuditEvent
 from synthesis.models import Chemical, ReagentLot
 from tests import factories
 
-LOT = {"chemical": "Lithium foil", "supplier": "Honjo", "lot_number": "H7"}
+LOT = {"chemical": "Lithium foil", "supplier": "Honjo", "lot_number": "H7", "quantity": 500}
 
 
 @pytest.fixture
@@ -108,7 +108,12 @@ def test_schema_and_docs_are_public_and_local(client, db):
 
 
 def test_chemicals_need_staff_too(viewer_api, api):
-    body = {"name": "LiTFSI", "formula": "LiN(SO2CF3)2", "molar_mass_g_mol": 287.09}
+    body = {
+        "name": "LiTFSI",
+        "category": "lithium_salt",
+        "formula": "LiN(SO2CF3)2",
+        "molar_mass_g_mol": 287.09,
+    }
     assert viewer_api.post("/api/chemicals/", body, format="json").status_code == 403
     response = api.post("/api/chemicals/", body, format="json")
     assert response.status_code == 201

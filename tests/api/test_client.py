@@ -37,7 +37,7 @@ def test_lineage_and_lineage_table_and_one_item(lims):
     table = lims.lineage_table(pellet__sintering_temperature_c=900)
     assert len(table) == 6 and set(table["pellet_sintering_temperature_c"]) == {900.0}
     assert lims.get(code)["notation"] == full["notation"].iloc[0]
-    assert len(lims.items(kind="pellet")) == 9
+    assert len(lims.items(kind="pellet")) == 12
 
 
 def test_errors_raise_with_the_body(lims):

@@ -128,4 +128,4 @@ def test_ancestor_filters_that_join_and_deduplicate_work(api, study):
     table = api.get("/api/lineage-table/?cell__sintering_temperature_c=900").json()
     assert table["count"] == 0  # nothing is made from a cell
     pellets = api.get("/api/lineage-table/?root_kind=pellet&lagp_batch__x_al=0.5").json()
-    assert pellets["count"] == 9
+    assert pellets["count"] == 12

@@ -6,20 +6,19 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cells.models import Cell
-from cells.services import cell_save
 from lims.services import record_save
 from synthesis.models import CathodeCoating, Chemical, IleBatch, SpeMembrane
 from synthesis.services import electrode_disks_create, pellet_set_create
 from tests import factories
 
 
-def _lots(n):
-    return [factories.reagent_lot(f"Chemical {i}", f"C{i}") for i in range(n)]
+def _lots(n, names=()):
+    names = list(names) or [f"Chemical {i}" for i in range(n)]
+    return [factories.reagent_lot(name, f"C{i}") for i, name in enumerate(names)]
 
 
 def _membranes(n):
-    peo, lifsi, pyr, bp = _lots(4)
+    peo, lifsi, pyr, bp = _lots(4, ["PEO", "LiFSI", "Pyr14FSI", "Benzophenone"])
     fields = {"peo_lot": peo, "lifsi_lot": lifsi, "pyr14fsi_lot": pyr, "benzophenone_lot": bp}
     steps = [{"kind": "vacuum_drying", "temperature_c": 100}]
     for _ in range(n):
@@ -27,13 +26,13 @@ def _membranes(n):
 
 
 def _ile(n):
-    pyr, litfsi = _lots(2)
+    pyr, litfsi = _lots(2, ["Pyr14FSI", "LiTFSI"])
     for _ in range(n):
         record_save(IleBatch, fields={"pyr14fsi_lot": pyr, "litfsi_lot": litfsi}, steps=[])
 
 
 def _coatings(n):
-    active, carbon, binder = _lots(3)
+    active, carbon, binder = _lots(3, ["NCM811", "Super C65", "PVdF"])
     for _ in range(n):
         record_save(
             CathodeCoating,
@@ -57,17 +56,20 @@ def _pellet_sets(n):
 
 
 def _cells(n):
-    if not Cell.objects.exists():
-        factories.full_cell()
-        n -= 1
-    layers = [{"side": la.side, "item": la.item} for la in Cell.objects.first().layers.all()]
-    for _ in range(n):
-        cell_save(fields={"format": "coin"}, layers=layers)
+    """Full cells sharing their lithium lot, each with its own pellet and disk (a piece goes
+    into one cell)."""
+    li = factories.reagent_lot("Lithium foil", "Li", "Li")
+    pellets = factories.pellets(count=n)
+    disks = factories.cathode_disks(count=n)
+    for pellet, disk in zip(pellets, disks, strict=True):
+        factories.full_cell(li=li, pellet=pellet, disk=disk)
 
 
 def _chemicals(n):
     start = Chemical.objects.count()
-    Chemical.objects.bulk_create([Chemical(name=f"chemical {start + i}") for i in range(n)])
+    Chemical.objects.bulk_create(
+        [Chemical(name=f"chemical {start + i}", category="other") for i in range(n)]
+    )
 
 
 # endpoint -> (how to make n records, queries a list page costs). The counts include the token

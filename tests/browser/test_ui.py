@@ -74,8 +74,8 @@ def test_building_a_full_cell_shows_notation_currents_and_lineage(logged_in, dem
     layers = [
         ("negative", demo["lots"]["Li"].code, ""),
         ("electrolyte", demo["ile"].code, "5"),
-        ("electrolyte", demo["spe"].code, ""),
-        ("electrolyte", demo["pellets"][900][0].code, ""),
+        ("electrolyte", demo["pieces"][3].code, ""),  # the membrane piece no cell has yet
+        ("electrolyte", demo["pellets"][950][0].code, ""),
         ("electrolyte", demo["ile"].code, "5"),
         ("positive", demo["disks"][2].code, ""),
     ]

@@ -98,7 +98,7 @@ def test_a_powder_batch_cannot_be_a_layer(staff_client, parts):
     }
     response = staff_client.post("/cells/new/", data)
     assert response.status_code == 400
-    assert "is a LAGP powder batch" in response.content.decode()
+    assert "is a powder batch: press pellets from it" in response.content.decode()
 
 
 def test_negative_ile_drop_is_refused(staff_client, parts):

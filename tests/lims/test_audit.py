@@ -25,7 +25,9 @@ def test_creation_through_the_web_is_attributed_to_the_logged_in_user(staff_clie
             "supplier": "Alfa",
             "grade": "",
             "lot_number": "X1",
-            "amount_unit": "g",
+            "quantity": "1000",
+            "quantity_unit": "g",
+            "_version": lot.version,
         },
     )
     assert response.status_code == 302

@@ -30,4 +30,4 @@ def test_the_demo_command_is_idempotent(db, capsys):
     call_command("load_demo")
     out = capsys.readouterr().out
     assert "already loaded" in out and "Log in as 'demo'" in out
-    assert Pellet.objects.count() == 9
+    assert Pellet.objects.count() == 12

@@ -290,6 +290,7 @@ def test_a_new_chemical_then_a_lot_of_it(staff_client):
         "/synthesis/chemicals/new/",
         {
             "name": "Lithium bis(oxalato)borate",
+            "category": "lithium_salt",
             "formula": "LiBOB",
             "molar_mass_g_mol": "193.79",
             "cas_number": "244761-29-3",
