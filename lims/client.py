@@ -144,6 +144,9 @@ class Client:
     def spe_membranes(self, **filters: Any) -> pd.DataFrame:
         return self.table("spe-membranes/", **filters)
 
+    def membrane_pieces(self, **filters: Any) -> pd.DataFrame:
+        return self.table("membrane-pieces/", **filters)
+
     def ile_batches(self, **filters: Any) -> pd.DataFrame:
         return self.table("ile-batches/", **filters)
 
