@@ -257,16 +257,19 @@ class PelletEditView(RecordFormView):
         return instance
 
 
-class ElectrodeDiskCreateView(RecordFormView):
-    model = ElectrodeDisk
-    form_class = forms.ElectrodeDiskSetForm
-    title = "Punch electrode disks from a coating"
+class PiecesCreateView(RecordFormView):
+    """Make N pieces out of one item (disks from a coating, pieces from a membrane) and go back
+    to that item's page, which lists them."""
+
+    parent_field: str  # the form field naming the item the pieces come from
+    copied_fields: tuple[str, ...]  # what "start from a copy" takes from an earlier piece
+    create_service = None  # e.g. services.electrode_disks_create
 
     def initial(self, source):
-        initial = {"coating": self.request.GET.get("coating", "")}
+        initial = {self.parent_field: self.request.GET.get(self.parent_field, "")}
         if source is not None:
-            initial.update(model_to_dict(source, fields=["diameter_mm", "active_loading_mg_cm2"]))
-            initial["coating"] = source.coating.code
+            initial.update(model_to_dict(source, fields=list(self.copied_fields)))
+            initial[self.parent_field] = getattr(source, self.parent_field).code
         return initial
 
     def build(self, data=None):
@@ -274,12 +277,21 @@ class ElectrodeDiskCreateView(RecordFormView):
         return None, source, self.form_class(data, initial=self.initial(source)), {}
 
     def save(self, form, formsets, instance, steps):
-        data = form.cleaned_data
-        fields = {k: v for k, v in data.items() if k not in ("coating", "count")}
-        disks = services.electrode_disks_create(
-            user=self.request.user, coating=data["coating"], count=data["count"], fields=fields
+        fields = dict(form.cleaned_data)
+        parent, count = fields.pop(self.parent_field), fields.pop("count")
+        self.create_service(
+            user=self.request.user, count=count, fields=fields, **{self.parent_field: parent}
         )
-        return disks[0].coating
+        return parent
+
+
+class ElectrodeDiskCreateView(PiecesCreateView):
+    model = ElectrodeDisk
+    form_class = forms.ElectrodeDiskSetForm
+    title = "Punch electrode disks from a coating"
+    parent_field = "coating"
+    copied_fields = ("diameter_mm", "active_loading_mg_cm2")
+    create_service = staticmethod(services.electrode_disks_create)
 
 
 class ElectrodeDiskEditView(RecordFormView):
@@ -292,31 +304,13 @@ class ElectrodeDiskEditView(RecordFormView):
         )
 
 
-class MembranePieceCreateView(RecordFormView):
+class MembranePieceCreateView(PiecesCreateView):
     model = MembranePiece
     form_class = forms.MembranePieceSetForm
     title = "Cut pieces from an SPE membrane"
-
-    def initial(self, source):
-        initial = {"membrane": self.request.GET.get("membrane", "")}
-        if source is not None:
-            initial.update(model_to_dict(source, fields=["diameter_mm", "measured_thickness_um"]))
-            initial["membrane"] = source.membrane.code
-        return initial
-
-    def build(self, data=None):
-        source = self.copy_source()
-        return None, source, self.form_class(data, initial=self.initial(source)), {}
-
-    def save(self, form, formsets, instance, steps):
-        fields = {k: v for k, v in form.cleaned_data.items() if k not in ("membrane", "count")}
-        pieces = services.membrane_pieces_create(
-            user=self.request.user,
-            membrane=form.cleaned_data["membrane"],
-            count=form.cleaned_data["count"],
-            fields=fields,
-        )
-        return pieces[0].membrane
+    parent_field = "membrane"
+    copied_fields = ("diameter_mm", "measured_thickness_um")
+    create_service = staticmethod(services.membrane_pieces_create)
 
 
 class MembranePieceEditView(RecordFormView):
