@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django import forms
 
-from lims.forms import ItemCodeField
+from lims.forms import ItemCodeField, LabForm, LabFormSet, LabModelForm
 
 from . import stack
 from .models import Cell, LayerSide
 
 
-class CellForm(forms.ModelForm):
+class CellForm(LabModelForm):
     class Meta:
         model = Cell
         fields = [
@@ -26,8 +26,8 @@ class CellForm(forms.ModelForm):
         }
 
 
-class LayerForm(forms.Form):
-    # A blank first choice, so the empty rows at the end of the stack stay unchanged (ignored).
+class LayerForm(LabForm):
+    # A blank first choice, so an added row left empty stays unchanged (ignored).
     side = forms.ChoiceField(choices=[("", "—"), *LayerSide.choices])
     item = ItemCodeField(
         kinds=tuple(stack.ELECTRODE_KINDS | stack.ELECTROLYTE_KINDS), label="item code"
@@ -38,7 +38,15 @@ class LayerForm(forms.Form):
     )
 
 
-LayerFormSet = forms.formset_factory(LayerForm, extra=2, can_delete=True, can_order=False)
+class LayerFormSet(
+    forms.formset_factory(LayerForm, formset=LabFormSet, extra=0, max_num=20, can_delete=True)
+):
+    title = "Stack, negative electrode first"
+
+
+# Every cell has a negative electrode, an electrolyte and a positive electrode: a new cell's
+# stack starts with those three rows; "Add a row" makes room for more layers.
+NEW_STACK = [{"side": "negative"}, {"side": "electrolyte"}, {"side": "positive"}]
 
 
 def layer_data(formset) -> list[dict]:

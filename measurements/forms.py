@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from lims.forms import ItemCodeField
+from lims.forms import ItemCodeField, LabForm, LabModelForm
 
 from . import parsers
 from .models import Measurement
@@ -34,7 +34,7 @@ def parser_choices() -> list[tuple[str, str]]:
 SETTINGS_FIELDS = [name for name in EDITABLE if name != "options"]
 
 
-class MeasurementForm(forms.ModelForm):
+class MeasurementForm(LabModelForm):
     item = ItemCodeField(label="sample (item code)")
     parser = forms.ChoiceField(choices=parser_choices, required=False, label="file format")
     files = MultipleFileField(label="raw instrument files", required=False)
@@ -45,7 +45,7 @@ class MeasurementForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class MeasurementSettingsForm(forms.ModelForm):
+class MeasurementSettingsForm(LabModelForm):
     parser = forms.ChoiceField(choices=parser_choices, required=False, label="file format")
 
     class Meta:
@@ -54,11 +54,11 @@ class MeasurementSettingsForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class AddFilesForm(forms.Form):
+class AddFilesForm(LabForm):
     files = MultipleFileField(label="add raw files")
 
 
-class ColumnMappingForm(forms.Form):
+class ColumnMappingForm(LabForm):
     """The column mapping of a generic CSV file, proposed from its header, confirmed by the user."""
 
     kind = forms.ChoiceField(

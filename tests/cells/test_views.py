@@ -58,7 +58,8 @@ def test_a_full_cell_shows_its_notation_active_mass_and_currents(staff_client, p
     assert cell.notation == "Li|LAGP|NCM811"
     assert round(cell.active_mass_mg, 3) == 3.054
     body = staff_client.get(response.url).content.decode()
-    assert "0.0611" in body and "0.1221" in body and "0.6107" in body
+    # 0.1C, 0.2C and 1C of 3.054 mg NCM811 at 200 mA/g, to 4 significant digits.
+    assert "0.06107" in body and "0.1221" in body and "0.6107" in body
     assert set(LineageEdge.objects.filter(child=cell).values_list("parent__code", flat=True)) == {
         parts["li"].code,
         parts["pellet"].code,
