@@ -39,9 +39,6 @@ def _write_precursors(batch: LagpBatch, precursors: Iterable[Mapping[str, Any]])
         use = PrecursorUse(batch=batch, **data)
         use.full_clean(exclude=["batch"], validate_unique=False)
         uses.append(use)
-    roles = [u.role for u in uses]
-    if len(set(roles)) != len(roles):
-        raise ValidationError({"precursors": "each precursor role may be given once"})
     for old in batch.precursors.all():
         old.delete()
     for use in uses:
