@@ -29,13 +29,24 @@ class CellForm(LabModelForm):
 class LayerForm(LabForm):
     # A blank first choice, so an added row left empty stays unchanged (ignored).
     side = forms.ChoiceField(choices=[("", "—"), *LayerSide.choices])
+    # Not required: a row left without an item is not a layer (the three rows a new cell
+    # starts with may be more than a stack needs); the stack rules then say what is missing.
     item = ItemCodeField(
-        kinds=tuple(stack.ELECTRODE_KINDS | stack.ELECTROLYTE_KINDS), label="item code"
+        kinds=tuple(stack.ELECTRODE_KINDS | stack.ELECTROLYTE_KINDS),
+        label="item code",
+        required=False,
     )
     amount_ul = forms.FloatField(label="amount (µL)", min_value=0.0, required=False)
     label = forms.CharField(
         max_length=20, required=False, help_text="notation label, if not the item's own (e.g. Pt)"
     )
+
+    def clean(self):
+        data = super().clean()
+        has_details = data.get("amount_ul") is not None or data.get("label")
+        if not data.get("item") and has_details and not self.errors:
+            self.add_error("item", "Which item is this layer?")
+        return data
 
 
 class LayerFormSet(

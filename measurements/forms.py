@@ -35,9 +35,9 @@ SETTINGS_FIELDS = [name for name in EDITABLE if name != "options"]
 
 
 class MeasurementForm(LabModelForm):
-    item = ItemCodeField(label="sample (item code)")
-    parser = forms.ChoiceField(choices=parser_choices, required=False, label="file format")
-    files = MultipleFileField(label="raw instrument files", required=False)
+    item = ItemCodeField(label="Sample (item code)")
+    parser = forms.ChoiceField(choices=parser_choices, required=False, label="File format")
+    files = MultipleFileField(label="Raw instrument files", required=False)
 
     class Meta:
         model = Measurement
@@ -46,7 +46,7 @@ class MeasurementForm(LabModelForm):
 
 
 class MeasurementSettingsForm(LabModelForm):
-    parser = forms.ChoiceField(choices=parser_choices, required=False, label="file format")
+    parser = forms.ChoiceField(choices=parser_choices, required=False, label="File format")
 
     class Meta:
         model = Measurement
@@ -55,7 +55,7 @@ class MeasurementSettingsForm(LabModelForm):
 
 
 class AddFilesForm(LabForm):
-    files = MultipleFileField(label="add raw files")
+    files = MultipleFileField(label="Add raw files")
 
 
 class ColumnMappingForm(LabForm):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.validators import MaxValueValidator
+from django.utils.text import capfirst
 
 from lims.forms import (
     FixedChoice,
@@ -43,7 +44,8 @@ class LotChoiceField(forms.ModelChoiceField):
 
 
 def _lot_field(hint: str, *, required: bool = True, label: str | None = None) -> LotChoiceField:
-    return LotChoiceField(chemical_hint=hint, required=required, label=label)
+    # Form labels start with a capital like the model fields' ("PEO lot" stays as it is).
+    return LotChoiceField(chemical_hint=hint, required=required, label=capfirst(label))
 
 
 class ChemicalForm(LabModelForm):
@@ -235,7 +237,7 @@ class CalculatorForm(LabForm):
 
 class PelletSetForm(LabModelForm):
     batch = ItemCodeField(kinds=("lagp_batch",), label="LAGP powder batch")
-    count = forms.IntegerField(label="number of pellets", min_value=1, max_value=100, initial=4)
+    count = forms.IntegerField(label="Number of pellets", min_value=1, max_value=100, initial=4)
 
     class Meta:
         model = PelletSet
@@ -339,8 +341,8 @@ class CathodeCoatingForm(LabModelForm):
 
 
 class ElectrodeDiskSetForm(LabModelForm):
-    coating = ItemCodeField(kinds=("cathode_coating",), label="cathode coating")
-    count = forms.IntegerField(label="number of disks", min_value=1, max_value=100, initial=6)
+    coating = ItemCodeField(kinds=("cathode_coating",), label="Cathode coating")
+    count = forms.IntegerField(label="Number of disks", min_value=1, max_value=100, initial=6)
 
     class Meta:
         model = ElectrodeDisk

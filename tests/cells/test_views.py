@@ -158,3 +158,39 @@ def staff_client_commits():
     from django.test import TestCase
 
     return TestCase.captureOnCommitCallbacks(execute=True)
+
+
+def test_a_row_left_without_an_item_is_not_a_layer_and_the_stack_says_what_is_missing(
+    staff_client, parts
+):
+    # The three rows a new cell starts with, the positive one left empty.
+    data = {
+        **CELL_FIELDS,
+        **stack(
+            ("negative", parts["li"], ""),
+            ("electrolyte", parts["pellet"], ""),
+            ("positive", "", ""),
+        ),
+    }
+    response = staff_client.post("/cells/new/", data)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "The stack has no positive electrode." in body
+    assert "This field is required." not in body
+    assert not Cell.objects.exists()
+
+
+def test_an_amount_without_an_item_is_named(staff_client, parts):
+    data = {
+        **CELL_FIELDS,
+        **stack(
+            ("negative", parts["li"], ""),
+            ("electrolyte", "", "5"),
+            ("electrolyte", parts["pellet"], ""),
+            ("positive", parts["li"], ""),
+        ),
+    }
+    response = staff_client.post("/cells/new/", data)
+    assert response.status_code == 400
+    assert "Which item is this layer?" in response.content.decode()
+    assert not Cell.objects.exists()
