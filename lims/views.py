@@ -297,7 +297,9 @@ class ItemListView(View):
 
     model: type[Item]
     filterset_class = None
-    columns: list[tuple[str, str]] = []  # (heading with unit, dotted attribute)
+    # (heading with unit, dotted attribute) or (heading, attribute, "pct") for a fraction
+    # shown as a percentage, as on the item pages.
+    columns: list[tuple[str, ...]] = []
     select_related: tuple[str, ...] = ()
     create_url: str | None = None
     template_name = "lims/item_list.html"
@@ -315,7 +317,9 @@ class ItemListView(View):
         context = {
             "filter": filterset,
             "page": page,
-            "columns": self.columns,
+            "columns": [
+                {"heading": c[0], "path": c[1], "pct": c[2:] == ("pct",)} for c in self.columns
+            ],
             "title": capfirst(self.model._meta.verbose_name_plural),
             "create_url": self.create_url,
         }

@@ -88,7 +88,11 @@ ROLES = [role.value for role in PrecursorRole]
 
 
 class PrecursorForm(LabForm):
-    role = forms.ChoiceField(label="precursor", choices=[("", "—"), *PrecursorRole.choices])
+    role = forms.ChoiceField(
+        label="precursor",
+        choices=[("", "—"), *PrecursorRole.choices],
+        error_messages={"required": "Which precursor is this lot for?"},
+    )
     reagent_lot = LotChoiceField(required=False)
     planned_mass_g = forms.FloatField(
         label="planned (g)",

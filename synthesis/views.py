@@ -352,7 +352,7 @@ class PelletList(ItemListView):
         ("thickness (mm)", "thickness_mm"),
         ("diameter (mm)", "diameter_mm"),
         ("mass (mg)", "mass_mg"),
-        ("relative density", "relative_density"),
+        ("relative density", "relative_density", "pct"),
     ]
 
 

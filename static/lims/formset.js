@@ -26,11 +26,15 @@
     counter(grid, "TOTAL_FORMS").value = rows.length;
   }
 
-  function addRow(grid) {
+  function addRow(grid, button) {
     const total = counter(grid, "TOTAL_FORMS");
     const max = Number(counter(grid, "MAX_NUM_FORMS").value);
     const n = Number(total.value);
     if (n >= max) return;
+    if (n + 1 >= max) {
+      button.disabled = true;
+      button.title = `This table takes at most ${max} rows.`;
+    }
     const html = grid.querySelector("template[data-empty-row]").innerHTML;
     const table = grid.querySelector("table");
     table.insertAdjacentHTML("beforeend", html.replaceAll("__prefix__", String(n)));
@@ -46,7 +50,7 @@
     const button = event.target.closest("[data-add-row]");
     if (!button) return;
     event.preventDefault(); // the page adds the row; no round trip
-    addRow(button.closest("[data-formset]"));
+    addRow(button.closest("[data-formset]"), button);
   });
 
   document.addEventListener("change", (event) => {
@@ -58,6 +62,7 @@
     if ("added" in row.dataset && box.checked) {
       row.remove();
       renumber(grid);
+      grid.querySelector("[data-add-row]").disabled = false;
     } else {
       row.classList.toggle("removed", box.checked);
     }

@@ -103,7 +103,7 @@ def test_an_added_row_without_a_precursor_is_named(staff_client, lots):
     data.update(precursor_rows(lots, [*PAPER, ("", lots["li"], "0.2", "")]))
     response = staff_client.post("/synthesis/batches/new/", data)
     assert response.status_code == 400
-    assert "This field is required." in response.content.decode()
+    assert "Which precursor is this lot for?" in response.content.decode()
     assert not LagpBatch.objects.exists()
 
 
