@@ -1,6 +1,8 @@
 """The precursor grid of the batch form: one row per precursor named in the row, more lots per
 precursor, planned masses that follow the calculator (also without JS)."""
 
+import re
+
 import pytest
 
 from lims.models import LineageEdge
@@ -153,3 +155,26 @@ def test_editing_a_batch_shows_its_own_planned_masses(staff_client, lots):
     li = chemistry.lagp_precursors(10, 0.5, 10)[0].mass_g
     assert f'name="precursors-0-planned_mass_g" value="{li}"' in body
     assert 'name="precursors-0-proposed_mass_g" value="1.4592"' in body
+
+
+def test_a_copy_keeps_the_second_lot_in_a_row_of_its_own_and_weighs_anew(staff_client, lots):
+    second_li = factories.reagent_lot("Lithium carbonate, 2nd lot", "Li2CO3")
+    use = {"planned_mass_g": 1.0, "weighed_mass_g": 1.0}
+    batch = lagp_batch_save(
+        fields={"target_mass_g": 10},
+        precursors=[
+            {"role": "p", "reagent_lot": lots["p"], **use},
+            {"role": "li", "reagent_lot": lots["li"], **use},
+            {"role": "li", "reagent_lot": second_li, **use},
+        ],
+    )
+    body = staff_client.get(f"/synthesis/batches/new/?copy={batch.code}").content.decode()
+    assert 'name="precursors-TOTAL_FORMS" value="5"' in body
+    fixed = re.findall(r'<input type="hidden" name="precursors-(\d)-role" value="(\w+)"', body)
+    assert fixed == [("0", "li"), ("1", "al"), ("2", "ge"), ("3", "p")]
+    added = body.split('<select name="precursors-4-role"')[1].split("</select>")[0]
+    assert '<option value="li" selected>' in added  # the second lot chooses its precursor
+    lot = body.split('<select name="precursors-4-reagent_lot"')[1].split("</select>")[0]
+    assert f'<option value="{second_li.pk}" selected>' in lot
+    weighed = re.search(r'<input [^>]*name="precursors-0-weighed_mass_g"[^>]*>', body).group()
+    assert "value=" not in weighed  # a copy is weighed anew
