@@ -176,14 +176,14 @@ REFRESH_ACTIONS = (ADD_ROW, "recalculate")
 
 def with_added_row(data, formsets: dict) -> tuple[object, str | None]:
     """The posted data with one more row in the grid named by `add_row` (no-JS fallback of the
-    grid's own button); a message instead when the grid is full or unknown."""
+    grid's own button); unchanged, with a message, when the grid is full."""
     prefix = data.get(ADD_ROW)
     grid = next((fs for fs in formsets.values() if fs.prefix == prefix), None)
     if grid is None:
         return data, None
     total = grid.total_form_count()
     if total >= grid.max_num:
-        return data, f"{grid.title or capfirst(prefix)} takes at most {grid.max_num} rows."
+        return data, f"{grid.title or capfirst(prefix)}: no more rows, {grid.max_num} at most."
     data = data.copy()
     data[f"{prefix}-TOTAL_FORMS"] = str(total + 1)
     return data, None

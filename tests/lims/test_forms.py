@@ -124,7 +124,7 @@ def test_a_full_grid_takes_no_more_rows(staff_client, lots):
     data["add_row"] = "steps"
     response = staff_client.post("/synthesis/batches/new/", data, follow=True)
     assert response.status_code == 200
-    assert "Process steps takes at most 30 rows." in response.content.decode()
+    assert "Process steps: no more rows, 30 at most." in response.content.decode()
 
 
 # -- broken grids: a 400 that writes nothing -------------------------------------------------
