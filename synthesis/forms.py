@@ -242,6 +242,7 @@ class CalculatorForm(LabForm):
 class PelletSetForm(LabModelForm):
     batch = ItemCodeField(kinds=("lagp_batch",), label="LAGP powder batch")
     count = forms.IntegerField(label="Number of pellets", min_value=1, max_value=100, initial=4)
+    field_order = ["batch", "count"]  # what is pressed first, then how
 
     class Meta:
         model = PelletSet
@@ -347,6 +348,7 @@ class CathodeCoatingForm(LabModelForm):
 class ElectrodeDiskSetForm(LabModelForm):
     coating = ItemCodeField(kinds=("cathode_coating",), label="Cathode coating")
     count = forms.IntegerField(label="Number of disks", min_value=1, max_value=100, initial=6)
+    field_order = ["coating", "count"]
 
     class Meta:
         model = ElectrodeDisk
