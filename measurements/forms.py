@@ -38,6 +38,7 @@ class MeasurementForm(LabModelForm):
     item = ItemCodeField(label="Sample (item code)")
     parser = forms.ChoiceField(choices=parser_choices, required=False, label="File format")
     files = MultipleFileField(label="Raw instrument files", required=False)
+    field_order = ["item"]  # which sample first, then how it was measured
 
     class Meta:
         model = Measurement
