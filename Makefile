@@ -18,7 +18,7 @@ $(VENV)/.test: requirements-test.txt $(VENV)/.runtime
 	touch $@
 
 run: $(VENV)/.runtime
-	HOST=$(HOST) PORT=$(PORT) PY=$(PY) scripts/run.sh
+	@HOST=$(HOST) PORT=$(PORT) PY=$(PY) scripts/run.sh
 
 test: $(VENV)/.test
 	scripts/ensure-chromium.sh

@@ -21,7 +21,7 @@ class CellFormView(RecordFormView):
 
     def part_formsets(self, data, instance, source):
         origin = instance or source
-        initial = []
+        initial = forms.NEW_STACK
         if origin is not None:
             initial = [
                 {
@@ -34,7 +34,7 @@ class CellFormView(RecordFormView):
             ]
         return {"layers": bound_or_initial(forms.LayerFormSet, data, "layers", initial)}
 
-    def extra_context(self):
+    def extra_context(self, form):
         return {"layer_codes": selectors.layer_candidate_codes()}
 
     def save(self, form, formsets, instance, steps):

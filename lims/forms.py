@@ -1,13 +1,133 @@
-"""Form pieces shared by every app: item pickers by code, process-step formsets, and mapping
-service errors back onto form fields."""
+"""Form pieces shared by every app: error messages in a lab's words, item pickers by code,
+row grids (formsets) that refuse a broken management form, process steps, and mapping service
+errors back onto the form."""
 
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, BadRequest, FieldDoesNotExist, ValidationError
+from django.forms.formsets import INITIAL_FORM_COUNT, TOTAL_FORM_COUNT
+from django.utils.html import format_html
 
+from .display import number
 from .models import Item, ProcessStep
 from .services import STEP_FIELDS
+
+# Django's "Ensure this value is less than or equal to 1.0." said the way a lab form says it.
+BOUND_MESSAGES = {"min_value": "Must be at least {}.", "max_value": "Must be at most {}."}
+
+
+def plain_error(error: ValidationError) -> ValidationError:
+    """The same error with a bound stated plainly ("Must be at most 1."); others unchanged."""
+    limit = (error.params or {}).get("limit_value")
+    if error.code in BOUND_MESSAGES and isinstance(limit, int | float):
+        return ValidationError(BOUND_MESSAGES[error.code].format(number(limit)), code=error.code)
+    return error
+
+
+class PlainErrorsMixin:
+    """Rewrites bound errors after validation, whether a form field or a model validator (run
+    by a ModelForm) raised them, so every form reads the same."""
+
+    def full_clean(self):
+        super().full_clean()
+        for error_list in (self._errors or {}).values():
+            for index, error in enumerate(error_list.as_data()):
+                error_list[index] = plain_error(error)
+
+
+class LabForm(PlainErrorsMixin, forms.Form):
+    pass
+
+
+class LabModelForm(PlainErrorsMixin, forms.ModelForm):
+    pass
+
+
+def field_label(model, name: str) -> str:
+    """What a user reads for a field: its verbose name ("x (Al content)"), never its Python
+    name; left as written, since "x" and "LiFSI" must keep their case."""
+    try:
+        return str(model._meta.get_field(name).verbose_name)
+    except (AttributeError, FieldDoesNotExist):
+        return name.replace("_", " ")
+
+
+class BadFormData(BadRequest):
+    """Posted rows that the page we rendered cannot have sent (a row count out of range, a row
+    naming a record from elsewhere): answered with a 400 page, before anything is written."""
+
+
+class FixedChoice(forms.Select):
+    """A choice the form makes, not the user (which precursor a row is for): shown as its
+    label, posted back from a hidden input."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        value = "" if value is None else str(value)
+        label = dict((str(k), v) for k, v in self.choices).get(value, value)
+        attrs = self.build_attrs(self.attrs, attrs)
+        return format_html(
+            '<span class="fixed-choice">{}</span><input type="hidden" name="{}" value="{}" id="{}">',
+            label,
+            name,
+            value,
+            attrs.get("id", ""),
+        )
+
+
+class LabFormSetMixin:
+    """Every grid of rows. A posted management form must be one the page could have sent:
+    0 <= TOTAL_FORMS <= max_num and 0 <= INITIAL_FORMS <= TOTAL_FORMS. Django would otherwise
+    take TOTAL_FORMS=-1 as "no rows" and save the record with its rows silently dropped."""
+
+    title = ""  # heading above the grid
+
+    def check_posted(self) -> None:
+        if not self.is_bound:
+            return
+        management = self.management_form
+        if not management.is_valid():
+            raise BadFormData(f"The row counts of “{self.title or self.prefix}” are missing.")
+        total = management.cleaned_data[TOTAL_FORM_COUNT]
+        initial = management.cleaned_data[INITIAL_FORM_COUNT]
+        if not 0 <= total <= self.max_num:
+            raise BadFormData(
+                f"“{self.title or self.prefix}” was sent with {total} rows; "
+                f"it takes 0 to {self.max_num}."
+            )
+        if not 0 <= initial <= total:
+            raise BadFormData(
+                f"“{self.title or self.prefix}” was sent with {initial} existing rows "
+                f"out of {total}."
+            )
+
+    def full_clean(self):
+        self.check_posted()
+        super().full_clean()
+
+
+class LabFormSet(LabFormSetMixin, forms.BaseFormSet):
+    pass
+
+
+class LabModelFormSet(LabFormSetMixin, forms.BaseModelFormSet):
+    """A grid of existing records (each pellet of a set): every posted row must name one of
+    them, once; with edit_only no new record can be slipped in."""
+
+    def check_posted(self) -> None:
+        super().check_posted()
+        if not self.is_bound:
+            return
+        initial, total = self.initial_form_count(), self.total_form_count()
+        if self.edit_only and total != initial:
+            raise BadFormData("Rows cannot be added to this table.")
+        pk_name = self.model._meta.pk.name
+        known = {str(pk) for pk in self.get_queryset().values_list("pk", flat=True)}
+        posted = [str(self.data.get(f"{self.add_prefix(i)}-{pk_name}", "")) for i in range(initial)]
+        if len(set(posted)) != len(posted) or not set(posted) <= known:
+            raise BadFormData(
+                f"A row names a {self.model._meta.verbose_name} that is not on this page."
+            )
 
 
 class ItemCodeField(forms.CharField):
@@ -39,10 +159,11 @@ class ItemCodeField(forms.CharField):
         return item.specific
 
 
-class StepForm(forms.ModelForm):
+class StepForm(LabModelForm):
     class Meta:
         model = ProcessStep
         fields = list(STEP_FIELDS)
+        labels = {"kind": "step"}
 
     def clean(self):
         data = super().clean()
@@ -55,7 +176,10 @@ class StepForm(forms.ModelForm):
         return data
 
 
-StepFormSet = forms.formset_factory(StepForm, extra=1, can_delete=True)
+class StepFormSet(
+    forms.formset_factory(StepForm, formset=LabFormSet, extra=0, max_num=30, can_delete=True)
+):
+    title = "Process steps"
 
 
 def step_data(formset) -> list[dict]:
@@ -66,15 +190,22 @@ def step_data(formset) -> list[dict]:
     ]
 
 
-def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the fields it names, the rest on the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            target = field if field in form.fields else None
-            for error in errors:
-                message = " ".join(error.messages)
-                if target is None and field != "__all__":
-                    message = f"{field.replace('_', ' ')}: {message}"
-                form.add_error(target, message)
-    else:
-        form.add_error(None, exc)
+def apply_service_errors(form: forms.Form, exc: ValidationError, formsets=None) -> None:
+    """Put a service's ValidationError where the user looks: on the field it names, on the grid
+    it names (`layers`, `precursors`), else above the form prefixed with the field's label."""
+    formsets = formsets or {}
+    model = getattr(getattr(form, "_meta", None), "model", None)
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, [plain_error(e) for e in exc.error_list])
+        return
+    for field, errors in exc.error_dict.items():
+        errors = [plain_error(e) for e in errors]
+        if field in form.fields:
+            form.add_error(field, errors)
+        elif field in formsets:
+            formsets[field].non_form_errors().extend(" ".join(e.messages) for e in errors)
+        elif field == NON_FIELD_ERRORS:
+            form.add_error(None, errors)
+        else:
+            label = field_label(model, field)
+            form.add_error(None, [f"{label}: {' '.join(e.messages)}" for e in errors])

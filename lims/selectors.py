@@ -98,11 +98,14 @@ def direct_children(item: Item):
     return LineageEdge.objects.filter(parent=item).select_related("child").order_by("child__code")
 
 
-def changes_since(record, loaded_at: str) -> list[AuditEvent]:
+def changes_since(record, loaded_at: str) -> list:
     """What was saved on a record (an item and its parts) after a form showed it at
-    `loaded_at` (ISO time); all its recent history if that time cannot be read."""
+    `loaded_at` (ISO time), as history rows in the forms' words; its recent history if that
+    time cannot be read."""
+    from .history import history_rows
+
     events = AuditEvent.objects.filter(item_id=record.pk).select_related("user")
     when = parse_datetime(loaded_at) if loaded_at else None
     if when is not None:
         events = events.filter(at__gt=when)
-    return list(events.order_by("at")[:20])
+    return history_rows(events.order_by("at")[:20])

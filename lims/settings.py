@@ -78,7 +78,9 @@ def database_from_env() -> dict:
 
 
 def broker_from_env() -> tuple[str, dict]:
-    url = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+    # A host name, though the filesystem transport uses none: without one kombu logs "No
+    # hostname was supplied" every time a task is sent.
+    url = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
     scheme = urlparse(url).scheme
     if scheme == "filesystem":
         # kombu's filesystem transport: a broker that needs no server (embedded default).

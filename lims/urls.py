@@ -18,3 +18,7 @@ urlpatterns = [
     path("api/", include("lims.api.urls")),
     path("account/token/", views_tokens.token_page, name="account-token"),
 ]
+
+# Styled error pages (templates 400/403/404/500.html); 404 and 500 use Django's own views.
+handler400 = "lims.views.bad_request"
+handler403 = "lims.views.permission_denied"

@@ -3,9 +3,10 @@ every record form uses."""
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib import messages
-from django.contrib.auth.mixins import UserPassesTestMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.forms.models import model_to_dict
@@ -14,11 +15,13 @@ from django.shortcuts import redirect, render
 from django.template.loader import select_template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.views import View
 
 from . import selectors
-from .forms import StepFormSet, apply_service_errors, step_data
-from .models import AuditEvent, Item, ItemKind
+from .forms import BadFormData, StepFormSet, apply_service_errors, step_data
+from .history import history_rows
+from .models import ITEM_MODELS, AuditEvent, Item, ItemKind
 from .services import RecordChanged, step_dicts
 
 LIST_URLS = {
@@ -47,11 +50,25 @@ NEW_URLS = {
 }
 
 
+def record_kinds() -> list[dict]:
+    """Every kind of item with its names (the models' verbose names, so the nav, the home tiles
+    and the list titles say "LAGP powder batches" alike) and its list and new-record URLs."""
+    return [
+        {
+            "kind": kind,
+            "name": capfirst(ITEM_MODELS[kind]._meta.verbose_name),
+            "in_text": ITEM_MODELS[kind]._meta.verbose_name,  # "reagent lot", "SPE membrane"
+            "plural": capfirst(ITEM_MODELS[kind]._meta.verbose_name_plural),
+            "list_url": reverse(LIST_URLS[kind]),
+            "new_url": reverse(NEW_URLS[kind]),
+        }
+        for kind in ItemKind.values
+    ]
+
+
 def home(request: HttpRequest) -> HttpResponse:
     counts = dict(Item.objects.values_list("kind").annotate(n=Count("id")))
-    kinds = [
-        (kind, label, counts.get(kind, 0), LIST_URLS[kind]) for kind, label in ItemKind.choices
-    ]
+    kinds = [{**k, "count": counts.get(k["kind"], 0)} for k in record_kinds()]
     recent = Item.objects.order_by("-created_at", "-id")[:15]
     return render(request, "lims/home.html", {"kinds": kinds, "recent": recent})
 
@@ -82,7 +99,7 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
         "ancestors": selectors.lineage(item.pk, "ancestors", depth),
         "descendants": selectors.lineage(item.pk, "descendants", depth),
         "parents": selectors.direct_parents(item),
-        "audit": AuditEvent.objects.filter(item=item).select_related("user")[:50],
+        "history": history_rows(AuditEvent.objects.filter(item=item).select_related("user")[:50]),
         "part_template": select_template([f"parts/{item.kind}.html", "parts/none.html"]),
         "depth": depth,
         "copy_url": f"{reverse(NEW_URLS[item.kind])}?copy={item.code}",
@@ -129,11 +146,50 @@ def bound_or_initial(formset_class, data, prefix: str, initial: list[dict]):
     return formset_class(prefix=prefix, initial=initial)
 
 
-class StaffRequiredMixin(UserPassesTestMixin):
-    """Writes are for staff; read-only accounts can look at everything."""
+READ_ONLY_MESSAGE = "Your account is read-only: only staff can add or change records."
 
-    def test_func(self) -> bool:
-        return self.request.user.is_staff
+
+def require_staff(request: HttpRequest) -> None:
+    """Writes are for staff; a logged-in read-only user gets the 403 page, not the login form
+    (logging in again would not help)."""
+    if not request.user.is_staff:
+        raise PermissionDenied(READ_ONLY_MESSAGE)
+
+
+def staff_required(view):
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        require_staff(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class StaffRequiredMixin:
+    def dispatch(self, request, *args, **kwargs):
+        require_staff(request)
+        return super().dispatch(request, *args, **kwargs)
+
+
+# Submit buttons that re-render the form without saving: "Add a row" (its value is the
+# prefix of the grid that grows) and the calculator's "Recalculate" (for browsers without JS).
+ADD_ROW = "add_row"
+REFRESH_ACTIONS = (ADD_ROW, "recalculate")
+
+
+def with_added_row(data, formsets: dict) -> tuple[object, str | None]:
+    """The posted data with one more row in the grid named by `add_row` (no-JS fallback of the
+    grid's own button); unchanged, with a message, when the grid is full."""
+    prefix = data.get(ADD_ROW)
+    grid = next((fs for fs in formsets.values() if fs.prefix == prefix), None)
+    if grid is None:
+        return data, None
+    total = grid.total_form_count()
+    if total >= grid.max_num:
+        return data, f"{grid.title or capfirst(prefix)}: no more rows, {grid.max_num} at most."
+    data = data.copy()
+    data[f"{prefix}-TOTAL_FORMS"] = str(total + 1)
+    return data, None
 
 
 class RecordFormView(StaffRequiredMixin, View):
@@ -170,8 +226,12 @@ class RecordFormView(StaffRequiredMixin, View):
     def part_formsets(self, data, instance, source) -> dict:
         return {}
 
-    def extra_context(self) -> dict:
+    def extra_context(self, form) -> dict:
         return {}
+
+    def prepare_data(self, data):
+        """Posted data as the form should see it (the batch form refills planned masses)."""
+        return data
 
     def save(self, form, formsets, instance, steps):
         raise NotImplementedError
@@ -187,7 +247,7 @@ class RecordFormView(StaffRequiredMixin, View):
             formsets["steps"] = bound_or_initial(StepFormSet, data, "steps", steps)
         return instance, source, form, formsets
 
-    def render_form(self, instance, source, form, formsets, status=200):
+    def render_form(self, instance, source, form, formsets, status=200, quiet=False):
         context = {
             "form": form,
             "formsets": formsets,
@@ -204,7 +264,9 @@ class RecordFormView(StaffRequiredMixin, View):
             "title": self.title
             or f"{'Edit' if instance else 'New'} {self.model._meta.verbose_name}",
             "model_name": self.model._meta.verbose_name,
-            **self.extra_context(),
+            # A re-render for "Add a row" is not a failed save: no errors on it yet.
+            "quiet": quiet,
+            **self.extra_context(form),
         }
         return render(self.request, self.template_name, context, status=status)
 
@@ -212,8 +274,16 @@ class RecordFormView(StaffRequiredMixin, View):
         return self.render_form(*self.build())
 
     def post(self, request, *args, **kwargs):
-        instance, source, form, formsets = self.build(request.POST)
+        data = self.prepare_data(request.POST)
+        instance, source, form, formsets = self.build(data)
         self.expected_version = posted_version(request) if instance is not None else None
+        for formset in formsets.values():
+            formset.check_posted()  # a broken grid is a 400 page, before anything else
+        if any(action in data for action in REFRESH_ACTIONS):
+            data, problem = with_added_row(data, formsets)
+            if problem:
+                messages.warning(request, problem)
+            return self.render_form(*self.build(data), quiet=True)
         valid = form.is_valid() and all(fs.is_valid() for fs in formsets.values())
         if valid:
             steps = step_data(formsets["steps"]) if "steps" in formsets else None
@@ -229,7 +299,7 @@ class RecordFormView(StaffRequiredMixin, View):
                 instance, self.expected_version = exc.current, exc.current.version
                 self.loaded_at = timezone.now().isoformat()
             except ValidationError as exc:
-                apply_service_errors(form, exc)
+                apply_service_errors(form, exc, formsets)
                 offer_overdraw(form, exc)
             else:
                 messages.success(request, f"Saved {item.code}.")
@@ -278,7 +348,9 @@ class ItemListView(View):
 
     model: type[Item]
     filterset_class = None
-    columns: list[tuple[str, str]] = []  # (heading with unit, dotted attribute)
+    # (heading with unit, dotted attribute) or (heading, attribute, "pct") for a fraction
+    # shown as a percentage, as on the item pages.
+    columns: list[tuple[str, ...]] = []
     select_related: tuple[str, ...] = ()
     create_url: str | None = None
     template_name = "lims/item_list.html"
@@ -296,9 +368,22 @@ class ItemListView(View):
         context = {
             "filter": filterset,
             "page": page,
-            "columns": self.columns,
-            "title": self.model._meta.verbose_name_plural.capitalize(),
+            "columns": [
+                {"heading": c[0], "path": c[1], "pct": c[2:] == ("pct",)} for c in self.columns
+            ],
+            "title": capfirst(self.model._meta.verbose_name_plural),
             "create_url": self.create_url,
         }
         template = "lims/item_list_rows.html" if request.htmx else self.template_name
         return render(request, template, context)
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    """400 page; says what was wrong when we raised it ourselves (a broken grid of rows)."""
+    reason = str(exception) if isinstance(exception, BadFormData) else ""
+    return render(request, "400.html", {"reason": reason}, status=400)
+
+
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    reason = str(exception) if isinstance(exception, PermissionDenied) and exception.args else ""
+    return render(request, "403.html", {"reason": reason}, status=403)

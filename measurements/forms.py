@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from lims.forms import ItemCodeField
+from lims.forms import ItemCodeField, LabForm, LabModelForm
 
 from . import parsers
 from .models import Measurement
@@ -34,10 +34,11 @@ def parser_choices() -> list[tuple[str, str]]:
 SETTINGS_FIELDS = [name for name in EDITABLE if name != "options"]
 
 
-class MeasurementForm(forms.ModelForm):
-    item = ItemCodeField(label="sample (item code)")
-    parser = forms.ChoiceField(choices=parser_choices, required=False, label="file format")
-    files = MultipleFileField(label="raw instrument files", required=False)
+class MeasurementForm(LabModelForm):
+    item = ItemCodeField(label="Sample (item code)")
+    parser = forms.ChoiceField(choices=parser_choices, required=False, label="File format")
+    files = MultipleFileField(label="Raw instrument files", required=False)
+    field_order = ["item"]  # which sample first, then how it was measured
 
     class Meta:
         model = Measurement
@@ -45,8 +46,8 @@ class MeasurementForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class MeasurementSettingsForm(forms.ModelForm):
-    parser = forms.ChoiceField(choices=parser_choices, required=False, label="file format")
+class MeasurementSettingsForm(LabModelForm):
+    parser = forms.ChoiceField(choices=parser_choices, required=False, label="File format")
 
     class Meta:
         model = Measurement
@@ -54,11 +55,11 @@ class MeasurementSettingsForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class AddFilesForm(forms.Form):
-    files = MultipleFileField(label="add raw files")
+class AddFilesForm(LabForm):
+    files = MultipleFileField(label="Add raw files")
 
 
-class ColumnMappingForm(forms.Form):
+class ColumnMappingForm(LabForm):
     """The column mapping of a generic CSV file, proposed from its header, confirmed by the user."""
 
     kind = forms.ChoiceField(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -9,12 +8,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from lims.forms import apply_service_errors
+from lims.views import staff_required
 
 from . import canonical, filters, forms, selectors, services, storage
 from .models import Measurement, RawFile, Status
 from .parsers import generic_csv
-
-staff_required = user_passes_test(lambda u: u.is_staff)
 
 
 def measurement_list(request: HttpRequest) -> HttpResponse:

@@ -1,15 +1,58 @@
 #!/usr/bin/env bash
 # Start the whole system on the embedded defaults: SQLite, kombu's filesystem broker (no server),
-# a Celery worker in the background and the Django web server in the foreground.
+# a Celery worker and the Django web server; once the server answers, print where to open it,
+# the logins and how to stop. Background processes write to logs under var/, not this terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
 export DEBUG=${DEBUG:-1}
-mkdir -p var
-$PY manage.py migrate --noinput
-$PY manage.py load_demo
-$PY -m celery -A lims worker --pool=solo --loglevel=info --logfile=var/worker.log &
+export DJANGO_RUNSERVER_HIDE_WARNING=true # the banner says it is the development server
+VAR=${LIMS_VAR_DIR:-var}
+WORKER_LOG=$VAR/worker.log
+WEB_LOG=$VAR/web.log
+mkdir -p "$VAR"
+: >"$WORKER_LOG"
+: >"$WEB_LOG"
+
+echo "Preparing the database and the demo data..."
+$PY manage.py migrate --noinput -v 0
+$PY manage.py load_demo -v 0
+
+$PY -m celery -A lims worker --pool=solo --loglevel=info >>"$WORKER_LOG" 2>&1 &
 worker=$!
-trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
-echo "Worker log: var/worker.log. Open http://${HOST:-127.0.0.1}:${PORT:-8000}/"
-$PY manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}" --noreload
+# Start-up lines go to the web log; requests and errors stay on this terminal (stderr).
+$PY manage.py runserver "$HOST:$PORT" --noreload >>"$WEB_LOG" &
+web=$!
+stop() {
+  kill "$web" "$worker" 2>/dev/null || true
+  wait "$web" "$worker" 2>/dev/null || true
+}
+trap stop EXIT
+trap 'echo; echo "Stopped."; exit 0' INT TERM
+
+probe=$HOST
+[ "$probe" = "0.0.0.0" ] && probe=127.0.0.1
+for _ in $(seq 1 150); do
+  if ! kill -0 "$web" 2>/dev/null; then
+    echo "The web server did not start (see above and $WEB_LOG)." >&2
+    exit 1
+  fi
+  if (exec 3<>"/dev/tcp/$probe/$PORT") 2>/dev/null; then
+    break
+  fi
+  sleep 0.2
+done
+
+cat <<BANNER
+
+  Solid-state battery LIMS is running
+    Open        http://$HOST:$PORT/
+    Staff       demo / demo-lims
+    Read-only   viewer / demo-lims
+    Worker log  $WORKER_LOG   (web server start-up: $WEB_LOG)
+    Stop        Ctrl-C
+
+BANNER
+wait "$web"

@@ -1,8 +1,17 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.validators import MaxValueValidator
+from django.utils.text import capfirst
 
-from lims.forms import ItemCodeField
+from lims.forms import (
+    FixedChoice,
+    ItemCodeField,
+    LabForm,
+    LabFormSet,
+    LabModelForm,
+    LabModelFormSet,
+)
 from lims.validators import greater_than_zero
 
 from . import chemistry, selectors
@@ -47,7 +56,7 @@ def with_slot_fields(form_class):
     for slot in model.REAGENT_SLOTS:
         field = model._meta.get_field(slot.field)
         form_class.base_fields[slot.field] = LotChoiceField(
-            categories=slot.categories, required=not field.blank, label=field.verbose_name
+            categories=slot.categories, required=not field.blank, label=capfirst(field.verbose_name)
         )
     return form_class
 
@@ -59,20 +68,20 @@ class ConfirmOverdrawMixin(forms.Form):
     confirm_overdraw = forms.BooleanField(
         required=False,
         widget=forms.HiddenInput,
-        label="record it although a lot has less left (it is kept with a warning)",
+        label="Record it although a lot has less left (it is kept with a warning)",
     )
 
     def offer_overdraw(self) -> None:
         self.fields["confirm_overdraw"].widget = forms.CheckboxInput()
 
 
-class ChemicalForm(forms.ModelForm):
+class ChemicalForm(LabModelForm):
     class Meta:
         model = Chemical
         fields = ["name", "category", "formula", "molar_mass_g_mol", "cas_number", "notation_label"]
 
 
-class ReagentLotForm(forms.ModelForm):
+class ReagentLotForm(LabModelForm):
     chemical = forms.ModelChoiceField(
         queryset=Chemical.objects.all(),
         help_text='not listed? <a href="/synthesis/chemicals/new/">add a chemical</a>',
@@ -93,24 +102,44 @@ class ReagentLotForm(forms.ModelForm):
         widgets = {"received_on": DATE, "notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class LagpBatchForm(ConfirmOverdrawMixin, forms.ModelForm):
+class LagpBatchForm(ConfirmOverdrawMixin, LabModelForm):
     class Meta:
         model = LagpBatch
         fields = ["target_mass_g", "x_al", "li_excess_pct", "yield_g", "phase_result", "notes"]
+        labels = {"x_al": "x (Al content)"}  # not capitalised: x is the formula's x
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class PrecursorForm(forms.Form):
-    role = forms.ChoiceField(choices=PrecursorRole.choices, widget=forms.HiddenInput)
+# The recipe's order: the rows of the precursor grid and of the calculator.
+ROLES = [role.value for role in PrecursorRole]
+
+
+class PrecursorForm(LabForm):
+    role = forms.ChoiceField(
+        label="precursor",
+        choices=[("", "—"), *PrecursorRole.choices],
+        error_messages={"required": "Which precursor is this lot for?"},
+    )
+    # Lots of any precursor's category; the row's own role is checked when saved.
     reagent_lot = LotChoiceField(
         required=False, categories=[c for cs in PRECURSOR_CATEGORIES.values() for c in cs]
     )
     planned_mass_g = forms.FloatField(
-        label="planned (g)", required=False, validators=[greater_than_zero]
+        label="planned (g)",
+        required=False,
+        validators=[greater_than_zero, MaxValueValidator(10000.0)],
     )
     weighed_mass_g = forms.FloatField(
         label="weighed (g)", required=False, validators=[greater_than_zero]
     )
+    # The calculator's mass last put into `planned_mass_g`: a planned mass still equal to it
+    # (or empty) follows the calculator, one typed by hand is kept (see follow_calculator).
+    proposed_mass_g = forms.FloatField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, fixed_role: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if fixed_role:  # the recipe's own row for this precursor: named, not chosen
+            self.fields["role"].widget = FixedChoice(choices=PrecursorRole.choices)
 
     def clean(self):
         data = super().clean()
@@ -121,32 +150,129 @@ class PrecursorForm(forms.Form):
         return data
 
 
-PrecursorFormSet = forms.formset_factory(PrecursorForm, extra=0, min_num=4, max_num=4)
+class BasePrecursorFormSet(LabFormSet):
+    title = "Precursors"
+
+    def get_form_kwargs(self, index):
+        # The first rows are the recipe's, one per precursor; a row added later (a second lot
+        # of the same precursor) chooses which precursor it is for.
+        return {"fixed_role": index is not None and index < self.min_num}
+
+
+PrecursorFormSet = forms.formset_factory(
+    PrecursorForm,
+    formset=BasePrecursorFormSet,
+    extra=0,
+    min_num=len(ROLES),
+    max_num=12,
+    can_delete=True,
+)
+
+
+def proposed_masses(target_mass_g: float, x: float, li_excess_pct: float) -> dict[str, float]:
+    """The calculator's mass per role, to the 0.1 mg a planned mass is written with."""
+    return {
+        p.role: round(p.mass_g, 4)
+        for p in chemistry.lagp_precursors(target_mass_g, x, li_excess_pct)
+    }
 
 
 def precursor_initial(
     target_mass_g: float, x: float, li_excess_pct: float, lots=None
 ) -> list[dict]:
     lots = lots or {}
+    masses = proposed_masses(target_mass_g, x, li_excess_pct)
     return [
-        {"role": p.role, "planned_mass_g": round(p.mass_g, 4), "reagent_lot": lots.get(p.role)}
-        for p in chemistry.lagp_precursors(target_mass_g, x, li_excess_pct)
+        {
+            "role": role,
+            "planned_mass_g": masses[role],
+            "proposed_mass_g": masses[role],
+            "reagent_lot": lots.get(role),
+        }
+        for role in ROLES
     ]
 
 
-class CalculatorForm(forms.Form):
-    """Inputs of the precursor calculator (also used by the HTMX partial)."""
+def precursor_rows(batch: LagpBatch, *, weighed: bool = True) -> list[dict]:
+    """A saved batch's precursor uses as grid rows: the recipe's row of each precursor first
+    (its first lot, or an empty row), then any further lots."""
+    masses = proposed_masses(batch.target_mass_g, batch.x_al, batch.li_excess_pct)
+    uses = sorted(batch.precursors.all(), key=lambda u: (ROLES.index(u.role), u.pk))
+    first, more = [], []
+    for role in ROLES:
+        of_role = [u for u in uses if u.role == role]
+        row = {"role": role, "proposed_mass_g": masses[role]}
+        if of_role:
+            row |= _use_row(of_role[0], weighed)
+        first.append(row)
+        more.extend({"role": role, **_use_row(u, weighed)} for u in of_role[1:])
+    return first + more
 
-    target_mass_g = forms.FloatField(min_value=0.001, initial=chemistry.DEFAULT_TARGET_MASS_G)
-    x_al = forms.FloatField(min_value=0.0, max_value=1.0, initial=chemistry.DEFAULT_X)
-    li_excess_pct = forms.FloatField(
-        min_value=0.0, max_value=100.0, initial=chemistry.DEFAULT_LI_EXCESS_PCT
+
+def _use_row(use, weighed: bool) -> dict:
+    return {
+        "reagent_lot": use.reagent_lot_id,
+        "planned_mass_g": use.planned_mass_g,
+        "weighed_mass_g": use.weighed_mass_g if weighed else None,
+    }
+
+
+def _same_number(a: str, b: str) -> bool:
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return False
+
+
+def follow_calculator(data, prefix: str = "precursors"):
+    """Posted batch data with the calculator's masses in the planned masses that follow it:
+    the first row of each precursor, when its planned mass is empty or still the calculator's
+    last proposal. The page's script (static/lims/calculator.js) does the same as the inputs
+    change; this makes a save, "Add a row" or "Recalculate" right without JS."""
+    calculator = CalculatorForm(data)
+    if not calculator.is_valid():
+        return data
+    values = calculator.cleaned_data
+    masses = proposed_masses(values["target_mass_g"], values["x_al"], values["li_excess_pct"])
+    try:
+        total = int(data.get(f"{prefix}-TOTAL_FORMS", ""))
+    except ValueError:
+        return data  # the formset answers that with a 400
+    data = data.copy()
+    seen = set()
+    for index in range(max(0, min(total, PrecursorFormSet.max_num))):
+        row = f"{prefix}-{index}-"
+        role = data.get(f"{row}role")
+        if role not in masses or role in seen or data.get(f"{row}DELETE"):
+            continue
+        seen.add(role)
+        planned = data.get(f"{row}planned_mass_g", "").strip()
+        if not planned or _same_number(planned, data.get(f"{row}proposed_mass_g", "")):
+            data[f"{row}planned_mass_g"] = data[f"{row}proposed_mass_g"] = f"{masses[role]:.4f}"
+    return data
+
+
+def _lagp_field(name: str) -> forms.FloatField:
+    """A calculator input with the batch field's label, default and bounds, so its errors name
+    it as the batch form does ("x (Al content): Must be at most 1.")."""
+    field = LagpBatch._meta.get_field(name)
+    return forms.FloatField(
+        label=field.verbose_name, initial=field.default, validators=list(field.validators)
     )
 
 
-class PelletSetForm(forms.ModelForm):
+class CalculatorForm(LabForm):
+    """Inputs of the precursor calculator (also used by the HTMX partial)."""
+
+    target_mass_g = _lagp_field("target_mass_g")
+    x_al = _lagp_field("x_al")
+    li_excess_pct = _lagp_field("li_excess_pct")
+
+
+class PelletSetForm(LabModelForm):
     batch = ItemCodeField(kinds=("lagp_batch",), label="LAGP powder batch")
-    count = forms.IntegerField(label="number of pellets", min_value=1, max_value=100, initial=4)
+    count = forms.IntegerField(label="Number of pellets", min_value=1, max_value=100, initial=4)
+    field_order = ["batch", "count"]  # what is pressed first, then how
 
     class Meta:
         model = PelletSet
@@ -161,18 +287,20 @@ class PelletSetEditForm(PelletSetForm):
         pass
 
 
-class PelletMeasureForm(forms.ModelForm):
+class PelletMeasureForm(LabModelForm):
     class Meta:
         model = Pellet
         fields = ["thickness_mm", "diameter_mm", "mass_mg", "notes"]
         widgets = {"notes": forms.TextInput()}
 
 
-PelletMeasureFormSet = forms.modelformset_factory(Pellet, form=PelletMeasureForm, extra=0)
+PelletMeasureFormSet = forms.modelformset_factory(
+    Pellet, form=PelletMeasureForm, formset=LabModelFormSet, extra=0, edit_only=True
+)
 
 
 @with_slot_fields
-class SpeMembraneForm(ConfirmOverdrawMixin, forms.ModelForm):
+class SpeMembraneForm(ConfirmOverdrawMixin, LabModelForm):
     class Meta:
         model = SpeMembrane
         fields = [
@@ -202,7 +330,7 @@ class SpeMembraneForm(ConfirmOverdrawMixin, forms.ModelForm):
 
 
 @with_slot_fields
-class IleBatchForm(ConfirmOverdrawMixin, forms.ModelForm):
+class IleBatchForm(ConfirmOverdrawMixin, LabModelForm):
     class Meta:
         model = IleBatch
         fields = [
@@ -218,7 +346,7 @@ class IleBatchForm(ConfirmOverdrawMixin, forms.ModelForm):
 
 
 @with_slot_fields
-class CathodeCoatingForm(ConfirmOverdrawMixin, forms.ModelForm):
+class CathodeCoatingForm(ConfirmOverdrawMixin, LabModelForm):
     class Meta:
         model = CathodeCoating
         fields = [
@@ -246,9 +374,10 @@ class CathodeCoatingForm(ConfirmOverdrawMixin, forms.ModelForm):
         return value
 
 
-class ElectrodeDiskSetForm(forms.ModelForm):
-    coating = ItemCodeField(kinds=("cathode_coating",), label="cathode coating")
-    count = forms.IntegerField(label="number of disks", min_value=1, max_value=100, initial=6)
+class ElectrodeDiskSetForm(LabModelForm):
+    coating = ItemCodeField(kinds=("cathode_coating",), label="Cathode coating")
+    count = forms.IntegerField(label="Number of disks", min_value=1, max_value=100, initial=6)
+    field_order = ["coating", "count"]
 
     class Meta:
         model = ElectrodeDisk
@@ -256,9 +385,10 @@ class ElectrodeDiskSetForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class MembranePieceSetForm(forms.ModelForm):
+class MembranePieceSetForm(LabModelForm):
     membrane = ItemCodeField(kinds=("spe_membrane",), label="SPE membrane")
-    count = forms.IntegerField(label="number of pieces", min_value=1, max_value=100, initial=4)
+    count = forms.IntegerField(label="Number of pieces", min_value=1, max_value=100, initial=4)
+    field_order = ["membrane", "count"]
 
     class Meta:
         model = MembranePiece
@@ -266,14 +396,14 @@ class MembranePieceSetForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class MembranePieceForm(forms.ModelForm):
+class MembranePieceForm(LabModelForm):
     class Meta:
         model = MembranePiece
         fields = ["diameter_mm", "measured_thickness_um", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
-class ElectrodeDiskForm(forms.ModelForm):
+class ElectrodeDiskForm(LabModelForm):
     class Meta:
         model = ElectrodeDisk
         fields = ["diameter_mm", "active_loading_mg_cm2", "notes"]

@@ -258,8 +258,9 @@ class LagpBatch(Item):
     NOTATION_LABEL = "LAGP"
 
     x_al = models.FloatField(
-        "x in Li(1+x)Al(x)Ge(2-x)(PO4)3",
+        "x (Al content)",
         default=chemistry.DEFAULT_X,
+        help_text="x in Li(1+x)Al(x)Ge(2-x)(PO4)3",
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
     )
     target_mass_g = models.FloatField(
@@ -344,7 +345,8 @@ PRECURSOR_CATEGORIES = {
 
 
 class PrecursorUse(models.Model):
-    """A reagent lot weighed into a powder batch: planned and weighed mass."""
+    """A reagent lot weighed into a powder batch: planned and weighed mass. A role may be
+    weighed from several lots (the rest of one lot topped up from another)."""
 
     AUDIT_ITEM_FIELD = "batch"
 
@@ -359,7 +361,6 @@ class PrecursorUse(models.Model):
     class Meta:
         ordering = ["batch", "role"]
         constraints = [
-            models.UniqueConstraint(fields=["batch", "role"], name="precursor_role_unique"),
             _gt0("planned_mass_g"),
             _gte0_or_null("weighed_mass_g"),
         ]
@@ -488,6 +489,7 @@ class Pellet(Item):
     )
 
     class Meta:
+        verbose_name = "LAGP pellet"
         constraints = [
             _gte0_or_null("diameter_mm"),
             _gte0_or_null("thickness_mm"),

@@ -175,9 +175,6 @@ def _write_precursors(batch: LagpBatch, precursors: Iterable[Mapping[str, Any]])
         uses.append(use)
     if errors:
         raise ValidationError({"precursors": errors})
-    roles = [u.role for u in uses]
-    if len(set(roles)) != len(roles):
-        raise ValidationError({"precursors": "each precursor role may be given once"})
     for old in batch.precursors.all():
         old.delete()
     for use in uses:

@@ -10,7 +10,13 @@ from django.urls import reverse_lazy
 
 from lims.forms import apply_service_errors
 from lims.services import record_save
-from lims.views import ItemListView, RecordFormView, bound_or_initial
+from lims.views import (
+    ItemListView,
+    RecordFormView,
+    bound_or_initial,
+    require_staff,
+    staff_required,
+)
 
 from . import chemistry, defaults, filters, forms, selectors, services
 from .models import (
@@ -71,22 +77,34 @@ class CathodeCoatingFormView(SimpleRecordView):
     default_steps = defaults.CATHODE_COATING_STEPS
 
 
+def calculator_context(values) -> dict:
+    """The calculator's table (or its errors) for target mass, x and Li excess; no masses at
+    all while an input is invalid (x = 3 gives the error, not a recipe)."""
+    form = forms.CalculatorForm(values)
+    rows = []
+    if form.is_valid():
+        rows = chemistry.lagp_precursors(
+            form.cleaned_data["target_mass_g"],
+            form.cleaned_data["x_al"],
+            form.cleaned_data["li_excess_pct"],
+        )
+    return {"calculator": form, "calculator_rows": rows}
+
+
 class LagpBatchFormView(RecordFormView):
     model = LagpBatch
     form_class = forms.LagpBatchForm
     default_steps = defaults.LAGP_BATCH_STEPS
     template_name = "synthesis/batch_form.html"
 
+    def prepare_data(self, data):
+        return forms.follow_calculator(data)
+
     def part_formsets(self, data, instance, source):
         origin = instance or source
         if origin is not None and origin.precursors.exists():
-            initial = [
-                model_to_dict(u, fields=["role", "reagent_lot", "planned_mass_g", "weighed_mass_g"])
-                for u in origin.precursors.all()
-            ]
-            if source is not None:  # a copy is weighed anew
-                for row in initial:
-                    row["weighed_mass_g"] = None
+            # A copy is weighed anew.
+            initial = forms.precursor_rows(origin, weighed=source is None)
         else:
             initial = forms.precursor_initial(
                 chemistry.DEFAULT_TARGET_MASS_G,
@@ -95,6 +113,13 @@ class LagpBatchFormView(RecordFormView):
             )
         return {"precursors": bound_or_initial(forms.PrecursorFormSet, data, "precursors", initial)}
 
+    def extra_context(self, form):
+        # What the form shows (posted, copied or default values), so the page opens with the
+        # calculator filled in, also without JS.
+        return calculator_context(
+            {name: form[name].value() for name in forms.CalculatorForm.base_fields}
+        )
+
     def save(self, form, formsets, instance, steps):
         precursors = [
             {
@@ -102,7 +127,7 @@ class LagpBatchFormView(RecordFormView):
                 for k in ("role", "reagent_lot", "planned_mass_g", "weighed_mass_g")
             }
             for f in formsets["precursors"].forms
-            if f.cleaned_data.get("reagent_lot")
+            if f.cleaned_data.get("reagent_lot") and not f.cleaned_data.get("DELETE")
         ]
         return services.lagp_batch_save(
             instance=instance,
@@ -114,24 +139,18 @@ class LagpBatchFormView(RecordFormView):
         )
 
 
+@staff_required
 def chemical_create(request: HttpRequest) -> HttpResponse:
     """A chemical for the catalogue, so its lots can be registered (staff only)."""
-    if not request.user.is_staff:
-        return HttpResponse("Only staff can add chemicals.", status=403)
     form = forms.ChemicalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             chemical = services.chemical_save(fields=form.cleaned_data)
         except ValidationError as exc:
             apply_service_errors(form, exc)
-            return render(
-                request,
-                "lims/record_form.html",
-                {"form": form, "formsets": {}, "title": "New chemical"},
-                status=400,
-            )
-        messages.success(request, f"Added {chemical}.")
-        return redirect(f"{reverse_lazy('synthesis:reagent-new')}?chemical={chemical.pk}")
+        else:
+            messages.success(request, f"Added {chemical}.")
+            return redirect(f"{reverse_lazy('synthesis:reagent-new')}?chemical={chemical.pk}")
     return render(
         request,
         "lims/record_form.html",
@@ -142,15 +161,12 @@ def chemical_create(request: HttpRequest) -> HttpResponse:
 
 def precursor_calculator(request: HttpRequest) -> HttpResponse:
     """HTMX partial: the proposed precursor masses for the batch form's current inputs."""
-    form = forms.CalculatorForm(request.GET)
-    rows = []
-    if form.is_valid():
-        rows = chemistry.lagp_precursors(
-            form.cleaned_data["target_mass_g"],
-            form.cleaned_data["x_al"],
-            form.cleaned_data["li_excess_pct"],
-        )
-    return render(request, "synthesis/calculator.html", {"form": form, "rows": rows})
+    context = calculator_context(request.GET)
+    return render(
+        request,
+        "synthesis/calculator.html",
+        {"form": context["calculator"], "rows": context["calculator_rows"]},
+    )
 
 
 class PelletSetCreateView(RecordFormView):
@@ -197,10 +213,11 @@ def pellet_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Conditions of a sintered set and a table to enter every pellet's measurements."""
     pellet_set = get_object_or_404(PelletSet.objects.select_related("batch"), pk=pk)
     queryset = pellet_set.pellets.order_by("code")
+    if request.method == "POST":
+        require_staff(request)
     formset = forms.PelletMeasureFormSet(request.POST or None, queryset=queryset)
     if request.method == "POST":
-        if not request.user.is_staff:
-            return HttpResponse("Only staff can record measurements.", status=403)
+        formset.check_posted()  # a row naming another set's pellet: 400, nothing written
         if formset.is_valid():
             try:
                 services.pellets_measure(
@@ -219,10 +236,9 @@ def pellet_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@staff_required
 def pellet_set_edit(request: HttpRequest, pk: int) -> HttpResponse:
     pellet_set = get_object_or_404(PelletSet, pk=pk)
-    if not request.user.is_staff:
-        return HttpResponse("Only staff can edit.", status=403)
     initial = {"batch": pellet_set.batch.code}
     form = forms.PelletSetEditForm(request.POST or None, instance=pellet_set, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -385,7 +401,7 @@ class PelletList(ItemListView):
         ("thickness (mm)", "thickness_mm"),
         ("diameter (mm)", "diameter_mm"),
         ("mass (mg)", "mass_mg"),
-        ("relative density", "relative_density"),
+        ("relative density", "relative_density", "pct"),
     ]
 
 

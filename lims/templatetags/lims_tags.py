@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import datetime
-import math
+from decimal import Decimal
 
 from django import template
 from django.db.models import Model
+from django.utils import timezone
 from django.utils.html import format_html
+
+from lims import display
 
 register = template.Library()
 
@@ -23,25 +26,37 @@ def attr(obj, path: str):
 
 
 @register.filter
-def show(value):
-    """Lab-friendly display: 4 significant digits, links for items, a dash for nothing."""
+def show(value, unit: str = ""):
+    """How every page shows a value: numbers to sensible significant digits (lims.display)
+    followed by `unit` if given (`{{ area|show:"cm²" }}`), links for items, a dash for nothing."""
     from lims.models import Item
 
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
+    if isinstance(value, int | float | Decimal):
+        text = display.number(value)
+        if not text:
             return "—"
-        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.4e}"
+        return f"{text} {unit}" if unit else text
     if isinstance(value, Item):
         if not value.code:  # an unsaved item, e.g. a bogus row posted to a formset
             return "—"
         return format_html('<a href="{}">{}</a>', value.get_absolute_url(), value.code)
     if isinstance(value, datetime.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
     return value
+
+
+@register.filter
+def pm(value, uncertainty):
+    """`{{ ea|pm:ea_stderr }}` -> '0.3612 ± 0.0042' rounded to the uncertainty's place."""
+    if value is None:
+        return "—"
+    return display.with_uncertainty(value, uncertainty)
 
 
 @register.simple_tag(takes_context=True)
@@ -71,3 +86,11 @@ def sci(value, digits: int = 3):
     if value is None:
         return "—"
     return f"{float(value):.{int(digits) - 1}e}"
+
+
+@register.simple_tag
+def record_kinds():
+    """Every kind of item with its names and URLs (lims.views.record_kinds), for the nav."""
+    from lims.views import record_kinds
+
+    return record_kinds()

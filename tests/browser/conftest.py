@@ -54,3 +54,24 @@ def logged_in(page, staff):
     page.click("button[type=submit]")
     page.wait_for_url("**/")
     return page
+
+
+@pytest.fixture
+def lots(staff):
+    """The demo study's reagent lots (chemicals and lots only: the records are made in the
+    browser from blank forms), keyed by formula."""
+    from lims.audit import acting_as
+    from lims.demo import _lots
+
+    with acting_as(staff):
+        return _lots(staff)
+
+
+@pytest.fixture
+def viewer_page(page, viewer):
+    page.goto("/")
+    page.fill("#id_username", "victor")
+    page.fill("#id_password", "pw-victor-123")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+    return page

@@ -58,7 +58,8 @@ def test_a_full_cell_shows_its_notation_active_mass_and_currents(staff_client, p
     assert cell.notation == "Li|LAGP|NCM811"
     assert round(cell.active_mass_mg, 3) == 3.054
     body = staff_client.get(response.url).content.decode()
-    assert "0.0611" in body and "0.1221" in body and "0.6107" in body
+    # 0.1C, 0.2C and 1C of 3.054 mg NCM811 at 200 mA/g, to 4 significant digits.
+    assert "0.06107" in body and "0.1221" in body and "0.6107" in body
     assert set(LineageEdge.objects.filter(child=cell).values_list("parent__code", flat=True)) == {
         parts["li"].code,
         parts["pellet"].code,
@@ -157,3 +158,39 @@ def staff_client_commits():
     from django.test import TestCase
 
     return TestCase.captureOnCommitCallbacks(execute=True)
+
+
+def test_a_row_left_without_an_item_is_not_a_layer_and_the_stack_says_what_is_missing(
+    staff_client, parts
+):
+    # The three rows a new cell starts with, the positive one left empty.
+    data = {
+        **CELL_FIELDS,
+        **stack(
+            ("negative", parts["li"], ""),
+            ("electrolyte", parts["pellet"], ""),
+            ("positive", "", ""),
+        ),
+    }
+    response = staff_client.post("/cells/new/", data)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "The stack has no positive electrode." in body
+    assert "This field is required." not in body
+    assert not Cell.objects.exists()
+
+
+def test_an_amount_without_an_item_is_named(staff_client, parts):
+    data = {
+        **CELL_FIELDS,
+        **stack(
+            ("negative", parts["li"], ""),
+            ("electrolyte", "", "5"),
+            ("electrolyte", parts["pellet"], ""),
+            ("positive", parts["li"], ""),
+        ),
+    }
+    response = staff_client.post("/cells/new/", data)
+    assert response.status_code == 400
+    assert "Which item is this layer?" in response.content.decode()
+    assert not Cell.objects.exists()

@@ -86,7 +86,9 @@ def test_bad_input_is_named_and_nothing_is_written(staff_client, pellet):
 
 
 def test_read_only_users_cannot_upload_or_rerun(viewer_client, pellet):
-    assert post_measurement(viewer_client, pellet, []).status_code == 302  # to the login page
+    response = post_measurement(viewer_client, pellet, [])
+    assert response.status_code == 403  # the styled page, not the login form
+    assert "read-only" in response.content.decode()
     assert not Measurement.objects.exists()
 
 

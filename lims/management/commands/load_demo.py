@@ -14,23 +14,30 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, password, **options):
+        # -v 0: silent (`make run` prints its own banner with the logins).
+        quiet = options["verbosity"] == 0
+
+        def say(text):
+            if not quiet:
+                self.stdout.write(text)
+
         user, _ = demo.ensure_users(password)
         if demo.demo_loaded():
-            self.stdout.write("Demo data already loaded.")
+            say("Demo data already loaded.")
         else:
             records = demo.load_demo(user)
             if not options["no_measurements"]:
                 folder = settings.VAR_DIR / "demo-files"
                 made = demo.load_demo_measurements(user, records, folder)
-                self.stdout.write(
+                say(
                     f"Queued {len(made)} demo measurements (files in {folder}); "
                     "the worker computes their results."
                 )
-            self.stdout.write(
+            say(
                 f"Loaded demo study: batch {records['batch'].code}, "
                 f"full cell {records['full_spe'].code} ({records['full_spe'].notation})."
             )
-        self.stdout.write(
+        say(
             self.style.SUCCESS(
                 f"Log in as 'demo' / '{password}' (staff) or 'viewer' / '{password}' (read-only)."
             )
