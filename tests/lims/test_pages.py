@@ -192,7 +192,8 @@ def test_home_tiles_use_the_singular_or_the_plural(staff_client, demo):
     body = staff_client.get("/").content.decode()
     assert "<strong>1</strong><span>LAGP powder batch</span>" in body
     assert "<strong>1</strong><span>ILE batch</span>" in body
-    assert "<strong>9</strong><span>LAGP pellets</span>" in body
+    assert "<strong>12</strong><span>LAGP pellets</span>" in body
+    assert "<strong>4</strong><span>SPE membrane pieces</span>" in body
     assert "batchs" not in body and "Lagp" not in body
 
 

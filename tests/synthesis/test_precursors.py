@@ -56,7 +56,9 @@ def test_each_recipe_row_names_its_precursor_and_added_rows_choose_one(staff_cli
 
 
 def test_one_precursor_weighed_from_two_lots(staff_client, lots):
-    second_li = factories.reagent_lot("Lithium carbonate, 2nd lot", "Li2CO3")
+    second_li = factories.reagent_lot(
+        "Lithium carbonate, 2nd lot", "Li2CO3", category="lithium_source"
+    )
     data = batch_post(lots)
     data.update(
         precursor_rows(
@@ -158,7 +160,9 @@ def test_editing_a_batch_shows_its_own_planned_masses(staff_client, lots):
 
 
 def test_a_copy_keeps_the_second_lot_in_a_row_of_its_own_and_weighs_anew(staff_client, lots):
-    second_li = factories.reagent_lot("Lithium carbonate, 2nd lot", "Li2CO3")
+    second_li = factories.reagent_lot(
+        "Lithium carbonate, 2nd lot", "Li2CO3", category="lithium_source"
+    )
     use = {"planned_mass_g": 1.0, "weighed_mass_g": 1.0}
     batch = lagp_batch_save(
         fields={"target_mass_g": 10},
