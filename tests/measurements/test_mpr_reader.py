@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -117,6 +118,13 @@ def test_biol_impedance_points_match_the_peer_reference():
     assert math.fsum(data[c.Z_IMAG_OHM]) == pytest.approx(im_sum, rel=1e-12)
     assert data[c.Z_REAL_OHM][0] == pytest.approx(first_re, rel=1e-12)
     assert data[c.Z_IMAG_OHM][-1] == pytest.approx(last_im, rel=1e-12)
+
+
+def test_reading_needs_no_galvani(monkeypatch):
+    monkeypatch.setitem(sys.modules, "galvani", None)  # any import of it now fails
+
+    assert parse_file(BIOL).data.height == 23561 - 310
+    assert parse_file(NAVANI).data.height == 46102
 
 
 def test_parser_reports_modules_and_acquisition_start():
