@@ -75,8 +75,9 @@ class _DataLayout:
     points_at: int  # first data point
 
 
-# Offsets from the start of the data module's content, by module version. No public
-# description of a v1 layout was found; such files are refused with a clear message.
+# Offsets from the start of the data module's content, by module version. v0 is known only
+# as EC-Lab >= 11.50 writes it (with the longer module header). No public description of a
+# v1 layout, or of a v0 one with the short header, was found; such files are refused.
 _DATA_LAYOUTS = {
     0: _DataLayout("<u2", 0x06, 0x3EF),
     2: _DataLayout("u1", 0x05, 0x195),
@@ -182,6 +183,7 @@ class Module:
     version: int
     start: int  # offset of the module's content in the file
     length: int
+    long_header: bool = False  # the header EC-Lab >= 11.50 writes
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
@@ -233,9 +235,8 @@ def _module_at(data: bytes, pos: int) -> Module:
     if pos + dtype.itemsize > len(data):
         raise _truncated(f"the file ends inside a module header at byte {pos}")
     header = np.frombuffer(data, dtype=dtype, count=1, offset=pos)[0]
-    module = Module(
-        _text(header["short"]), int(header["version"]), pos + dtype.itemsize, int(header["length"])
-    )
+    name, version, length = _text(header["short"]), int(header["version"]), int(header["length"])
+    module = Module(name, version, pos + dtype.itemsize, length, dtype is _LONG_HEADER)
     left = len(data) - module.start
     if module.length > left:
         raise _truncated(
@@ -286,6 +287,12 @@ def _unknown_width(column_ids: list[int], row_size: int) -> str:
 
 def read_data(data: bytes, module: Module) -> tuple[np.ndarray, tuple[int, ...]]:
     layout = _DATA_LAYOUTS.get(module.version)
+    if module.version == 0 and not module.long_header:
+        raise ParseError(
+            "unsupported BioLogic .mpr data module version 0 without the module header of "
+            "EC-Lab >= 11.50 (an older layout this reader does not know); export the file to "
+            ".mpt from EC-Lab"
+        )
     if layout is None:
         known = ", ".join(str(v) for v in sorted(_DATA_LAYOUTS))
         raise ParseError(

@@ -166,13 +166,21 @@ def test_eclab_11_50_layout_gives_the_same_records():
     assert repacked.started == original.started
 
 
-def test_unsupported_data_module_version_is_named(tmp_path):
+@pytest.mark.parametrize(
+    "version, message",
+    [
+        (1, r"version 1 \(this reader knows versions 0, 2, 3\)"),
+        (4, r"version 4 \(this reader knows versions 0, 2, 3\)"),
+        (0, r"version 0 without the module header of EC-Lab >= 11\.50"),
+    ],
+)
+def test_unsupported_data_module_version_is_named(tmp_path, version, message):
     data = bytearray(NAVANI.read_bytes())
-    struct.pack_into("<I", data, _data_module_at(data) + 45, 1)
-    path = tmp_path / "v1.mpr"
+    struct.pack_into("<I", data, _data_module_at(data) + 45, version)
+    path = tmp_path / "version.mpr"
     path.write_bytes(bytes(data))
 
-    with pytest.raises(ParseError, match=r"unsupported BioLogic \.mpr data module version 1 "):
+    with pytest.raises(ParseError, match=r"^unsupported BioLogic \.mpr data module " + message):
         parse_file(path)
 
 
