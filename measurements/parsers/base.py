@@ -55,7 +55,7 @@ class Parser(Protocol):
 
 F = TypeVar("F", bound=Callable[..., ParsedData])
 
-# Errors that a malformed file can provoke deep inside polars, numpy, galvani or NewareNDA.
+# Errors that a malformed file can provoke deep inside polars, numpy or NewareNDA.
 # OSError (missing file, permissions) and MemoryError are deliberately not here: they are not
 # the file's fault and the caller must see them as they are (e.g. to retry).
 _CONTENT_ERRORS = (
