@@ -48,6 +48,15 @@ def number(value, significant: int = SIGNIFICANT) -> str:
     return "0" if float(text) == 0 else text
 
 
+# A value someone typed (a weighed 1.2896 g) is shown with every digit they gave, up to what a
+# balance or a caliper can give; only float noise (0.1 + 0.2) is cut.
+RECORDED_SIGNIFICANT = 7
+
+
+def recorded(value) -> str:
+    return number(value, significant=RECORDED_SIGNIFICANT)
+
+
 def with_uncertainty(value, uncertainty) -> str:
     """0.36123 ± 0.00012 -> '0.36123 ± 0.00012'; 0.3612 ± 0.0042 -> '0.361 ± 0.004'.
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.views import View
 
-from . import selectors
+from . import display, selectors
 from .forms import BadFormData, StepFormSet, apply_service_errors, step_data
 from .history import history_rows
 from .models import ITEM_MODELS, AuditEvent, Item, ItemKind
@@ -120,7 +120,19 @@ def item_edit(request: HttpRequest, code: str) -> HttpResponse:
 # kind -> edit view, filled by the apps' url modules (an app knows its own forms).
 EDIT_VIEWS: dict[str, object] = {}
 
-BASE_FIELDS = {"id", "item_ptr", "code", "kind", "notes", "created_at", "updated_at", "created_by"}
+# Shown elsewhere on the page (code, notes, who and when) or bookkeeping (version, summary).
+BASE_FIELDS = {
+    "id",
+    "item_ptr",
+    "code",
+    "kind",
+    "notes",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "version",
+    "summary",
+}
 
 
 def item_facts(item: Item) -> list[tuple[str, object]]:
@@ -133,6 +145,8 @@ def item_facts(item: Item) -> list[tuple[str, object]]:
         value = getattr(item, field.name)
         if field.choices:
             value = getattr(item, f"get_{field.name}_display")()
+        elif isinstance(value, float):
+            value = display.recorded(value)
         facts.append((field.verbose_name, value))
     facts.extend(item.derived_facts() if hasattr(item, "derived_facts") else [])
     return facts

@@ -229,3 +229,10 @@ def test_history_uses_the_forms_words(staff_client, demo):
     assert "planned (g) 1.459" in history  # a number to 4 significant digits
     for raw in ("synthesis.", "x_al", "reagent_lot_id", "batch_id", "<code>"):
         assert raw not in history
+
+
+def test_recorded_values_show_every_digit_typed_and_no_bookkeeping(staff_client, demo):
+    page = staff_client.get(f"/items/{demo['spe'].code}/").content.decode()
+    facts = page.split('<table class="facts">')[1].split("</table>")[0]
+    assert "<td>1.2896</td>" in facts  # Pyr14FSI weighed to 0.1 mg, not "1.290"
+    assert ">version<" not in facts and ">summary<" not in facts
