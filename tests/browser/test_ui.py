@@ -53,7 +53,7 @@ def test_a_batch_with_the_calculator_then_a_pellet_set_with_densities(logged_in,
     page.fill("#id_count", "2")
     page.fill("#id_sintering_temperature_c", "1400")
     page.get_by_role("button", name="Save").click()
-    assert "less than or equal to 1300" in page.locator("label.invalid").inner_text()
+    assert "Must be at most 1300." in page.locator("label.invalid").inner_text()
     page.fill("#id_sintering_temperature_c", "900")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url("**/synthesis/pellet-sets/*/")

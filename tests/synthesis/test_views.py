@@ -110,7 +110,7 @@ def test_a_batch_is_saved_with_precursors_steps_and_lineage(staff_client, lots):
         ({"steps-0-duration_min": "-3"}, None, "Must be greater than zero."),
         ({"precursors-0-weighed_mass_g": "-1"}, None, "Must be greater than zero."),
         ({"steps-0-temperature_c": ""}, None, "Required for this kind of step"),
-        ({"x_al": "1.5"}, "x_al", "less than or equal to 1"),
+        ({"x_al": "1.5"}, "x_al", "Must be at most 1."),
     ],
 )
 def test_impossible_batch_values_are_named_and_nothing_is_saved(
@@ -184,8 +184,8 @@ def test_a_set_of_pellets_is_pressed_in_one_form_and_measured(staff_client):
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("sintering_temperature_c", "1400", "less than or equal to 1300"),
-        ("sintering_temperature_c", "450", "greater than or equal to 500"),
+        ("sintering_temperature_c", "1400", "Must be at most 1300."),
+        ("sintering_temperature_c", "450", "Must be at least 500."),
         ("batch", "LAGP-9999", "No item with code 'LAGP-9999'"),
         ("count", "0", "greater than or equal to 1"),
     ],
