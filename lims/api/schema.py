@@ -40,10 +40,6 @@ class AutoSchema(openapi.AutoSchema):
             errors["409"] = "Other records were made from this one; `dependents` lists them."
         return errors
 
-    def _get_paginator(self):
-        # Only GET lists are paginated; a POST answering a list (disks punched) is a plain one.
-        return super()._get_paginator() if self.method == "GET" else None
-
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "response" and schema.get("properties"):

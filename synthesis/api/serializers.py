@@ -9,8 +9,11 @@ from lims.api.serializers import (
     DerivedFloatField,
     ItemCodeField,
     ItemSerializer,
-    StepSerializer,
+    ItemSetSerializer,
+    ModelSerializer,
+    NaturalKeyField,
     item_fields,
+    steps_field,
 )
 from synthesis.models import (
     PELLET_SET_CONDITIONS,
@@ -21,6 +24,7 @@ from synthesis.models import (
     LagpBatch,
     Pellet,
     PelletSet,
+    PrecursorRole,
     PrecursorUse,
     ReagentLot,
     SpeMembrane,
@@ -36,23 +40,18 @@ def _optional_lot() -> ItemCodeField:
     return _lot(required=False, allow_null=True)
 
 
-def _steps() -> StepSerializer:
-    return StepSerializer(
-        many=True,
-        required=False,
-        help_text="in order; left out on create: the lab's protocol; on update: unchanged",
-    )
-
-
-class ChemicalSerializer(serializers.ModelSerializer):
+class ChemicalSerializer(ModelSerializer):
     class Meta:
         model = Chemical
         fields = ["id", "name", "formula", "molar_mass_g_mol", "cas_number", "notation_label"]
 
 
 class ReagentLotSerializer(ItemSerializer):
-    chemical = serializers.SlugRelatedField(
-        slug_field="name", queryset=Chemical.objects.all(), help_text="the chemical's name"
+    chemical = NaturalKeyField(
+        what="chemical",
+        slug_field="name",
+        queryset=Chemical.objects.all(),
+        help_text="the chemical's name (any case)",
     )
     formula = serializers.CharField(source="chemical.formula", read_only=True)
 
@@ -70,7 +69,7 @@ class ReagentLotSerializer(ItemSerializer):
         )
 
 
-class PrecursorSerializer(serializers.ModelSerializer):
+class PrecursorSerializer(ModelSerializer):
     reagent_lot = _lot()
 
     class Meta:
@@ -83,9 +82,10 @@ class LagpBatchSerializer(ItemSerializer):
     precursors = PrecursorSerializer(
         many=True,
         required=False,
+        max_length=len(PrecursorRole),
         help_text="one per role; left out on create: none yet; on update: unchanged",
     )
-    steps = _steps()
+    steps = steps_field()
 
     class Meta(ItemSerializer.Meta):
         model = LagpBatch
@@ -101,29 +101,24 @@ class LagpBatchSerializer(ItemSerializer):
         )
 
 
-class PelletSetSerializer(serializers.ModelSerializer):
+class PelletSetSerializer(ItemSetSerializer):
+    """Pellets pressed and sintered together: the shared conditions, `count` and `items` (the
+    pellets' codes)."""
+
     batch = ItemCodeField(queryset=LagpBatch.objects.all(), help_text="LAGP powder batch code")
-    pellets = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    count = ItemSetSerializer.count_field(MAX_SET_SIZE, "pellets")
+    items = ItemSetSerializer.items_field("pellets", "the pellets' codes")
+    field_hints = {
+        "count": "The pellets of a set are made with it; press a new set instead.",
+    }
 
     class Meta:
         model = PelletSet
-        fields = ["id", "batch", *PELLET_SET_CONDITIONS, "pellets"]
-
-    def validate(self, attrs):
-        if self.instance is not None and "count" in getattr(self, "initial_data", {}):
-            raise serializers.ValidationError(
-                {"count": ["The pellets of a set are made with it; press a new set instead."]}
-            )
-        return attrs
+        fields = ["id", "batch", *PELLET_SET_CONDITIONS, "count", "items"]
 
 
-class PelletSetCreateSerializer(PelletSetSerializer):
-    count = serializers.IntegerField(
-        min_value=1, max_value=MAX_SET_SIZE, write_only=True, help_text="pellets to make"
-    )
-
-    class Meta(PelletSetSerializer.Meta):
-        fields = [*PelletSetSerializer.Meta.fields, "count"]
+class PelletSetUpdateSerializer(PelletSetSerializer):
+    count = ItemSetSerializer.count_field(MAX_SET_SIZE, "pellets", read_only=True)
 
 
 class PelletSerializer(ItemSerializer):
@@ -163,7 +158,7 @@ class SpeMembraneSerializer(ItemSerializer):
         read_only=True,
         help_text="PEO, LiFSI, Pyr14FSI in wt%, from the molar ratio",
     )
-    steps = _steps()
+    steps = steps_field()
 
     class Meta(ItemSerializer.Meta):
         model = SpeMembrane
@@ -185,7 +180,7 @@ class IleBatchSerializer(ItemSerializer):
     pyr14fsi_lot = _lot()
     litfsi_lot = _lot()
     composition = serializers.CharField(read_only=True)
-    steps = _steps()
+    steps = steps_field()
 
     class Meta(ItemSerializer.Meta):
         model = IleBatch
@@ -206,7 +201,7 @@ class CathodeCoatingSerializer(ItemSerializer):
     solvent_lot = _optional_lot()
     foil_lot = _optional_lot()
     active_fraction = DerivedFloatField(help_text="active mass fraction")
-    steps = _steps()
+    steps = steps_field()
 
     class Meta(ItemSerializer.Meta):
         model = CathodeCoating
@@ -235,11 +230,25 @@ class ElectrodeDiskSerializer(ItemSerializer):
         )
 
 
-class ElectrodeDiskCreateSerializer(ElectrodeDiskSerializer):
-    coating = ItemCodeField(queryset=CathodeCoating.objects.all(), help_text="coating code")
-    count = serializers.IntegerField(
-        min_value=1, max_value=MAX_SET_SIZE, write_only=True, help_text="disks to punch"
-    )
+class ElectrodeDiskSetSerializer(ItemSetSerializer):
+    """Disks punched from a coating in one go: their shared fields, `count` and `items` (the
+    disks' codes)."""
 
-    class Meta(ElectrodeDiskSerializer.Meta):
-        fields = [*ElectrodeDiskSerializer.Meta.fields, "count"]
+    coating = ItemCodeField(queryset=CathodeCoating.objects.all(), help_text="coating code")
+    area_cm2 = DerivedFloatField()
+    active_mass_mg = DerivedFloatField()
+    count = ItemSetSerializer.count_field(MAX_SET_SIZE, "disks")
+    items = ItemSetSerializer.items_field("items", "the disks' codes")
+
+    class Meta:
+        model = ElectrodeDisk
+        fields = [
+            "coating",
+            "diameter_mm",
+            "active_loading_mg_cm2",
+            "notes",
+            "area_cm2",
+            "active_mass_mg",
+            "count",
+            "items",
+        ]

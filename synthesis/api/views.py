@@ -11,6 +11,7 @@ from rest_framework import status, viewsets
 from rest_framework.response import Response
 
 from lims.api.base import ApiMixin, RecordViewSet, ServiceWriteMixin, service_call
+from lims.api.serializers import MadeTogether
 from synthesis import defaults, filters, services
 from synthesis.models import (
     CathodeCoating,
@@ -101,8 +102,8 @@ class PelletSetFilter(df.FilterSet):
 
 
 class PelletSetViewSet(ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
-    """Pellets pressed and sintered together. POST with `count` makes that many pellets;
-    editing the conditions applies to all of them."""
+    """Pellets pressed and sintered together. POST with `count` makes that many pellets
+    (`items` lists their codes); editing the conditions applies to all of them."""
 
     queryset = PelletSet.objects.select_related("batch").prefetch_related("pellets")
     serializer_class = s.PelletSetSerializer
@@ -112,7 +113,9 @@ class PelletSetViewSet(ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
     ordering = ["id"]
 
     def get_serializer_class(self):
-        return s.PelletSetCreateSerializer if self.action == "create" else s.PelletSetSerializer
+        if self.action in ("update", "partial_update"):
+            return s.PelletSetUpdateSerializer
+        return s.PelletSetSerializer
 
     def save_record(self, data: dict[str, Any], instance: PelletSet | None) -> PelletSet:
         if instance is not None:
@@ -178,8 +181,9 @@ class CathodeCoatingViewSet(RecordViewSet):
 
 
 class ElectrodeDiskViewSet(RecordViewSet):
-    """Disks punched from a coating: POST with `count` punches that many and answers the
-    list; a change of loading recomputes the cells built on the disk."""
+    """Disks punched from a coating: POST with `count` punches that many and answers their
+    shared fields with `items`, their codes (as a pellet set does); a change of loading
+    recomputes the cells built on the disk."""
 
     queryset = ElectrodeDisk.objects.select_related("coating", *ITEM_RELATED)
     serializer_class = s.ElectrodeDiskSerializer
@@ -189,11 +193,10 @@ class ElectrodeDiskViewSet(RecordViewSet):
     table_ancestors = ("cathode_coating",)
 
     @extend_schema(
-        request=s.ElectrodeDiskCreateSerializer,
-        responses={201: s.ElectrodeDiskSerializer(many=True)},
+        request=s.ElectrodeDiskSetSerializer, responses={201: s.ElectrodeDiskSetSerializer}
     )
     def create(self, request, *args, **kwargs) -> Response:
-        serializer = s.ElectrodeDiskCreateSerializer(
+        serializer = s.ElectrodeDiskSetSerializer(
             data=request.data, context=self.get_serializer_context()
         )
         serializer.is_valid(raise_exception=True)
@@ -204,7 +207,7 @@ class ElectrodeDiskViewSet(RecordViewSet):
                 user=request.user, coating=coating, count=count, fields=fields
             )
         made = self.get_queryset().filter(pk__in=[d.pk for d in disks]).order_by("code")
-        data = self.get_serializer(made, many=True).data
+        data = s.ElectrodeDiskSetSerializer(MadeTogether(made)).data
         return Response(data, status=status.HTTP_201_CREATED)
 
     def save_record(self, data: dict[str, Any], instance: ElectrodeDisk | None) -> ElectrodeDisk:
