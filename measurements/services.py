@@ -25,7 +25,16 @@ from lims.services import allocate_code
 
 from . import compute, parsers, storage
 from .analysis import AnalysisError
-from .models import CycleRow, Measurement, MeasurementFile, RawFile, Result, Status, Technique
+from .models import (
+    STATUS_DETAIL_MAX_LENGTH,
+    CycleRow,
+    Measurement,
+    MeasurementFile,
+    RawFile,
+    Result,
+    Status,
+    Technique,
+)
 
 log = logging.getLogger(__name__)
 PARSE_CACHE_VERSION = "1"
@@ -96,7 +105,7 @@ def measurement_create(
         item=item, created_by=user, **{k: v for k, v in fields.items() if k in EDITABLE}
     )
     measurement.full_clean(exclude=["code"])
-    _check_parser(measurement.parser)
+    _check_parser(measurement.parser, measurement.options)
     measurement.code = allocate_code("MEAS")
     measurement.save()
     _attach(measurement, uploads, user)
@@ -110,18 +119,25 @@ def measurement_update(measurement: Measurement, *, fields: dict[str, Any]) -> M
         if name in EDITABLE:
             setattr(measurement, name, value)
     measurement.full_clean()
-    _check_parser(measurement.parser)
+    _check_parser(measurement.parser, measurement.options)
     measurement.save()
     measurement_reprocess(measurement)
     return measurement
 
 
-def _check_parser(name: str) -> None:
+def _check_parser(name: str, options) -> None:
+    """The parser exists and takes these options: the rule the API and the web pages share,
+    so options a format cannot use are refused when saved, not when processing fails."""
     if name:
         try:
             parsers.get_parser(name)
         except parsers.ParseError as exc:
             raise ValidationError({"parser": exc.message}) from None
+    if not isinstance(options, dict):
+        raise ValidationError({"options": 'Must be a JSON object, e.g. {"kind": "eis"}.'})
+    errors = parsers.check_options(name, options)
+    if errors:
+        raise ValidationError({"options": errors})
 
 
 @transaction.atomic
@@ -196,7 +212,7 @@ def process_measurement(measurement_id: int, run: int) -> str:
             measurement_id,
             run,
             status=Status.FAILED,
-            status_detail=str(exc)[:2000],
+            status_detail=str(exc)[:STATUS_DETAIL_MAX_LENGTH],
             processed_at=timezone.now(),
         )
         return "failed"
