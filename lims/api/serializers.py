@@ -178,16 +178,14 @@ class ItemCodeField(serializers.SlugRelatedField):
 # --- the strict base ---------------------------------------------------------------------
 
 
+# What every write serializer of the API does: a field it does not know, or one it only shows,
+# is a 400 naming it (DRF ignores both, so a typo like `thickness_um` for `thickness_mm` would
+# answer 200 and change nothing). Nested serializers (cell layers, precursors, steps) use this
+# base too, so their fields are checked the same way. `field_hints` gives a better answer than
+# "unknown" for a field that exists elsewhere (a pellet set's `count` is only for creating).
+# No docstrings on these classes: the OpenAPI schema would show them as every record's
+# description.
 class StrictMixin:
-    """What every write serializer of the API does: a field it does not know, or one it only
-    shows, is a 400 naming it (DRF ignores both, so a typo like `thickness_um` for
-    `thickness_mm` would answer 200 and change nothing). Nested serializers (cell layers,
-    precursors, steps) are checked the same way, as they use this base too.
-
-    `field_hints` gives a better answer than "unknown" for a field that exists elsewhere
-    (e.g. a pellet set's `count`, which only its creation takes).
-    """
-
     field_hints: dict[str, str] = {}
 
     def to_internal_value(self, data):
