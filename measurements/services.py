@@ -313,20 +313,21 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
     current = Measurement.objects.select_for_update().get(pk=measurement.pk)
     if current.run != run:
         return None
-    Result.objects.filter(measurement=current).delete()
-    Result.objects.bulk_create(
-        [
-            Result(
-                item_id=current.item_id,
-                measurement=current,
-                kind=r.kind,
-                values=r.values,
-                inputs=r.inputs,
-                algorithm_version=r.algorithm_version,
-            )
-            for r in outcome.results
-        ]
-    )
+    # Updated in place, so a result keeps its id (and `/api/results/<id>/`) across re-runs.
+    Result.objects.filter(measurement=current).exclude(
+        kind__in=[r.kind for r in outcome.results]
+    ).delete()
+    for r in outcome.results:
+        Result.objects.update_or_create(
+            measurement=current,
+            kind=r.kind,
+            defaults={
+                "item_id": current.item_id,
+                "values": r.values,
+                "inputs": r.inputs,
+                "algorithm_version": r.algorithm_version,
+            },
+        )
     CycleRow.objects.filter(measurement=current).delete()
     if outcome.per_cycle is not None:
         CycleRow.objects.bulk_create(_cycle_rows(current, outcome.per_cycle), batch_size=2000)
