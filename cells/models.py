@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from lims.models import Item, ItemKind, LineageRole, register_item_model
-from lims.validators import greater_than_zero
+from lims.validators import at_least, at_most, greater_than_zero
 
 from . import stack
 
@@ -35,7 +34,7 @@ class Cell(Item):
         "active area (cm²)",
         null=True,
         blank=True,
-        validators=[greater_than_zero, MaxValueValidator(1000.0)],
+        validators=[greater_than_zero, at_most(1000.0)],
     )
     assembled_on = models.DateField(null=True, blank=True)
     operator = models.ForeignKey(
@@ -45,12 +44,12 @@ class Cell(Item):
         "dry-room dew point (°C)",
         null=True,
         blank=True,
-        validators=[MinValueValidator(-100.0), MaxValueValidator(20.0)],
+        validators=[at_least(-100.0), at_most(20.0)],
     )
     test_temperature_c = models.FloatField(
         "test temperature (°C)",
         default=40.0,
-        validators=[MinValueValidator(-60.0), MaxValueValidator(200.0)],
+        validators=[at_least(-60.0), at_most(200.0)],
     )
 
     class Meta:
@@ -96,7 +95,7 @@ class CellLayer(models.Model):
         "amount (µL)",
         null=True,
         blank=True,
-        validators=[MinValueValidator(0.0)],
+        validators=[at_least(0.0), at_most(10_000.0)],
         help_text="for liquid layers, e.g. a drop of ILE",
     )
     # A label for the layer in the notation when the item's own would be wrong (e.g. "Pt").

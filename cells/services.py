@@ -59,7 +59,7 @@ def _write_layers(cell: Cell, layers: list[Mapping[str, Any]]) -> None:
         layer.full_clean(exclude=["cell"], validate_unique=False, validate_constraints=False)
         built.append(layer)
     specs = [layer.spec() for layer in built]
-    errors = stack.stack_errors(specs) + _piece_errors(cell, built)
+    errors = stack.stack_errors(specs) + _notation_errors(specs) + _piece_errors(cell, built)
     if errors:
         raise ValidationError({"layers": errors})
     for old in cell.layers.all():
@@ -67,6 +67,18 @@ def _write_layers(cell: Cell, layers: list[Mapping[str, Any]]) -> None:
     for layer in built:
         layer.save()
     _store_derived(cell, specs)
+
+
+def _notation_errors(specs: list[stack.LayerSpec]) -> list[str]:
+    # Labels come from chemicals' formulas and names, which can be long; the notation is
+    # stored (lists filter on it), so a stack whose notation does not fit is refused here.
+    longest = Cell._meta.get_field("notation").max_length
+    if len(stack.notation(specs)) <= longest:
+        return []
+    return [
+        f"The cell's notation would be longer than {longest} characters; "
+        "give the layers shorter labels."
+    ]
 
 
 def _store_derived(cell: Cell, specs: list[stack.LayerSpec]) -> bool:

@@ -7,6 +7,7 @@ DataFrames, pages are followed for you.
     table = lims.lineage_table(pellet__sintering_temperature_c=900)
     up = lims.lineage("CELL-0005", "ancestors")
     lims.get("PEL-0003")                                     # dict with the pellet's fields
+    lims.create("pellet-sets", batch="LAGP-0001", count=2)["items"]   # ["PEL-0010", ...]
     per_cycle = lims.cycling("CELL-0005")                    # per-cycle DataFrame
     m = lims.upload("PEL-0003", "pel3_25C.mpt", technique="eis", area_cm2=0.56)  # waits
 
@@ -117,6 +118,12 @@ class Client:
     def get(self, code: str) -> dict[str, Any]:
         """One item (any kind) with all its fields."""
         return self.request("GET", f"items/{urllib.parse.quote(code)}/")
+
+    def create(self, endpoint: str, **fields: Any) -> dict[str, Any]:
+        """A new record, e.g. `create("cells", layers=[...])`. Items made together with
+        `count` (`pellet-sets`, `electrode-disks`) answer their shared fields, `count` and
+        `items`, the codes made. A field the endpoint does not have raises ApiError (400)."""
+        return self.request("POST", f"{endpoint.strip('/')}/", data=fields)
 
     def items(self, **filters: Any) -> pd.DataFrame:
         """Items of every kind: `q` (code contains), `kind`, `ancestor`, `descendant`."""
@@ -255,7 +262,8 @@ class Client:
         return page["results"][0]["code"]
 
     def download(self, path: str, **params: Any) -> bytes:
-        """The raw bytes of an endpoint (CSV, Parquet)."""
+        """The raw bytes of an endpoint (CSV, Parquet) or of a measurement's raw file (its
+        `files[i]["download"]`)."""
         req = urllib.request.Request(
             self.url(path, params), headers={"Authorization": f"Token {self.token}"}
         )

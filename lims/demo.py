@@ -31,6 +31,23 @@ from synthesis.services import (
 
 DEMO_MARKER = "Demo data: the bilayer solid-electrolyte paper's study."
 
+# Records of the demo data, by model, that the API schema gives as examples: the docs' "Try it
+# out" and the schema fuzzer (tests/api/test_schemathesis.py) then reach real records.
+# Measurements exist once `load_demo_measurements` ran (`make run`); "demo" is `ensure_users`'.
+EXAMPLE_CODES = {
+    "lims.item": "PEL-0003",
+    "synthesis.reagentlot": "RGT-0001",
+    "synthesis.lagpbatch": "LAGP-0001",
+    "synthesis.pellet": "PEL-0003",
+    "synthesis.spemembrane": "SPE-0001",
+    "synthesis.ilebatch": "ILE-0001",
+    "synthesis.cathodecoating": "CAT-0001",
+    "synthesis.electrodedisk": "ELD-0001",
+    "cells.cell": "CELL-0005",
+    "measurements.measurement": "MEAS-0001",
+}
+EXAMPLE_NAMES = {"synthesis.chemical": "Lithium foil", "auth.user": "demo"}
+
 CHEMICALS = [
     # name, category, formula, M (g/mol), CAS, notation label, supplier, grade, quantity, unit
     ("Lithium carbonate", "lithium_source", "Li2CO3", chemistry.LI2CO3, "554-13-2", "",

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.expressions import Combinable
 from django.urls import reverse
 
-from .validators import greater_than_zero
+from .validators import NOTES_MAX_LENGTH, at_least, at_most, greater_than_zero, max_length
 
 
 class ItemKind(models.TextChoices):
@@ -59,7 +58,9 @@ class Item(VersionedModel):
     # A few words that tell a person what the item is in a list of codes ("Lithium foil, Honjo
     # lot 7", "sintered 900 °C"); refreshed by the services on every save.
     summary = models.CharField(max_length=200, blank=True, editable=False)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(
+        blank=True, max_length=NOTES_MAX_LENGTH, validators=[max_length(NOTES_MAX_LENGTH)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -216,26 +217,34 @@ class ProcessStep(models.Model):
         "temperature (°C)",
         null=True,
         blank=True,
-        validators=[MinValueValidator(-100.0), MaxValueValidator(1600.0)],
+        validators=[at_least(-100.0), at_most(1600.0)],
     )
+    # Upper bounds are generous physical limits (about ten weeks, a rapid thermal annealer's
+    # ramp, twice atmospheric pressure, a rotor-stator mixer's speed): what lies beyond is a
+    # typo or a unit mix-up, not a process.
     duration_min = models.FloatField(
-        "duration (min)", null=True, blank=True, validators=[greater_than_zero]
+        "duration (min)", null=True, blank=True, validators=[greater_than_zero, at_most(100_000.0)]
     )
     ramp_c_min = models.FloatField(
-        "heating ramp (°C/min)", null=True, blank=True, validators=[greater_than_zero]
+        "heating ramp (°C/min)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, at_most(1000.0)],
     )
     atmosphere = models.CharField(max_length=10, choices=Atmosphere.choices, blank=True)
     pressure_mbar = models.FloatField(
-        "vacuum (mbar)", null=True, blank=True, validators=[greater_than_zero]
+        "vacuum (mbar)", null=True, blank=True, validators=[greater_than_zero, at_most(2000.0)]
     )
-    rpm = models.PositiveIntegerField("speed (rpm)", null=True, blank=True)
+    rpm = models.PositiveIntegerField(
+        "speed (rpm)", null=True, blank=True, validators=[at_most(30_000)]
+    )
     solvent = models.CharField(max_length=50, blank=True)
     jar_material = models.CharField(max_length=30, blank=True)
     pressure_t_cm2 = models.FloatField(
-        "pressure (t/cm²)", null=True, blank=True, validators=[greater_than_zero]
+        "pressure (t/cm²)", null=True, blank=True, validators=[greater_than_zero, at_most(100.0)]
     )
     lamp_power_w = models.FloatField(
-        "lamp power (W)", null=True, blank=True, validators=[greater_than_zero]
+        "lamp power (W)", null=True, blank=True, validators=[greater_than_zero, at_most(10_000.0)]
     )
     notes = models.CharField(max_length=200, blank=True)
 

@@ -137,6 +137,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After the session and user (its 400 page has the site's navigation), before any view
+    # or the CSRF check reads the body.
+    "lims.middleware.RefuseUnreadableInputMiddleware",
     "lims.middleware.LoginRequiredMiddleware",  # Django's, minus the API (token auth, 401 JSON)
     "lims.audit.CurrentUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
 from lims.models import Item, VersionedModel
-from lims.validators import greater_than_zero
+from lims.validators import (
+    NOTES_MAX_LENGTH,
+    MaxJsonSize,
+    at_least,
+    at_most,
+    greater_than_zero,
+    max_length,
+)
+
+# A column mapping of a wide CSV file fits in a few hundred characters.
+OPTIONS_MAX_SIZE = 10_000
+# The worker's reason for a failure (a file name, a line, what was wrong).
+STATUS_DETAIL_MAX_LENGTH = 2000
 
 
 class Technique(models.TextChoices):
@@ -76,7 +87,7 @@ class Measurement(VersionedModel):
         "temperature (°C)",
         null=True,
         blank=True,
-        validators=[MinValueValidator(-100.0), MaxValueValidator(1200.0)],
+        validators=[at_least(-100.0), at_most(1200.0)],
     )
     # Geometry overrides; when empty the sample's own values are used (pellet thickness, cell
     # active area), and each result records which values it used.
@@ -84,35 +95,43 @@ class Measurement(VersionedModel):
         "sample thickness (µm)",
         null=True,
         blank=True,
-        validators=[greater_than_zero, MaxValueValidator(100000.0)],
+        validators=[greater_than_zero, at_most(100000.0)],
     )
     area_cm2 = models.FloatField(
         "electrode area (cm²)",
         null=True,
         blank=True,
-        validators=[greater_than_zero, MaxValueValidator(1000.0)],
+        validators=[greater_than_zero, at_most(1000.0)],
     )
     active_mass_mg = models.FloatField(
         "active mass (mg)",
         null=True,
         blank=True,
-        validators=[greater_than_zero, MaxValueValidator(1e6)],
+        validators=[greater_than_zero, at_most(1e6)],
     )
     eis_model = models.CharField(
         "equivalent circuit", max_length=24, choices=EisModel.choices, default=EisModel.AUTO
     )
-    reference_cycle = models.PositiveIntegerField(default=1, help_text="for capacity retention")
+    reference_cycle = models.PositiveIntegerField(
+        default=1, validators=[at_most(1_000_000)], help_text="for capacity retention"
+    )
     parser = models.CharField(max_length=30, blank=True, help_text="empty: detect from the file")
     # Parser options a user confirmed, e.g. the column mapping of a generic CSV file.
-    options = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True, validators=[MaxJsonSize(OPTIONS_MAX_SIZE)])
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    status_detail = models.TextField(blank=True)
-    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    status_detail = models.TextField(
+        blank=True,
+        max_length=STATUS_DETAIL_MAX_LENGTH,
+        validators=[max_length(STATUS_DETAIL_MAX_LENGTH)],
+    )
+    progress = models.PositiveSmallIntegerField(default=0, validators=[at_most(100)])
     # Incremented by every request to (re)process; a worker only writes results for the run
     # it started, so a stale duplicate delivery cannot overwrite newer results.
     run = models.PositiveIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(
+        blank=True, max_length=NOTES_MAX_LENGTH, validators=[max_length(NOTES_MAX_LENGTH)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+from django.http import Http404
 
 from . import storage
 from .analysis import eis
-from .models import CycleRow, Measurement, Result
+from .models import CycleRow, Measurement, RawFile, Result
 
 MAX_PLOT_POINTS = 4000
 
@@ -17,6 +19,17 @@ MAX_PLOT_POINTS = 4000
 def with_related(queryset=None):
     queryset = queryset if queryset is not None else Measurement.objects.all()
     return queryset.select_related("item", "created_by")
+
+
+def raw_file_for_download(sha256: str) -> tuple[RawFile, Path]:
+    """A stored raw file and where its bytes are; 404 when either is missing."""
+    raw = RawFile.objects.filter(sha256=sha256.lower()).first()
+    if raw is None:
+        raise Http404("No raw file with this SHA-256.")
+    path = storage.raw_path(raw.sha256)
+    if not path.exists():
+        raise Http404("The raw file is missing from the store.")
+    return raw, path
 
 
 def results_by_kind(measurement: Measurement) -> dict[str, Result]:

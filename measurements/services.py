@@ -25,7 +25,16 @@ from lims.services import allocate_code, apply_changes
 
 from . import compute, parsers, storage
 from .analysis import AnalysisError
-from .models import CycleRow, Measurement, MeasurementFile, RawFile, Result, Status, Technique
+from .models import (
+    STATUS_DETAIL_MAX_LENGTH,
+    CycleRow,
+    Measurement,
+    MeasurementFile,
+    RawFile,
+    Result,
+    Status,
+    Technique,
+)
 
 log = logging.getLogger(__name__)
 PARSE_CACHE_VERSION = "1"
@@ -96,7 +105,7 @@ def measurement_create(
         item=item, created_by=user, **{k: v for k, v in fields.items() if k in EDITABLE}
     )
     measurement.full_clean(exclude=["code"])
-    _check_parser(measurement.parser)
+    _check_parser(measurement.parser, measurement.options)
     measurement.code = allocate_code("MEAS")
     measurement.save()
     _attach(measurement, uploads, user)
@@ -112,19 +121,26 @@ def measurement_update(
     compute its results again."""
     editable = {name: value for name, value in fields.items() if name in EDITABLE}
     measurement, changed = apply_changes(measurement, editable, expected_version=expected_version)
-    _check_parser(measurement.parser)
+    _check_parser(measurement.parser, measurement.options)
     if changed:
         measurement.save(update_fields=changed)
     measurement_reprocess(measurement)
     return measurement
 
 
-def _check_parser(name: str) -> None:
+def _check_parser(name: str, options) -> None:
+    """The parser exists and takes these options: the rule the API and the web pages share,
+    so options a format cannot use are refused when saved, not when processing fails."""
     if name:
         try:
             parsers.get_parser(name)
         except parsers.ParseError as exc:
             raise ValidationError({"parser": exc.message}) from None
+    if not isinstance(options, dict):
+        raise ValidationError({"options": 'Must be a JSON object, e.g. {"kind": "eis"}.'})
+    errors = parsers.check_options(name, options)
+    if errors:
+        raise ValidationError({"options": errors})
 
 
 @transaction.atomic
@@ -199,7 +215,7 @@ def process_measurement(measurement_id: int, run: int) -> str:
             measurement_id,
             run,
             status=Status.FAILED,
-            status_detail=str(exc)[:2000],
+            status_detail=str(exc)[:STATUS_DETAIL_MAX_LENGTH],
             processed_at=timezone.now(),
         )
         return "failed"
@@ -300,20 +316,21 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
     current = Measurement.objects.select_for_update().get(pk=measurement.pk)
     if current.run != run:
         return None
-    Result.objects.filter(measurement=current).delete()
-    Result.objects.bulk_create(
-        [
-            Result(
-                item_id=current.item_id,
-                measurement=current,
-                kind=r.kind,
-                values=r.values,
-                inputs=r.inputs,
-                algorithm_version=r.algorithm_version,
-            )
-            for r in outcome.results
-        ]
-    )
+    # Updated in place, so a result keeps its id (and `/api/results/<id>/`) across re-runs.
+    Result.objects.filter(measurement=current).exclude(
+        kind__in=[r.kind for r in outcome.results]
+    ).delete()
+    for r in outcome.results:
+        Result.objects.update_or_create(
+            measurement=current,
+            kind=r.kind,
+            defaults={
+                "item_id": current.item_id,
+                "values": r.values,
+                "inputs": r.inputs,
+                "algorithm_version": r.algorithm_version,
+            },
+        )
     CycleRow.objects.filter(measurement=current).delete()
     if outcome.per_cycle is not None:
         CycleRow.objects.bulk_create(_cycle_rows(current, outcome.per_cycle), batch_size=2000)

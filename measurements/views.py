@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -11,7 +11,7 @@ from lims.forms import apply_service_errors
 from lims.views import staff_required
 
 from . import canonical, filters, forms, selectors, services, storage
-from .models import Measurement, RawFile, Status
+from .models import Measurement, Status
 from .parsers import generic_csv
 
 
@@ -173,8 +173,6 @@ def measurement_mapping(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def raw_file_download(request: HttpRequest, sha256: str) -> FileResponse:
-    raw = get_object_or_404(RawFile, sha256=sha256)
-    path = storage.raw_path(raw.sha256)
-    if not path.exists():
-        raise Http404("The raw file is missing from the store.")
+    """The raw file for a browser (scripts use `/api/raw-files/<sha256>/` with a token)."""
+    raw, path = selectors.raw_file_for_download(sha256)
     return FileResponse(open(path, "rb"), as_attachment=True, filename=raw.original_name)

@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from lims.models import Item, ItemKind, LineageRole, VersionedModel, register_item_model
-from lims.validators import greater_than_zero
+from lims.validators import at_least, at_most, greater_than_zero
 
 from . import chemistry, units
 
-positive = MinValueValidator(0.0, "Must not be negative.")
+positive = at_least(0.0)
+# The most any batch, lot or precursor of this lab weighs (g): 10 kg.
+MAX_MASS_G = 10_000.0
+# Dwell times (h) and heating ramps (°C/min) beyond any furnace programme.
+MAX_DWELL_H = 1000.0
+MAX_RAMP_C_MIN = 1000.0
 
 
 def _gt0(name: str) -> models.CheckConstraint:
@@ -62,8 +66,12 @@ class Chemical(VersionedModel):
         help_text="what it is used as; a record's reagent slots accept only their categories",
     )
     formula = models.CharField(max_length=60, blank=True)
+    # Up to an ultra-high-molecular-weight polymer's (PEO of Mw 4 000 000).
     molar_mass_g_mol = models.FloatField(
-        "molar mass (g/mol)", null=True, blank=True, validators=[greater_than_zero]
+        "molar mass (g/mol)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, at_most(100_000_000.0)],
     )
     cas_number = models.CharField("CAS number", max_length=20, blank=True)
     # How the chemical appears in a cell notation, e.g. "Li" for lithium foil.
@@ -87,9 +95,11 @@ class ReagentLot(Item):
     grade = models.CharField("grade / purity", max_length=60, blank=True, help_text="e.g. ≥99.0 %")
     lot_number = models.CharField(max_length=60)
     received_on = models.DateField(null=True, blank=True)
+    # In the lot's unit (g, mg, mL, cm², pieces): a million of any of them is more than a lab
+    # keeps.
     quantity = models.FloatField(
         "quantity received",
-        validators=[positive, MaxValueValidator(1e6)],
+        validators=[positive, at_most(1e6)],
         help_text="what the lot held when it arrived; uses by records are subtracted from it",
     )
     quantity_unit = models.CharField(
@@ -221,7 +231,7 @@ def _used_mass(label: str, help_text: str = "") -> models.FloatField:
         label,
         null=True,
         blank=True,
-        validators=[greater_than_zero, MaxValueValidator(10000.0)],
+        validators=[greater_than_zero, at_most(10000.0)],
         help_text=help_text or "weighed in; taken from the lot's quantity",
     )
 
@@ -261,19 +271,21 @@ class LagpBatch(Item):
         "x (Al content)",
         default=chemistry.DEFAULT_X,
         help_text="x in Li(1+x)Al(x)Ge(2-x)(PO4)3",
-        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        validators=[at_least(0.0), at_most(1.0)],
     )
     target_mass_g = models.FloatField(
         "target mass (g)",
         default=chemistry.DEFAULT_TARGET_MASS_G,
-        validators=[greater_than_zero, MaxValueValidator(10000.0)],
+        validators=[greater_than_zero, at_most(MAX_MASS_G)],
     )
     li_excess_pct = models.FloatField(
         "Li excess (%)",
         default=chemistry.DEFAULT_LI_EXCESS_PCT,
-        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        validators=[at_least(0.0), at_most(100.0)],
     )
-    yield_g = models.FloatField("yield (g)", null=True, blank=True, validators=[positive])
+    yield_g = models.FloatField(
+        "yield (g)", null=True, blank=True, validators=[positive, at_most(MAX_MASS_G)]
+    )
     phase_result = models.CharField(
         "phase (XRD)",
         max_length=200,
@@ -354,9 +366,11 @@ class PrecursorUse(models.Model):
     role = models.CharField(max_length=2, choices=PrecursorRole.choices)
     reagent_lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="+")
     planned_mass_g = models.FloatField(
-        "planned (g)", validators=[greater_than_zero, MaxValueValidator(10000.0)]
+        "planned (g)", validators=[greater_than_zero, at_most(MAX_MASS_G)]
     )
-    weighed_mass_g = models.FloatField("weighed (g)", null=True, blank=True, validators=[positive])
+    weighed_mass_g = models.FloatField(
+        "weighed (g)", null=True, blank=True, validators=[positive, at_most(MAX_MASS_G)]
+    )
 
     class Meta:
         ordering = ["batch", "role"]
@@ -405,45 +419,52 @@ class PelletSet(VersionedModel):
 
     batch = models.ForeignKey(LagpBatch, on_delete=models.PROTECT, related_name="pellet_sets")
     die_diameter_mm = models.FloatField(
-        "die diameter (mm)", default=15.0, validators=[greater_than_zero, MaxValueValidator(100.0)]
+        "die diameter (mm)", default=15.0, validators=[greater_than_zero, at_most(100.0)]
     )
     pressing_pressure_t_cm2 = models.FloatField(
         "pressing pressure (t/cm²)",
         default=3.0,
-        validators=[greater_than_zero, MaxValueValidator(100.0)],
+        validators=[greater_than_zero, at_most(100.0)],
     )
     pretreatment_temperature_c = models.FloatField(
         "pretreatment (°C)",
         null=True,
         blank=True,
         default=400.0,
-        validators=[MinValueValidator(20.0), MaxValueValidator(1300.0)],
+        validators=[at_least(20.0), at_most(1300.0)],
     )
     pretreatment_dwell_h = models.FloatField(
-        "pretreatment dwell (h)", null=True, blank=True, default=2.0, validators=[greater_than_zero]
+        "pretreatment dwell (h)",
+        null=True,
+        blank=True,
+        default=2.0,
+        validators=[greater_than_zero, at_most(MAX_DWELL_H)],
     )
     pretreatment_ramp_c_min = models.FloatField(
         "pretreatment ramp (°C/min)",
         null=True,
         blank=True,
         default=3.0,
-        validators=[greater_than_zero],
+        validators=[greater_than_zero, at_most(MAX_RAMP_C_MIN)],
     )
     sintering_temperature_c = models.FloatField(
         "sintering temperature (°C)",
         default=900.0,
-        validators=[MinValueValidator(500.0), MaxValueValidator(1300.0)],
+        validators=[at_least(500.0), at_most(1300.0)],
     )
     sintering_dwell_h = models.FloatField(
-        "sintering dwell (h)", default=8.0, validators=[greater_than_zero]
+        "sintering dwell (h)", default=8.0, validators=[greater_than_zero, at_most(MAX_DWELL_H)]
     )
     sintering_ramp_c_min = models.FloatField(
-        "sintering ramp (°C/min)", default=5.0, validators=[greater_than_zero]
+        "sintering ramp (°C/min)",
+        default=5.0,
+        validators=[greater_than_zero, at_most(MAX_RAMP_C_MIN)],
     )
+    # Osmium, the densest element, is 22.6 g/cm³.
     theoretical_density_g_cm3 = models.FloatField(
         "theoretical density (g/cm³)",
         default=chemistry.LAGP_THEORETICAL_DENSITY_G_CM3,
-        validators=[greater_than_zero],
+        validators=[greater_than_zero, at_most(25.0)],
     )
     sintered_on = models.DateField(null=True, blank=True)
 
@@ -476,16 +497,16 @@ class Pellet(Item):
         "sintered diameter (mm)",
         null=True,
         blank=True,
-        validators=[greater_than_zero, MaxValueValidator(100.0)],
+        validators=[greater_than_zero, at_most(100.0)],
     )
     thickness_mm = models.FloatField(
         "thickness after polishing (mm)",
         null=True,
         blank=True,
-        validators=[greater_than_zero, MaxValueValidator(50.0)],
+        validators=[greater_than_zero, at_most(50.0)],
     )
     mass_mg = models.FloatField(
-        "mass (mg)", null=True, blank=True, validators=[greater_than_zero, MaxValueValidator(1e6)]
+        "mass (mg)", null=True, blank=True, validators=[greater_than_zero, at_most(1e6)]
     )
 
     class Meta:
@@ -581,13 +602,13 @@ class SpeMembrane(SlotUsesMixin, Item):
     benzophenone_wt_pct = models.FloatField(
         "benzophenone (wt% of PEO)",
         default=5.0,
-        validators=[MinValueValidator(0.0), MaxValueValidator(50.0)],
+        validators=[at_least(0.0), at_most(50.0)],
     )
     thickness_um = models.FloatField(
         "thickness (µm)",
         null=True,
         blank=True,
-        validators=[greater_than_zero, MaxValueValidator(10000.0)],
+        validators=[greater_than_zero, at_most(10000.0)],
     )
     uv_crosslinked = models.BooleanField("UV crosslinked", default=True)
 
@@ -642,10 +663,10 @@ class IleBatch(SlotUsesMixin, Item):
     pyr14fsi_mol_fraction = models.FloatField(
         "Pyr14FSI mole fraction",
         default=0.8,
-        validators=[MinValueValidator(0.01), MaxValueValidator(0.99)],
+        validators=[at_least(0.01), at_most(0.99)],
     )
     water_content_ppm = models.FloatField(
-        "water content (ppm)", null=True, blank=True, validators=[positive]
+        "water content (ppm)", null=True, blank=True, validators=[positive, at_most(1e6)]
     )
 
     class Meta:
@@ -746,7 +767,7 @@ class CathodeCoating(SlotUsesMixin, Item):
     solids_pct = models.FloatField(
         "solids content (%)",
         default=60.0,
-        validators=[MinValueValidator(1.0), MaxValueValidator(100.0)],
+        validators=[at_least(1.0), at_most(100.0)],
     )
 
     class Meta:
@@ -790,12 +811,12 @@ class ElectrodeDisk(Item):
 
     coating = models.ForeignKey(CathodeCoating, on_delete=models.PROTECT, related_name="disks")
     diameter_mm = models.FloatField(
-        "diameter (mm)", default=12.0, validators=[greater_than_zero, MaxValueValidator(100.0)]
+        "diameter (mm)", default=12.0, validators=[greater_than_zero, at_most(100.0)]
     )
     active_loading_mg_cm2 = models.FloatField(
         "active-material loading (mg/cm²)",
         default=2.7,
-        validators=[greater_than_zero, MaxValueValidator(1000.0)],
+        validators=[greater_than_zero, at_most(1000.0)],
     )
 
     class Meta:
@@ -837,13 +858,13 @@ class MembranePiece(Item):
 
     membrane = models.ForeignKey(SpeMembrane, on_delete=models.PROTECT, related_name="pieces")
     diameter_mm = models.FloatField(
-        "diameter (mm)", default=16.0, validators=[greater_than_zero, MaxValueValidator(100.0)]
+        "diameter (mm)", default=16.0, validators=[greater_than_zero, at_most(100.0)]
     )
     measured_thickness_um = models.FloatField(
         "thickness (µm)",
         null=True,
         blank=True,
-        validators=[greater_than_zero, MaxValueValidator(10000.0)],
+        validators=[greater_than_zero, at_most(10000.0)],
         help_text="if measured on the piece; otherwise the membrane's",
     )
 

@@ -7,11 +7,21 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cells.models import Cell, CellLayer
-from lims.api.serializers import ItemCodeField, ItemSerializer, item_fields
+from lims.api.serializers import (
+    ItemCodeField,
+    ItemSerializer,
+    ModelSerializer,
+    NaturalKeyField,
+    item_fields,
+)
 from lims.models import Item
 
+# The longest stack a cell has (electrodes, interlayers, separators, drops of electrolyte);
+# positions are small integers.
+MAX_LAYERS = 30
 
-class LayerSerializer(serializers.ModelSerializer):
+
+class LayerSerializer(ModelSerializer):
     item = ItemCodeField(queryset=Item.objects.all(), help_text="code of the item in this layer")
 
     class Meta:
@@ -21,9 +31,12 @@ class LayerSerializer(serializers.ModelSerializer):
 
 class CellSerializer(ItemSerializer):
     layers = LayerSerializer(
-        many=True, help_text="the stack from the negative to the positive electrode"
+        many=True,
+        max_length=MAX_LAYERS,
+        help_text="the stack from the negative to the positive electrode",
     )
-    operator = serializers.SlugRelatedField(
+    operator = NaturalKeyField(
+        what="user",
         slug_field="username",
         queryset=get_user_model().objects.all(),
         required=False,

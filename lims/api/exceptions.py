@@ -7,6 +7,8 @@ naming the records that depend on it; other integrity errors (a race on a unique
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
@@ -16,6 +18,8 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from lims.models import Item, LineageEdge
+
+log = logging.getLogger(__name__)
 
 
 class Conflict(exceptions.APIException):
@@ -41,10 +45,11 @@ def validation_detail(exc: DjangoValidationError) -> dict[str, list[str]]:
 
 
 def _dependent_code(obj) -> str:
-    """How a person recognises a record that blocks a delete: the item it belongs to."""
+    """How a person recognises a record that blocks a delete: its own code (an item, a
+    measurement), else the item it belongs to."""
     if isinstance(obj, LineageEdge):
         return obj.child.code
-    if isinstance(obj, Item):
+    if isinstance(getattr(obj, "code", None), str):
         return obj.code
     field = getattr(obj, "AUDIT_ITEM_FIELD", None)
     item = getattr(obj, field, None) if field else None
@@ -74,10 +79,20 @@ def exception_handler(exc: Exception, context: dict):
     elif isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE
         exc = RequestTooLarge()
     elif isinstance(exc, IntegrityError):
-        exc = Conflict(f"The change conflicts with existing records: {exc}")
+        # The database's own words name tables and constraints: logged, not answered.
+        log.warning("Integrity error answered as 409", exc_info=exc)
+        exc = Conflict(
+            "The change conflicts with existing records (e.g. a value that must be unique is "
+            "taken, or a record it names was just deleted); reload and try again."
+        )
     elif isinstance(exc, DataError):
-        # A value the database cannot store (e.g. out of its numeric range).
+        # A value the database cannot store; the validators should have caught it first.
+        log.warning("Data error answered as 400", exc_info=exc)
         exc = exceptions.ValidationError(
-            {api_settings.NON_FIELD_ERRORS_KEY: [f"A value cannot be stored: {exc}"]}
+            {
+                api_settings.NON_FIELD_ERRORS_KEY: [
+                    "A value cannot be stored: it is too long, too large or not valid text."
+                ]
+            }
         )
     return drf_exception_handler(exc, context)

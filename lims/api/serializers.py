@@ -1,17 +1,143 @@
-"""Serializer pieces every app's API uses: item codes as references, the common item fields,
-process steps, lineage rows."""
+"""Serializer pieces every app's API uses: a strict base (unknown and read-only fields, loose
+types and unknown choices are 400s naming the field), item codes and names as references, the
+common item fields, process steps, lineage rows."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
 from rest_framework import serializers
 
 from lims.models import Item, ItemKind, ProcessStep
 from lims.selectors import MAX_DEPTH
 from lims.services import STEP_FIELDS
+from lims.validators import AtLeast, AtMost
 
 from .exceptions import validation_detail
+
+# A process has a handful of steps; the cap keeps a runaway script from writing thousands.
+MAX_STEPS = 50
+# Longest input echoed back in an error message.
+_ECHO = 40
+
+
+def _echo(value) -> str:
+    text = str(value)
+    return text if len(text) <= _ECHO else f"{text[:_ECHO]}..."
+
+
+# --- fields ------------------------------------------------------------------------------
+
+
+class ChoiceField(serializers.ChoiceField):
+    """A choice matched case-insensitively (`EIS` is `eis`); a wrong one lists the valid ones."""
+
+    default_error_messages = {"invalid_choice": "{input} is not a choice; use one of: {choices}."}
+
+    def to_internal_value(self, data):
+        if data == "" and self.allow_blank:
+            return ""
+        if isinstance(data, str):
+            folded = {key.casefold(): value for key, value in self.choice_strings_to_values.items()}
+            if data.strip().casefold() in folded:
+                return folded[data.strip().casefold()]
+        choices = ", ".join(key for key in self.choice_strings_to_values if key != "")
+        shown = f"'{_echo(data)}'" if isinstance(data, str) else _echo(data)
+        self.fail("invalid_choice", input=shown, choices=choices)
+
+
+def _readable_bounds(field: serializers.Field) -> None:
+    """DRF words its own bound messages ("Ensure this value is less than or equal to
+    1300.0."); use the models' ("Must be at most 1300.") so web and API say the same."""
+    readable = []
+    for validator in field.validators:
+        if type(validator) is MaxValueValidator:
+            validator = AtMost(validator.limit_value)
+        elif type(validator) is MinValueValidator:
+            validator = AtLeast(validator.limit_value)
+        readable.append(validator)
+    field.validators = readable
+
+
+class CharField(serializers.CharField):
+    """Text, and only text: in JSON a number for a text field is a mistake (DRF would store
+    `5` as "5"). Form values are text anyway."""
+
+    default_error_messages = {"invalid": "Must be text (a JSON string), not {type}."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", type=_json_type(data))
+        return super().to_internal_value(data)
+
+
+class FloatField(serializers.FloatField):
+    """A number: `true` is not 1 (DRF would take it); a numeric string is accepted, as form
+    values are strings."""
+
+    default_error_messages = {"invalid": "Must be a number."}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _readable_bounds(self)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IntegerField(serializers.IntegerField):
+    default_error_messages = {"invalid": "Must be a whole number."}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _readable_bounds(self)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _json_type(value) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else type(value).__name__
+
+
+class NaturalKeyField(serializers.SlugRelatedField):
+    """A reference to a record by a name people use (a chemical's name, a username), matched
+    case-insensitively; an exact match wins when names differ only in case."""
+
+    default_error_messages = {
+        "does_not_exist": "No {what} named {value!r}.",
+        "invalid": "Give the {what}'s name as text.",
+    }
+
+    def __init__(self, *, what: str, **kwargs):
+        self.what = what
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not data.strip():
+            self.fail("invalid", what=self.what)
+        name = data.strip()
+        matches = list(self.get_queryset().filter(**{f"{self.slug_field}__iexact": name})[:10])
+        if not matches:
+            self.fail("does_not_exist", what=self.what, value=_echo(name))
+        exact = [match for match in matches if getattr(match, self.slug_field) == name]
+        return (exact or matches)[0]
 
 
 class ItemCodeField(serializers.SlugRelatedField):
@@ -31,7 +157,7 @@ class ItemCodeField(serializers.SlugRelatedField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        if not isinstance(data, str) or not data.strip() or "\x00" in data:
+        if not isinstance(data, str) or not data.strip():
             self.fail("invalid")
         code = data.strip()
         queryset = self.get_queryset()
@@ -40,7 +166,7 @@ class ItemCodeField(serializers.SlugRelatedField):
         except ObjectDoesNotExist:
             other = Item.objects.filter(code__iexact=code).first()
             if other is None:
-                self.fail("does_not_exist", value=code)
+                self.fail("does_not_exist", value=_echo(code))
             self.fail(
                 "wrong_kind",
                 code=other.code,
@@ -49,7 +175,65 @@ class ItemCodeField(serializers.SlugRelatedField):
             )
 
 
-class DerivedFloatField(serializers.FloatField):
+# --- the strict base ---------------------------------------------------------------------
+
+
+# What every write serializer of the API does: a field it does not know, or one it only shows,
+# is a 400 naming it (DRF ignores both, so a typo like `thickness_um` for `thickness_mm` would
+# answer 200 and change nothing). Nested serializers (cell layers, precursors, steps) use this
+# base too, so their fields are checked the same way. `field_hints` gives a better answer than
+# "unknown" for a field that exists elsewhere (a pellet set's `count` is only for creating).
+# No docstrings on these classes: the OpenAPI schema would show them as every record's
+# description.
+class StrictMixin:
+    field_hints: dict[str, str] = {}
+
+    def to_internal_value(self, data):
+        unexpected = self.unexpected_fields(data) if isinstance(data, Mapping) else {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unexpected and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unexpected}) from None
+            raise
+        if unexpected:
+            raise serializers.ValidationError(unexpected)
+        return value
+
+    def unexpected_fields(self, data: Mapping) -> dict[str, list[str]]:
+        writable = [name for name, field in self.fields.items() if not field.read_only]
+        errors = {}
+        for key in data:
+            if key in writable:
+                continue
+            if key in self.field_hints:
+                errors[key] = [self.field_hints[key]]
+            elif key in self.fields:
+                errors[key] = ["Read-only field: the LIMS sets it; leave it out."]
+            else:
+                errors[key] = [f"Unknown field: the fields you can send are {', '.join(writable)}."]
+        return errors
+
+
+class Serializer(StrictMixin, serializers.Serializer):
+    serializer_choice_field = ChoiceField
+
+
+class ModelSerializer(StrictMixin, serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: CharField,
+        models.TextField: CharField,
+        models.FloatField: FloatField,
+        models.IntegerField: IntegerField,
+        models.PositiveIntegerField: IntegerField,
+        models.PositiveSmallIntegerField: IntegerField,
+        models.SmallIntegerField: IntegerField,
+    }
+    serializer_choice_field = ChoiceField
+
+
+class DerivedFloatField(FloatField):
     """A read-only number computed from a record (an area, a density). None where it cannot
     be computed (a diameter so large its square overflows) rather than a 500."""
 
@@ -65,7 +249,7 @@ class DerivedFloatField(serializers.FloatField):
             return None
 
 
-class StepSerializer(serializers.ModelSerializer):
+class StepSerializer(ModelSerializer):
     """One process step; steps are given as an ordered list, first step first."""
 
     class Meta:
@@ -81,7 +265,7 @@ class StepSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class ItemSerializer(ModelSerializer):
     """Fields every tracked item has; `code`, `kind` and `summary` are set by the services."""
 
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -90,6 +274,62 @@ class ItemSerializer(serializers.ModelSerializer):
         model = Item
         fields = ["code", "kind", "summary", "notes", "created_at", "updated_at", "created_by"]
         read_only_fields = ["code", "kind", "summary", "created_at", "updated_at"]
+
+
+def steps_field() -> StepSerializer:
+    return StepSerializer(
+        many=True,
+        required=False,
+        max_length=MAX_STEPS,
+        help_text="in order; left out on create: the lab's protocol; on update: unchanged",
+    )
+
+
+class MadeTogether:
+    """Items made in one request (disks punched from one coating) as one object to answer
+    with: their shared fields are read from the first, `items` lists them all."""
+
+    def __init__(self, items):
+        self.items = list(items)
+
+    def __getattr__(self, name):
+        return getattr(self.items[0], name)
+
+
+def _members(instance, attribute: str) -> list:
+    members = getattr(instance, attribute)
+    return list(members.all()) if hasattr(members, "all") else list(members)
+
+
+class _SetItemsField(serializers.ListField):
+    def __init__(self, attribute: str, **kwargs):
+        self.attribute = attribute
+        super().__init__(child=serializers.CharField(), read_only=True, **kwargs)
+
+    def get_attribute(self, instance):
+        return [item.code for item in _members(instance, self.attribute)]
+
+
+class _SetCountField(IntegerField):
+    def get_attribute(self, instance):
+        return len(self.parent.fields["items"].get_attribute(instance))
+
+
+class ItemSetSerializer(ModelSerializer):
+    """Items made together with shared fields (pellets pressed as a set, disks punched from
+    one coating). Creating takes the shared fields and `count`; the answer is the shared
+    fields, `count` and `items`, the codes of the items made. Subclasses declare both with
+    the helpers below."""
+
+    @staticmethod
+    def count_field(maximum: int, what: str, **kwargs) -> IntegerField:
+        return _SetCountField(
+            min_value=1, max_value=maximum, help_text=f"how many {what}", **kwargs
+        )
+
+    @staticmethod
+    def items_field(attribute: str, help_text: str) -> serializers.ListField:
+        return _SetItemsField(attribute, help_text=help_text)
 
 
 def item_fields(*fields: str) -> list[str]:
@@ -105,7 +345,9 @@ class LineageRowSerializer(serializers.Serializer):
 
 
 class LineageQuerySerializer(serializers.Serializer):
-    direction = serializers.ChoiceField(
+    """Query parameters, not a body: other parameters (`format`) may come along."""
+
+    direction = ChoiceField(
         choices=["ancestors", "descendants"],
         default="ancestors",
         help_text="ancestors: what the item was made from; descendants: what it went into",

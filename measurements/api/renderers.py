@@ -54,3 +54,15 @@ class FrameParquetRenderer(renderers.BaseRenderer):
 
 
 FRAME_RENDERERS = [FrameJSONRenderer, FrameCSVRenderer, FrameParquetRenderer]
+
+
+class OctetStreamRenderer(renderers.BaseRenderer):
+    """Raw bytes (the file itself is a FileResponse); an error body is still JSON."""
+
+    media_type = "application/octet-stream"
+    format = "raw"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return JSONRenderer().render(data)

@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from lims.api.serializers import ChoiceField, ItemCodeField, ModelSerializer, Serializer
 from lims.models import Item
+from lims.validators import UNSTORABLE_MESSAGE, unstorable_paths
 from measurements import parsers
 from measurements.models import Measurement, MeasurementFile, Result
 from measurements.services import EDITABLE
+
+NOT_A_FILE = (
+    "Not a file: send raw files as multipart/form-data (or POST them to "
+    "/api/measurements/<code>/files/ once the measurement exists)."
+)
 
 
 class ResultSerializer(serializers.ModelSerializer):
@@ -30,7 +38,9 @@ class FileSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(read_only=True)
     sha256 = serializers.CharField(source="raw_file.sha256", read_only=True)
     size_bytes = serializers.IntegerField(source="raw_file.size_bytes", read_only=True)
-    download = serializers.SerializerMethodField()
+    download = serializers.SerializerMethodField(
+        help_text="the raw bytes, with the same token (the web page has its own link)"
+    )
 
     class Meta:
         model = MeasurementFile
@@ -46,16 +56,48 @@ class FileSerializer(serializers.ModelSerializer):
         ]
 
     def get_download(self, obj) -> str:
-        return reverse("measurements:raw", args=[obj.raw_file.sha256])
+        return reverse("api:rawfile-detail", args=[obj.raw_file.sha256])
 
 
 def _parser_names() -> list[tuple[str, str]]:
     return [("", "detect")] + [(p.name, p.label) for p in parsers.PARSERS]
 
 
-class MeasurementSerializer(serializers.ModelSerializer):
-    item = serializers.SlugRelatedField(slug_field="code", queryset=Item.objects.all())
-    parser = serializers.ChoiceField(choices=_parser_names(), required=False, allow_blank=True)
+def uploads_field(**kwargs) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FileField(error_messages={"invalid": NOT_A_FILE}), **kwargs
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {},
+        "description": "parser options, e.g. a generic CSV's column mapping "
+        '{"kind": "cycling", "mapping": {"time_s": "Time [s]", ...}}; '
+        "each format accepts its own",
+    }
+)
+class OptionsField(serializers.JSONField):
+    """Parser options: a JSON object (in a multipart upload, as JSON text). Which keys a
+    format accepts is the service's rule (`measurements.services`)."""
+
+    # Braces doubled: DRF formats its messages.
+    default_error_messages = {"not_an_object": 'Must be a JSON object, e.g. {{"kind": "eis"}}.'}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_an_object")
+        for path in unstorable_paths(value):
+            raise serializers.ValidationError(f"{'.'.join(path)}: {UNSTORABLE_MESSAGE}")
+        return value
+
+
+class MeasurementSerializer(ModelSerializer):
+    item = ItemCodeField(queryset=Item.objects.all(), help_text="code of the sample")
+    parser = ChoiceField(choices=_parser_names(), required=False, allow_blank=True)
+    options = OptionsField(required=False)
     files = FileSerializer(many=True, read_only=True)
     results = ResultSerializer(many=True, read_only=True)
 
@@ -85,6 +127,12 @@ class MeasurementSerializer(serializers.ModelSerializer):
         ]
 
 
+class MeasurementCreateSerializer(MeasurementSerializer):
+    """A new measurement, with its raw files when sent as multipart."""
+
+    files = uploads_field(required=False, write_only=True, help_text="raw instrument files")
+
+
 class MeasurementUpdateSerializer(MeasurementSerializer):
     """The sample of a measurement is fixed once it exists."""
 
@@ -98,5 +146,5 @@ class StatusSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UploadSerializer(serializers.Serializer):
-    files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
+class UploadSerializer(Serializer):
+    files = uploads_field(allow_empty=False, help_text="raw instrument files")

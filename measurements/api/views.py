@@ -6,23 +6,23 @@ from __future__ import annotations
 
 import django_filters as df
 import polars as pl
-from django.http import Http404
+from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from lims.api.base import ApiMixin, service_call
 from lims.api.conditional import ConditionalMixin
-from lims.api.parsers import JSONParser
+from lims.api.parsers import FormParser, JSONParser, MultiPartParser
+from lims.api.renderers import JSONRenderer
 from measurements import filters, selectors, services
-from measurements.models import CycleRow, Measurement, Result, ResultKind
+from measurements.models import CycleRow, Measurement, RawFile, Result, ResultKind
 
 from . import serializers as s
 from . import tables  # noqa: F401  (registers result columns for lineage tables)
-from .renderers import FRAME_RENDERERS
+from .renderers import FRAME_RENDERERS, OctetStreamRenderer
 
 TABLE_RESPONSES = {
     (200, "application/json"): OpenApiTypes.OBJECT,
@@ -60,21 +60,35 @@ class MeasurementViewSet(
     def get_serializer_class(self):
         if self.action in ("update", "partial_update"):
             return s.MeasurementUpdateSerializer
+        if self.action == "create":
+            return s.MeasurementCreateSerializer
         return super().get_serializer_class()
+
+    @extend_schema(
+        request={
+            "multipart/form-data": s.MeasurementCreateSerializer,
+            "application/json": s.MeasurementSerializer,
+        },
+        responses={201: s.MeasurementSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        """A new measurement; its raw files come as `files` in a multipart body (or later, to
+        `.../files/`). The answer shows the stored files; processing is queued."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        item, uploads = data.pop("item"), data.pop("files", [])
+        with service_call(request.user):
+            measurement = services.measurement_create(
+                user=request.user, item=item, fields=data, uploads=uploads
+            )
+        made = self.get_queryset().get(pk=measurement.pk)
+        body = s.MeasurementSerializer(made, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
     def get_object(self):
         self.kwargs["code"] = self.kwargs["code"].upper()
         return super().get_object()
-
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        item = data.pop("item")
-        uploads = self.request.FILES.getlist("files")
-        with service_call(self.request.user):
-            measurement = services.measurement_create(
-                user=self.request.user, item=item, fields=data, uploads=uploads
-            )
-        serializer.instance = self.get_queryset().get(pk=measurement.pk)
 
     def perform_update(self, serializer):
         with service_call(self.request.user):
@@ -177,4 +191,40 @@ class ResultViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     ordering = ["id"]
 
 
-ROUTES = [("measurements", MeasurementViewSet), ("results", ResultViewSet)]
+class RawFileViewSet(ApiMixin, viewsets.GenericViewSet):
+    """Raw instrument files, byte for byte, by SHA-256 (a measurement's `files[].download`):
+    the same file as the web page's link, but with a token instead of a browser login."""
+
+    queryset = RawFile.objects.all()
+    lookup_field = "sha256"
+    lookup_value_regex = "[0-9a-fA-F]{64}"
+    renderer_classes = [JSONRenderer, OctetStreamRenderer]
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="the file as uploaded, as an attachment"
+            ),
+            404: OpenApiResponse(description="no raw file with this SHA-256"),
+        }
+    )
+    def retrieve(self, request, sha256=None):
+        raw, path = selectors.raw_file_for_download(sha256)
+        response = FileResponse(
+            path.open("rb"),  # closed by the response once sent
+            as_attachment=True,
+            filename=raw.original_name,
+            content_type="application/octet-stream",
+        )
+        # The bytes are an instrument's export, never a page: a browser must not guess.
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+ROUTES = [
+    ("measurements", MeasurementViewSet),
+    ("results", ResultViewSet),
+    ("raw-files", RawFileViewSet),
+]

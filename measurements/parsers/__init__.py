@@ -25,9 +25,18 @@ from . import (
     zplot,
 )
 from ._common import HEAD_BYTES
-from .base import ParsedData, ParseError, Parser
+from .base import ParsedData, ParseError, Parser, option_errors
 
-__all__ = ["PARSERS", "ParseError", "ParsedData", "Parser", "detect", "get_parser", "parse_file"]
+__all__ = [
+    "PARSERS",
+    "ParseError",
+    "ParsedData",
+    "Parser",
+    "check_options",
+    "detect",
+    "get_parser",
+    "parse_file",
+]
 
 PARSERS: tuple[Parser, ...] = (
     biologic_mpr.PARSER,  # binary signature
@@ -54,6 +63,27 @@ def get_parser(name: str) -> Parser:
         return _BY_NAME[name]
     except KeyError:
         raise ParseError(f"unknown parser {name!r}; available: {', '.join(_BY_NAME)}") from None
+
+
+def _detected_options() -> dict:
+    """The options a detected format may take (the generic parser is never detected)."""
+    accepted: dict = {}
+    for parser in PARSERS:
+        if parser is not generic_csv.PARSER:
+            for key, check in getattr(parser, "accepted_options", {}).items():
+                accepted.setdefault(key, check)
+    return accepted
+
+
+def check_options(parser_name: str, options: dict) -> list[str]:
+    """What is wrong with `options` for the named parser (or, with no name, for whichever
+    format is detected): unknown options and bad values, one message each."""
+    if not parser_name:
+        return option_errors(options, _detected_options())
+    parser = get_parser(parser_name)
+    errors = option_errors(options, getattr(parser, "accepted_options", {}))
+    cross_check = getattr(parser, "check_options", None)
+    return cross_check(options) if cross_check and not errors else errors
 
 
 def detect(path_or_head: str | pathlib.Path | bytes, filename: str | None = None) -> Parser:

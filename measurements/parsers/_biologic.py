@@ -18,7 +18,7 @@ from ._common import (
     step_capacity_from_charge,
     step_capacity_from_increments,
 )
-from .base import Kind, ParseError
+from .base import Kind, ParseError, one_of
 
 TIME = ("time/s",)
 VOLTAGE = ("Ecell/V", "Ewe/V", "<Ewe>/V", "<Ewe/V>", "<Ecell>/V")
@@ -50,6 +50,10 @@ USEFUL = frozenset(
     + MOD_Z
     + PHASE_Z
 )
+
+
+# `kind`: read a file holding both impedance and cycling rows as one or the other.
+ACCEPTED_OPTIONS = {"kind": one_of("eis", "cycling")}
 
 
 @dataclass

@@ -9,10 +9,11 @@ can act on.
 from __future__ import annotations
 
 import functools
+import math
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import polars as pl
 
@@ -40,8 +41,15 @@ class ParsedData:
     warnings: list[str] = field(default_factory=list)
 
 
+# Checks one option's value: what is wrong with it, or None when it is fine.
+OptionCheck = Callable[[Any], "str | None"]
+
+
 @runtime_checkable
 class Parser(Protocol):
+    """A format's parser. A parser that takes options (`parse(..., options=)`) says which in
+    `accepted_options`: option name -> check of its value (`measurements.parsers.check_options`)."""
+
     name: str
     label: str
     extensions: tuple[str, ...]
@@ -51,6 +59,47 @@ class Parser(Protocol):
         ...
 
     def parse(self, path: pathlib.Path, *, options: dict | None = None) -> ParsedData: ...
+
+
+def one_of(*values: str) -> OptionCheck:
+    def check(value: Any) -> str | None:
+        if value in values:
+            return None
+        return f"{value!r} is not one of: {', '.join(values)}"
+
+    return check
+
+
+def is_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def whole_number(low: int, high: int) -> OptionCheck:
+    def check(value: Any) -> str | None:
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return None
+        return f"must be a whole number from {low} to {high}"
+
+    return check
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def option_errors(options: Mapping[str, Any], accepted: Mapping[str, OptionCheck]) -> list[str]:
+    """`"<option>: <what is wrong>"` for each unknown option or bad value."""
+    errors = []
+    for key, value in options.items():
+        check = accepted.get(key)
+        if check is None:
+            known = ", ".join(accepted) if accepted else "none"
+            errors.append(f"{key}: not an option of this format (options it takes: {known})")
+            continue
+        problem = check(value)
+        if problem:
+            errors.append(f"{key}: {problem}")
+    return errors
 
 
 F = TypeVar("F", bound=Callable[..., ParsedData])

@@ -160,6 +160,7 @@ class BiologicBtlabCsvParser:
     name = "biologic_btlab_csv"
     label = "BioLogic BT-Lab/EC-Lab text export (.csv)"
     extensions = (".csv", ".txt")
+    accepted_options = bio.ACCEPTED_OPTIONS
 
     def sniff(self, head: bytes, filename: str) -> bool:
         return not looks_binary(head) and _header(head) is not None

@@ -36,6 +36,7 @@ class BiologicMprParser:
     name = "biologic_mpr"
     label = "BioLogic EC-Lab binary (.mpr)"
     extensions = (".mpr",)
+    accepted_options = bio.ACCEPTED_OPTIONS
 
     def sniff(self, head: bytes, filename: str) -> bool:
         return head.startswith(_mpr.MAGIC)

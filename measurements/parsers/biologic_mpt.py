@@ -172,6 +172,7 @@ class BiologicMptParser:
     name = "biologic_mpt"
     label = "BioLogic EC-Lab ASCII (.mpt)"
     extensions = (".mpt",)
+    accepted_options = bio.ACCEPTED_OPTIONS
 
     def sniff(self, head: bytes, filename: str) -> bool:
         return head.startswith(_MAGIC)

@@ -29,7 +29,17 @@ from ._common import (
     looks_binary,
     split_fields,
 )
-from .base import Kind, ParsedData, ParseError, guard
+from .base import (
+    Kind,
+    ParsedData,
+    ParseError,
+    guard,
+    is_bool,
+    is_finite_number,
+    one_of,
+    option_errors,
+    whole_number,
+)
 
 _PREVIEW_BYTES = 64 * 1024
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -310,13 +320,88 @@ def _scales(options: dict) -> dict[str, float]:
     return out
 
 
+# --- options, checked when a user saves them (the module docstring shows them) -------------
+
+_CANONICAL = tuple(dict.fromkeys(name for names in KIND_COLUMNS.values() for name in names))
+
+
+def _canonical_problem(name) -> str | None:
+    if name in _CANONICAL:
+        return None
+    return f"{name!r} is not a canonical column; use one of: {', '.join(_CANONICAL)}"
+
+
+def _check_mapping(value) -> str | None:
+    if not isinstance(value, dict):
+        return "must be an object: canonical column -> the file's column name or 0-based index"
+    for name, source in value.items():
+        problem = _canonical_problem(name)
+        if problem:
+            return problem
+        is_index = isinstance(source, int) and not isinstance(source, bool) and source >= 0
+        if not (is_index or (isinstance(source, str) and source.strip())):
+            return f"{name}: give the file's column name or its 0-based index"
+    return None
+
+
+def _check_units(value) -> str | None:
+    if not isinstance(value, dict):
+        return "must be an object: canonical column -> scale factor (e.g. 1000 for A -> mA)"
+    for name, factor in value.items():
+        problem = _canonical_problem(name)
+        if problem:
+            return problem
+        if not is_finite_number(factor) or factor == 0:
+            return f"{name}: the scale factor must be a non-zero number"
+    return None
+
+
+def _check_delimiter(value) -> str | None:
+    if isinstance(value, str) and len(value) == 1 and value not in '\r\n"':
+        return None
+    return "must be one character, e.g. ';' or '\\t'"
+
+
+ACCEPTED_OPTIONS = {
+    "kind": one_of(*KIND_COLUMNS),
+    "mapping": _check_mapping,
+    "units": _check_units,
+    "delimiter": _check_delimiter,
+    "decimal": one_of(".", ","),
+    "skip_rows": whole_number(0, 100_000),
+    "header": is_bool,
+}
+
+
+def check_options(options: dict) -> list[str]:
+    """What is wrong with generic CSV options, one message per option; the mapping's columns
+    must be columns of the kind of data (given, or inferred from the mapping)."""
+    errors = option_errors(options, ACCEPTED_OPTIONS)
+    mapping = options.get("mapping")
+    if errors or not mapping:
+        return errors
+    try:
+        kind = options.get("kind") or infer_kind(mapping)
+    except ParseError as exc:
+        return [f"kind: {exc.message}"]
+    allowed = KIND_COLUMNS[kind]
+    wrong = [name for name in mapping if name not in allowed]
+    if wrong:
+        return [f"mapping: {', '.join(wrong)}: not in {kind} data, which has {', '.join(allowed)}"]
+    return []
+
+
 class GenericCsvParser:
     name = "generic_csv"
     label = "Delimited text with a column mapping"
     extensions = (".csv", ".txt", ".tsv", ".dat")
+    accepted_options = ACCEPTED_OPTIONS
 
     def sniff(self, head: bytes, filename: str) -> bool:
         return False  # needs a user-confirmed mapping; chosen explicitly, never detected
+
+    def check_options(self, options: dict) -> list[str]:
+        return check_options(options)
 
     @guard("delimited text")
     def parse(self, path: pathlib.Path, *, options: dict | None = None) -> ParsedData:

@@ -16,7 +16,7 @@ import polars as pl
 from measurements import canonical as c
 
 from ._common import ensure_rows, finish, names_metadata
-from .base import ParsedData, ParseError, guard
+from .base import ParsedData, ParseError, guard, one_of
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _MEMBERS = (b"data.ndc", b"TestInfo.xml", b"VersionInfo.xml", b"Step.xml")
@@ -78,6 +78,9 @@ class NewareNdaxParser:
     name = "neware_ndax"
     label = "Neware BTS (.ndax)"
     extensions = (".ndax",)
+    # How NewareNDA counts cycles: a new one at each charge after a discharge (chg), the
+    # reverse (dchg), or from the first non-rest step (auto).
+    accepted_options = {"cycle_mode": one_of("chg", "dchg", "auto")}
 
     def sniff(self, head: bytes, filename: str) -> bool:
         if not head.startswith(_ZIP_MAGIC):

@@ -9,8 +9,11 @@ from lims.api.serializers import (
     DerivedFloatField,
     ItemCodeField,
     ItemSerializer,
-    StepSerializer,
+    ItemSetSerializer,
+    ModelSerializer,
+    NaturalKeyField,
     item_fields,
+    steps_field,
 )
 from synthesis.models import (
     PELLET_SET_CONDITIONS,
@@ -22,6 +25,7 @@ from synthesis.models import (
     MembranePiece,
     Pellet,
     PelletSet,
+    PrecursorRole,
     PrecursorUse,
     ReagentLot,
     SpeMembrane,
@@ -37,15 +41,7 @@ def _optional_lot() -> ItemCodeField:
     return _lot(required=False, allow_null=True)
 
 
-def _steps() -> StepSerializer:
-    return StepSerializer(
-        many=True,
-        required=False,
-        help_text="in order; left out on create: the lab's protocol; on update: unchanged",
-    )
-
-
-class ChemicalSerializer(serializers.ModelSerializer):
+class ChemicalSerializer(ModelSerializer):
     class Meta:
         model = Chemical
         fields = [
@@ -70,8 +66,11 @@ def _confirm_overdraw() -> serializers.BooleanField:
 
 
 class ReagentLotSerializer(ItemSerializer):
-    chemical = serializers.SlugRelatedField(
-        slug_field="name", queryset=Chemical.objects.all(), help_text="the chemical's name"
+    chemical = NaturalKeyField(
+        what="chemical",
+        slug_field="name",
+        queryset=Chemical.objects.all(),
+        help_text="the chemical's name (any case)",
     )
     formula = serializers.CharField(source="chemical.formula", read_only=True)
     category = serializers.CharField(source="chemical.category", read_only=True)
@@ -95,7 +94,7 @@ class ReagentLotSerializer(ItemSerializer):
         )
 
 
-class PrecursorSerializer(serializers.ModelSerializer):
+class PrecursorSerializer(ModelSerializer):
     reagent_lot = _lot()
 
     class Meta:
@@ -108,9 +107,10 @@ class LagpBatchSerializer(ItemSerializer):
     precursors = PrecursorSerializer(
         many=True,
         required=False,
+        max_length=len(PrecursorRole),
         help_text="one per role; left out on create: none yet; on update: unchanged",
     )
-    steps = _steps()
+    steps = steps_field()
     confirm_overdraw = _confirm_overdraw()
 
     class Meta(ItemSerializer.Meta):
@@ -128,29 +128,24 @@ class LagpBatchSerializer(ItemSerializer):
         )
 
 
-class PelletSetSerializer(serializers.ModelSerializer):
+class PelletSetSerializer(ItemSetSerializer):
+    """Pellets pressed and sintered together: the shared conditions, `count` and `items` (the
+    pellets' codes)."""
+
     batch = ItemCodeField(queryset=LagpBatch.objects.all(), help_text="LAGP powder batch code")
-    pellets = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    count = ItemSetSerializer.count_field(MAX_SET_SIZE, "pellets")
+    items = ItemSetSerializer.items_field("pellets", "the pellets' codes")
+    field_hints = {
+        "count": "The pellets of a set are made with it; press a new set instead.",
+    }
 
     class Meta:
         model = PelletSet
-        fields = ["id", "batch", *PELLET_SET_CONDITIONS, "pellets"]
-
-    def validate(self, attrs):
-        if self.instance is not None and "count" in getattr(self, "initial_data", {}):
-            raise serializers.ValidationError(
-                {"count": ["The pellets of a set are made with it; press a new set instead."]}
-            )
-        return attrs
+        fields = ["id", "batch", *PELLET_SET_CONDITIONS, "count", "items"]
 
 
-class PelletSetCreateSerializer(PelletSetSerializer):
-    count = serializers.IntegerField(
-        min_value=1, max_value=MAX_SET_SIZE, write_only=True, help_text="pellets to make"
-    )
-
-    class Meta(PelletSetSerializer.Meta):
-        fields = [*PelletSetSerializer.Meta.fields, "count"]
+class PelletSetUpdateSerializer(PelletSetSerializer):
+    count = ItemSetSerializer.count_field(MAX_SET_SIZE, "pellets", read_only=True)
 
 
 class PelletSerializer(ItemSerializer):
@@ -190,7 +185,7 @@ class SpeMembraneSerializer(ItemSerializer):
         read_only=True,
         help_text="PEO, LiFSI, Pyr14FSI in wt%, from the molar ratio",
     )
-    steps = _steps()
+    steps = steps_field()
     confirm_overdraw = _confirm_overdraw()
 
     class Meta(ItemSerializer.Meta):
@@ -218,7 +213,7 @@ class IleBatchSerializer(ItemSerializer):
     pyr14fsi_lot = _lot()
     litfsi_lot = _lot()
     composition = serializers.CharField(read_only=True)
-    steps = _steps()
+    steps = steps_field()
     confirm_overdraw = _confirm_overdraw()
 
     class Meta(ItemSerializer.Meta):
@@ -243,7 +238,7 @@ class CathodeCoatingSerializer(ItemSerializer):
     solvent_lot = _optional_lot()
     foil_lot = _optional_lot()
     active_fraction = DerivedFloatField(help_text="active mass fraction")
-    steps = _steps()
+    steps = steps_field()
     confirm_overdraw = _confirm_overdraw()
 
     class Meta(ItemSerializer.Meta):
@@ -278,14 +273,28 @@ class ElectrodeDiskSerializer(ItemSerializer):
         )
 
 
-class ElectrodeDiskCreateSerializer(ElectrodeDiskSerializer):
-    coating = ItemCodeField(queryset=CathodeCoating.objects.all(), help_text="coating code")
-    count = serializers.IntegerField(
-        min_value=1, max_value=MAX_SET_SIZE, write_only=True, help_text="disks to punch"
-    )
+class ElectrodeDiskSetSerializer(ItemSetSerializer):
+    """Disks punched from a coating in one go: their shared fields, `count` and `items` (the
+    disks' codes)."""
 
-    class Meta(ElectrodeDiskSerializer.Meta):
-        fields = [*ElectrodeDiskSerializer.Meta.fields, "count"]
+    coating = ItemCodeField(queryset=CathodeCoating.objects.all(), help_text="coating code")
+    area_cm2 = DerivedFloatField()
+    active_mass_mg = DerivedFloatField()
+    count = ItemSetSerializer.count_field(MAX_SET_SIZE, "disks")
+    items = ItemSetSerializer.items_field("items", "the disks' codes")
+
+    class Meta:
+        model = ElectrodeDisk
+        fields = [
+            "coating",
+            "diameter_mm",
+            "active_loading_mg_cm2",
+            "notes",
+            "area_cm2",
+            "active_mass_mg",
+            "count",
+            "items",
+        ]
 
 
 class MembranePieceSerializer(ItemSerializer):
@@ -300,11 +309,23 @@ class MembranePieceSerializer(ItemSerializer):
         )
 
 
-class MembranePieceCreateSerializer(MembranePieceSerializer):
-    membrane = ItemCodeField(queryset=SpeMembrane.objects.all(), help_text="membrane code")
-    count = serializers.IntegerField(
-        min_value=1, max_value=MAX_SET_SIZE, write_only=True, help_text="pieces to cut"
-    )
+class MembranePieceSetSerializer(ItemSetSerializer):
+    """Pieces cut from a membrane in one go: their shared fields, `count` and `items` (the
+    pieces' codes)."""
 
-    class Meta(MembranePieceSerializer.Meta):
-        fields = [*MembranePieceSerializer.Meta.fields, "count"]
+    membrane = ItemCodeField(queryset=SpeMembrane.objects.all(), help_text="membrane code")
+    area_cm2 = DerivedFloatField()
+    count = ItemSetSerializer.count_field(MAX_SET_SIZE, "pieces")
+    items = ItemSetSerializer.items_field("items", "the pieces' codes")
+
+    class Meta:
+        model = MembranePiece
+        fields = [
+            "membrane",
+            "diameter_mm",
+            "measured_thickness_um",
+            "notes",
+            "area_cm2",
+            "count",
+            "items",
+        ]

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters as df
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 
 from lims.api.base import ApiMixin, RecordViewSet, ServiceWriteMixin, service_call
 from lims.api.conditional import ConditionalMixin
+from lims.api.serializers import MadeTogether
 from synthesis import defaults, filters, selectors, services
 from synthesis.models import (
     CathodeCoating,
@@ -105,8 +106,8 @@ class PelletSetFilter(df.FilterSet):
 
 
 class PelletSetViewSet(ConditionalMixin, ApiMixin, ServiceWriteMixin, viewsets.ModelViewSet):
-    """Pellets pressed and sintered together. POST with `count` makes that many pellets;
-    editing the conditions applies to all of them."""
+    """Pellets pressed and sintered together. POST with `count` makes that many pellets
+    (`items` lists their codes); editing the conditions applies to all of them."""
 
     queryset = PelletSet.objects.select_related("batch").prefetch_related("pellets")
     serializer_class = s.PelletSetSerializer
@@ -116,7 +117,9 @@ class PelletSetViewSet(ConditionalMixin, ApiMixin, ServiceWriteMixin, viewsets.M
     ordering = ["id"]
 
     def get_serializer_class(self):
-        return s.PelletSetCreateSerializer if self.action == "create" else s.PelletSetSerializer
+        if self.action in ("update", "partial_update"):
+            return s.PelletSetUpdateSerializer
+        return s.PelletSetSerializer
 
     def save_record(self, data: dict[str, Any], instance: PelletSet | None) -> PelletSet:
         if instance is not None:
@@ -184,38 +187,60 @@ class CathodeCoatingViewSet(RecordViewSet):
     table_columns = ("mass_ratio", "solids_pct")
 
 
-class MembranePieceViewSet(RecordViewSet):
-    """Pieces cut from SPE membrane sheets: POST with `count` cuts that many; a piece goes
-    into one cell."""
+class PiecesCreateMixin:
+    """POST with `count` makes that many pieces out of one item (disks from a coating, pieces
+    from a membrane) and answers their shared fields with `items`, their codes, as a pellet
+    set does. Subclasses name the set serializer, the parent field and the service."""
 
-    queryset = MembranePiece.objects.select_related("membrane", *ITEM_RELATED)
-    serializer_class = s.MembranePieceSerializer
-    filterset_class = filters.MembranePieceFilter
-    table_columns = ("diameter_mm", "thickness_um")
-    table_ancestors = ("spe_membrane",)
+    set_serializer_class: type
+    parent_field: str
+    create_service = None
 
-    @extend_schema(
-        request=s.MembranePieceCreateSerializer,
-        responses={201: s.MembranePieceSerializer(many=True)},
-    )
     def create(self, request, *args, **kwargs) -> Response:
-        serializer = s.MembranePieceCreateSerializer(
+        serializer = self.set_serializer_class(
             data=request.data, context=self.get_serializer_context()
         )
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        membrane, count = fields.pop("membrane"), fields.pop("count")
+        parent, count = fields.pop(self.parent_field), fields.pop("count")
         with service_call(request.user):
-            pieces = services.membrane_pieces_create(
-                user=request.user, membrane=membrane, count=count, fields=fields
+            pieces = self.create_service(
+                user=request.user, count=count, fields=fields, **{self.parent_field: parent}
             )
         made = self.get_queryset().filter(pk__in=[p.pk for p in pieces]).order_by("code")
-        return Response(self.get_serializer(made, many=True).data, status=status.HTTP_201_CREATED)
+        data = self.set_serializer_class(MadeTogether(made)).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
-class ElectrodeDiskViewSet(RecordViewSet):
-    """Disks punched from a coating: POST with `count` punches that many and answers the
-    list; a change of loading recomputes the cells built on the disk."""
+@extend_schema_view(
+    create=extend_schema(
+        request=s.MembranePieceSetSerializer, responses={201: s.MembranePieceSetSerializer}
+    )
+)
+class MembranePieceViewSet(PiecesCreateMixin, RecordViewSet):
+    """Pieces cut from SPE membrane sheets: POST with `count` cuts that many (`items` lists
+    their codes); a piece goes into one cell."""
+
+    queryset = MembranePiece.objects.select_related("membrane", *ITEM_RELATED)
+    serializer_class = s.MembranePieceSerializer
+    filterset_class = filters.MembranePieceFilter
+    ordering_fields = [*RecordViewSet.ordering_fields, "diameter_mm"]
+    table_columns = ("diameter_mm", "thickness_um")
+    table_ancestors = ("spe_membrane",)
+    set_serializer_class = s.MembranePieceSetSerializer
+    parent_field = "membrane"
+    create_service = staticmethod(services.membrane_pieces_create)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.ElectrodeDiskSetSerializer, responses={201: s.ElectrodeDiskSetSerializer}
+    )
+)
+class ElectrodeDiskViewSet(PiecesCreateMixin, RecordViewSet):
+    """Disks punched from a coating: POST with `count` punches that many and answers their
+    shared fields with `items`, their codes (as a pellet set does); a change of loading
+    recomputes the cells built on the disk."""
 
     queryset = ElectrodeDisk.objects.select_related("coating", *ITEM_RELATED)
     serializer_class = s.ElectrodeDiskSerializer
@@ -223,25 +248,9 @@ class ElectrodeDiskViewSet(RecordViewSet):
     ordering_fields = [*RecordViewSet.ordering_fields, "active_loading_mg_cm2"]
     table_columns = ("diameter_mm", "active_loading_mg_cm2", "active_mass_mg")
     table_ancestors = ("cathode_coating",)
-
-    @extend_schema(
-        request=s.ElectrodeDiskCreateSerializer,
-        responses={201: s.ElectrodeDiskSerializer(many=True)},
-    )
-    def create(self, request, *args, **kwargs) -> Response:
-        serializer = s.ElectrodeDiskCreateSerializer(
-            data=request.data, context=self.get_serializer_context()
-        )
-        serializer.is_valid(raise_exception=True)
-        fields = dict(serializer.validated_data)
-        coating, count = fields.pop("coating"), fields.pop("count")
-        with service_call(request.user):
-            disks = services.electrode_disks_create(
-                user=request.user, coating=coating, count=count, fields=fields
-            )
-        made = self.get_queryset().filter(pk__in=[d.pk for d in disks]).order_by("code")
-        data = self.get_serializer(made, many=True).data
-        return Response(data, status=status.HTTP_201_CREATED)
+    set_serializer_class = s.ElectrodeDiskSetSerializer
+    parent_field = "coating"
+    create_service = staticmethod(services.electrode_disks_create)
 
     def save_record(self, data: dict[str, Any], instance: ElectrodeDisk | None) -> ElectrodeDisk:
         return services.electrode_disk_update(instance, fields=data)

@@ -77,3 +77,25 @@ def test_a_file_the_worker_cannot_read_raises_with_the_reason(lims, tmp_path):
     with pytest.raises(ProcessingFailed) as error:
         lims.upload("PEL-0003", bad, technique="eis")
     assert "unrecognised file format" in error.value.reason
+
+
+def test_sets_made_together_answer_their_codes(lims):
+    pellets = lims.create("pellet-sets", batch="lagp-0001", count=2, sintering_temperature_c=925)
+    assert (pellets["count"], pellets["items"]) == (2, ["PEL-0013", "PEL-0014"])
+    disks = lims.create("electrode-disks", coating="CAT-0001", count=1, active_loading_mg_cm2=3)
+    assert (disks["count"], disks["items"]) == (1, ["ELD-0007"])
+    table = lims.pellet_sets(batch="LAGP-0001")
+    assert sorted(len(items) for items in table["items"]) == [2, 2, 2, 2, 6]
+    pieces = lims.create("membrane-pieces", membrane="spe-0001", count=2, diameter_mm=16)
+    assert (pieces["count"], pieces["items"]) == (2, ["SPEP-0005", "SPEP-0006"])
+    assert pieces["membrane"] == "SPE-0001" and round(pieces["area_cm2"], 4) == 2.0106
+    with pytest.raises(ApiError) as error:
+        lims.create("pellet-sets", batch="LAGP-0001", count=2, sintering_temp=925)
+    assert error.value.status == 400 and "sintering_temp" in error.value.body
+
+
+def test_a_raw_file_downloads_with_the_token(lims, tmp_path):
+    raw = tmp_path / "notes.txt"
+    raw.write_bytes(b"not an instrument file\n\x00\xff")
+    measurement = lims.upload("PEL-0003", raw, technique="eis", wait=False)
+    assert lims.download(measurement["files"][0]["download"]) == raw.read_bytes()

@@ -10,7 +10,7 @@ from django.test import override_settings
 from measurements import exports
 from measurements.analysis import eis
 from measurements.analysis import synthetic as syn
-from measurements.models import Measurement, RawFile
+from measurements.models import Measurement, RawFile, Result
 from measurements.parsers.synthetic import write_maccor_cycling
 from synthesis.services import pellets_measure
 from tests import factories
@@ -175,3 +175,31 @@ def test_list_query_count_does_not_grow_with_rows(
     with CaptureQueriesContext(connection) as many:
         assert api.get("/api/measurements/").json()["count"] == 16
     assert len(many) == len(one)
+
+
+def test_a_result_keeps_its_id_and_address_across_re_runs(
+    api, pellet, spectrum_file, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        code = api.post(
+            "/api/measurements/",
+            {
+                "item": pellet.code,
+                "technique": "eis",
+                "area_cm2": LAGP_AREA_CM2,
+                "files": [SimpleUploadedFile("p.mpt", spectrum_file)],
+            },
+            format="multipart",
+        ).json()["code"]
+    before = {
+        r["kind"]: r for r in api.get("/api/results/", {"measurement": code}).json()["results"]
+    }
+    ids = {kind: Result.objects.get(measurement__code=code, kind=kind).pk for kind in before}
+    with django_capture_on_commit_callbacks(execute=True):
+        api.patch(f"/api/measurements/{code}/", {"thickness_um": 300}, format="json")
+    conductivity = api.get(f"/api/results/{ids['conductivity']}/").json()
+    assert conductivity["inputs"]["thickness_um"] == 300.0
+    assert conductivity["values"]["conductivity_s_cm"] == pytest.approx(
+        before["conductivity"]["values"]["conductivity_s_cm"] / 2
+    )
+    assert {r.kind: r.pk for r in Result.objects.filter(measurement__code=code)} == ids

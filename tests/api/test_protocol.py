@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cells.models import Cell
-from synthesis.models import ElectrodeDisk, ReagentLot
+from synthesis.models import Chemical, ElectrodeDisk, ReagentLot
 from tests import factories
 
 
@@ -86,7 +86,7 @@ def test_a_geometry_beyond_any_lab_sample_is_refused_by_field(api, db):
         f"/api/electrode-disks/{disk.code}/", {"diameter_mm": 1e200}, format="json"
     )
     assert response.status_code == 400
-    assert "less than or equal to 100" in response.json()["diameter_mm"][0]
+    assert response.json()["diameter_mm"] == ["Must be at most 100."]
 
 
 def test_huge_numbers_are_refused_by_field(api, db):
@@ -114,13 +114,27 @@ def test_an_empty_list_as_csv_still_has_its_header(api, db):
     assert frame.empty and {"code", "notation", "layers"} <= set(frame.columns)
 
 
-def test_an_unknown_charset_is_read_as_utf8(api, db):
+@pytest.mark.parametrize("charset", ["klingon", "latin-1", "utf-16"])
+def test_a_body_in_a_charset_other_than_utf8_is_415_not_guessed(api, db, charset):
+    body = '{"name": "Bromure de lithium à 99 %"}'.encode("latin-1")
     response = api.post(
-        "/api/chemicals/",
-        b'{"name": "x", "category": "other"}',
-        content_type="application/json; charset=klingon",
+        "/api/chemicals/", body, content_type=f"application/json; charset={charset}"
+    )
+    assert response.status_code == 415
+    assert response.json() == {
+        "detail": f"The body must be UTF-8; charset='{charset}' is not accepted."
+    }
+    assert not Chemical.objects.exists()
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", "utf8"])
+def test_utf8_may_be_named(api, db, charset):
+    body = '{"name": "Bromure de lithium à 99 %", "category": "other"}'.encode()
+    response = api.post(
+        "/api/chemicals/", body, content_type=f"application/json; charset={charset}"
     )
     assert response.status_code == 201
+    assert response.json()["name"] == "Bromure de lithium à 99 %"
 
 
 def test_the_api_root_links_every_endpoint(api, db):

@@ -170,7 +170,9 @@ def test_pellet_sets_make_n_pellets_like_the_form(staff_client, api):
     response = api.post("/api/pellet-sets/", body, format="json")
     assert response.status_code == 201, response.json()
     data = response.json()
-    assert data["pellets"] == ["PEL-0004", "PEL-0005", "PEL-0006"]
+    assert (data["count"], data["items"]) == (3, ["PEL-0004", "PEL-0005", "PEL-0006"])
+    assert data["sintering_temperature_c"] == 950 and data["batch"] == batch.code
+    assert api.get(f"/api/pellet-sets/{data['id']}/").json() == data
     by_web, by_api = PelletSet.objects.order_by("pk")
     keep = ("id",)
     assert model_to_dict(by_web, exclude=keep) == model_to_dict(by_api, exclude=keep)
@@ -238,8 +240,9 @@ def test_electrode_disks_are_punched_n_at_once(staff_client, api):
     )
     assert response.status_code == 201, response.json()
     data = response.json()
-    assert [d["code"] for d in data] == ["ELD-0004", "ELD-0005"]
-    assert round(data[0]["active_mass_mg"], 3) == 3.054
+    assert (data["count"], data["items"]) == (2, ["ELD-0004", "ELD-0005"])
+    assert (data["coating"], data["diameter_mm"]) == (coating.code, 12)
+    assert round(data["active_mass_mg"], 3) == 3.054
     disks = list(ElectrodeDisk.objects.order_by("code"))
     assert fingerprint(disks[1]) == fingerprint(disks[3])
 
@@ -365,7 +368,7 @@ def test_bad_input_is_400_naming_the_field_and_nothing_is_written(api, parts, ca
             "post",
             "/api/pellet-sets/",
             {"batch": batch.code, "count": 2, "sintering_temperature_c": 1400},
-            {"sintering_temperature_c": ["Ensure this value is less than or equal to 1300.0."]},
+            {"sintering_temperature_c": ["Must be at most 1300."]},
         ),
         "ratio 10:x:4": (
             "post",

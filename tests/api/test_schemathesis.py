@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.files import File
 
 from lims.api.tokens import token_rotate
 
@@ -30,14 +31,50 @@ def _schemathesis() -> str:
     return str(beside) if beside.exists() else (shutil.which("schemathesis") or "schemathesis")
 
 
+def _operation(name: str, parameter: str, value: str) -> str:
+    return (
+        f'[[operations]]\ninclude-name = "{name}"\nparameters = {{ "{parameter}" = "{value}" }}\n'
+    )
+
+
+def _demo_records(user, folder: Path) -> str:
+    """The demo study with a measurement as `make run` has: MEAS-0001, a short cycling test of
+    CELL-0005 (processed, so its data and results exist, and the cell cannot be deleted);
+    MEAS-0002 to upload files to and MEAS-0003 to delete, so that MEAS-0001 keeps its data.
+    The SHA-256 of MEAS-0001's raw file."""
+    from cells.models import Cell
+    from lims.demo import load_demo
+    from measurements.parsers.synthetic import write_maccor_cycling
+    from measurements.services import measurement_create
+
+    load_demo(user)
+    cell = Cell.objects.get(code="CELL-0005")
+    path = write_maccor_cycling(
+        folder / "CELL-0005.txt", n_cycles=5, rows_per_cycle=40, active_mass_mg=cell.active_mass_mg
+    )
+    with path.open("rb") as fh:
+        measurement = measurement_create(
+            user=user, item=cell, fields={"technique": "cycling"}, uploads=[File(fh, path.name)]
+        )
+    for _ in range(2):
+        measurement_create(user=user, item=cell, fields={"technique": "eis"})
+    return measurement.files.get().raw_file.sha256
+
+
 def test_the_api_keeps_its_schema_under_generated_requests(
     transactional_db, live_server, django_user_model, tmp_path, capsys
 ):
-    from lims.demo import load_demo
-
-    user = django_user_model.objects.create_user("fuzz", password="pw-fuzz-12345", is_staff=True)
-    load_demo(user)  # real codes for the examples to hit
+    # The demo data and user the schema's examples name (`lims.demo.EXAMPLE_CODES`).
+    user = django_user_model.objects.create_user("demo", password="pw-fuzz-12345", is_staff=True)
+    raw_sha = _demo_records(user, tmp_path)
     token = token_rotate(user).key
+    # What the schema's examples cannot give: the hash of a file uploaded by this run, and
+    # other measurements than MEAS-0001 to add files to and to delete.
+    (tmp_path / "schemathesis.toml").write_text(
+        _operation("GET /api/raw-files/{sha256}/", "path.sha256", raw_sha)
+        + _operation("POST /api/measurements/{code}/files/", "path.code", "MEAS-0002")
+        + _operation("DELETE /api/measurements/{code}/", "path.code", "MEAS-0003")
+    )
     command = [
         _schemathesis(),
         "run",
@@ -66,12 +103,17 @@ def test_the_api_keeps_its_schema_under_generated_requests(
         "--report-dir",
         str(tmp_path),
         "--no-color",
+        # e.g. "--include-path-regex chemicals --report har" to look at one endpoint's answers
+        *os.environ.get("SCHEMATHESIS_EXTRA_ARGS", "").split(),
     ]
     # Run in a scratch directory: schemathesis keeps a `.schemathesis/` cache where it runs.
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path
     )
     output = result.stdout + result.stderr
+    (Path(os.environ.get("SCHEMATHESIS_OUTPUT_DIR", tmp_path)) / "schemathesis.txt").write_text(
+        result.stdout
+    )
     with capsys.disabled():  # the run's summary, also when it passes
         print("\n".join(output.strip().splitlines()[-20:]))
     assert result.returncode == 0, output[-20000:]
