@@ -43,6 +43,7 @@ EXAMPLE_CODES = {
     "synthesis.ilebatch": "ILE-0001",
     "synthesis.cathodecoating": "CAT-0001",
     "synthesis.electrodedisk": "ELD-0001",
+    "synthesis.membranepiece": "SPEP-0001",
     "cells.cell": "CELL-0005",
     "measurements.measurement": "MEAS-0001",
 }
@@ -85,6 +86,11 @@ CHEMICALS = [
     ("Platinum (sputter target)", "electrode_metal", "Pt", 195.08, "7440-06-4", "Pt",
      "Goodfellow", "99.99 %", 1.0, "pcs"),
 ]  # fmt: skip
+
+# The demo lot of each category (lots are made in CHEMICALS' order), for schema examples.
+EXAMPLE_LOTS: dict[str, str] = {}
+for _number, _row in enumerate(CHEMICALS, start=1):
+    EXAMPLE_LOTS.setdefault(_row[1], f"RGT-{_number:04d}")
 
 # Sintered pellets: (temperature, thickness mm, diameter mm, mass mg) — denser at 900 °C.
 # Six at 900 °C, the paper's best: each cell takes its own pellet (a pellet is one piece).

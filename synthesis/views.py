@@ -329,18 +329,9 @@ class MembranePieceCreateView(PiecesCreateView):
     create_service = staticmethod(services.membrane_pieces_create)
 
 
-class MembranePieceEditView(RecordFormView):
+class MembranePieceEditView(SimpleRecordView):
     model = MembranePiece
     form_class = forms.MembranePieceForm
-
-    def save(self, form, formsets, instance, steps):
-        return record_save(
-            MembranePiece,
-            instance=instance,
-            user=self.request.user,
-            fields=self.fields(form),
-            **self.write_options(form),
-        )
 
 
 EDIT_VIEWS = {

@@ -159,13 +159,16 @@ def _model_label(model) -> str:
 
 def reference_schema(field) -> dict:
     """For a field that names a record: a demo record as example (and a code's pattern)."""
-    from lims.demo import EXAMPLE_CODES, EXAMPLE_NAMES
+    from lims.demo import EXAMPLE_CODES, EXAMPLE_LOTS, EXAMPLE_NAMES
 
     if field.read_only or not isinstance(field, ItemCodeField | NaturalKeyField):
         return {}
     label = _model_label(field.get_queryset().model)
     if isinstance(field, ItemCodeField):
-        return {"example": EXAMPLE_CODES[label], "pattern": CODE_PATTERN}
+        # A reagent slot's example is a demo lot of a category the slot takes.
+        categories = getattr(field, "categories", ())
+        example = EXAMPLE_LOTS.get(categories[0]) if categories else None
+        return {"example": example or EXAMPLE_CODES[label], "pattern": CODE_PATTERN}
     return {"example": EXAMPLE_NAMES[label]}
 
 

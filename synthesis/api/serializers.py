@@ -37,6 +37,15 @@ def _lot(**kwargs) -> ItemCodeField:
     return ItemCodeField(queryset=ReagentLot.objects.all(), **kwargs)
 
 
+def _slot(model, name: str) -> ItemCodeField:
+    """A reagent lot in one of the model's slots. The slot's categories go with the field, so
+    the schema can give an example lot that fits (a polymer for the PEO lot)."""
+    slot = next(s for s in model.REAGENT_SLOTS if s.field == name)
+    field = _optional_lot() if model._meta.get_field(name).null else _lot()
+    field.categories = slot.categories
+    return field
+
+
 def _optional_lot() -> ItemCodeField:
     return _lot(required=False, allow_null=True)
 
@@ -176,10 +185,10 @@ class PelletSerializer(ItemSerializer):
 
 
 class SpeMembraneSerializer(ItemSerializer):
-    peo_lot = _lot()
-    lifsi_lot = _lot()
-    pyr14fsi_lot = _lot()
-    benzophenone_lot = _optional_lot()
+    peo_lot = _slot(SpeMembrane, "peo_lot")
+    lifsi_lot = _slot(SpeMembrane, "lifsi_lot")
+    pyr14fsi_lot = _slot(SpeMembrane, "pyr14fsi_lot")
+    benzophenone_lot = _slot(SpeMembrane, "benzophenone_lot")
     weight_percentages = serializers.ListField(
         child=serializers.FloatField(),
         read_only=True,
@@ -210,8 +219,8 @@ class SpeMembraneSerializer(ItemSerializer):
 
 
 class IleBatchSerializer(ItemSerializer):
-    pyr14fsi_lot = _lot()
-    litfsi_lot = _lot()
+    pyr14fsi_lot = _slot(IleBatch, "pyr14fsi_lot")
+    litfsi_lot = _slot(IleBatch, "litfsi_lot")
     composition = serializers.CharField(read_only=True)
     steps = steps_field()
     confirm_overdraw = _confirm_overdraw()
@@ -232,11 +241,11 @@ class IleBatchSerializer(ItemSerializer):
 
 
 class CathodeCoatingSerializer(ItemSerializer):
-    active_lot = _lot()
-    carbon_lot = _lot()
-    binder_lot = _lot()
-    solvent_lot = _optional_lot()
-    foil_lot = _optional_lot()
+    active_lot = _slot(CathodeCoating, "active_lot")
+    carbon_lot = _slot(CathodeCoating, "carbon_lot")
+    binder_lot = _slot(CathodeCoating, "binder_lot")
+    solvent_lot = _slot(CathodeCoating, "solvent_lot")
+    foil_lot = _slot(CathodeCoating, "foil_lot")
     active_fraction = DerivedFloatField(help_text="active mass fraction")
     steps = steps_field()
     confirm_overdraw = _confirm_overdraw()

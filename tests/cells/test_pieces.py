@@ -137,3 +137,31 @@ def test_the_cell_form_names_the_cell_a_pellet_is_already_in(staff_client):
     response = staff_client.post("/cells/new/", data)
     assert response.status_code == 400
     assert f"{pellet.code} is already in {first.code}" in response.content.decode()
+
+
+def test_a_measurement_on_a_piece_uses_its_area_and_the_membranes_thickness():
+    from measurements.models import Measurement
+    from measurements.services import measurement_inputs
+
+    piece = factories.membrane_pieces(count=1, diameter_mm=16.0)[0]
+    inputs = measurement_inputs(Measurement(item=piece, technique="eis"))
+    assert inputs["thickness_um"] == 20.0
+    assert round(inputs["area_cm2"], 4) == 2.0106
+
+
+def test_a_piece_is_edited_from_its_page(staff_client):
+    piece = factories.membrane_pieces(count=1)[0]
+    form = staff_client.get(f"/items/{piece.code}/edit/")
+    assert form.status_code == 200
+    response = staff_client.post(
+        f"/items/{piece.code}/edit/",
+        {
+            "diameter_mm": "15",
+            "measured_thickness_um": "22",
+            "notes": "",
+            "_version": piece.version,
+        },
+    )
+    assert response.status_code == 302
+    piece.refresh_from_db()
+    assert (piece.diameter_mm, piece.thickness_um) == (15.0, 22.0)
