@@ -24,6 +24,7 @@ NOT_SHOWN = {
     "progress",
     "run",
     "processed_at",
+    "is_piece",  # a cell layer's copy of its item's kind
 }
 
 

@@ -145,7 +145,7 @@ def item_facts(item: Item) -> list[tuple[str, object]]:
         value = getattr(item, field.name)
         if field.choices:
             value = getattr(item, f"get_{field.name}_display")()
-        elif isinstance(value, float):
+        elif isinstance(value, float) and field.editable:  # typed, not derived (active mass)
             value = display.recorded(value)
         facts.append((field.verbose_name, value))
     facts.extend(item.derived_facts() if hasattr(item, "derived_facts") else [])
