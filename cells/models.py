@@ -120,6 +120,19 @@ class CellLayer(models.Model):
     def __str__(self) -> str:
         return f"{self.cell_id}#{self.position} {self.side} {self.item_id}"
 
+    def save(self, *args, **kwargs) -> None:
+        self._mark_piece()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self._mark_piece()  # before the constraints are validated (the admin's inline)
+
+    def _mark_piece(self) -> None:
+        # Every write path marks pieces, so the one-cell constraint holds however a layer is
+        # written.
+        if self.item_id is not None:
+            self.is_piece = self.item.specific.IS_PIECE
+
     def spec(self) -> stack.LayerSpec:
         item = self.item.specific
         return stack.LayerSpec(

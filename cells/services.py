@@ -15,7 +15,7 @@ from . import stack
 from .models import Cell, CellLayer
 
 
-def _piece_errors(cell: Cell, layers: list[CellLayer]) -> list[str]:
+def piece_errors(cell: Cell, layers: list[CellLayer]) -> list[str]:
     """A pellet, membrane piece or disk is one physical thing: it goes into one cell, once."""
     pieces = [layer for layer in layers if layer.is_piece]
     # Lock the pieces' rows: two builds taking the same pellet at once must not both succeed.
@@ -45,21 +45,19 @@ def _piece_errors(cell: Cell, layers: list[CellLayer]) -> list[str]:
 def _write_layers(cell: Cell, layers: list[Mapping[str, Any]]) -> None:
     built = []
     for position, data in enumerate(layers, start=1):
-        item = data["item"]
         layer = CellLayer(
             cell=cell,
             position=position,
             side=data["side"],
-            item=item,
+            item=data["item"],
             amount_ul=data.get("amount_ul"),
             label=data.get("label") or "",
-            is_piece=item.specific.IS_PIECE,
         )
         # Constraints are the stack rules' job here: the old stack is still in the database.
         layer.full_clean(exclude=["cell"], validate_unique=False, validate_constraints=False)
         built.append(layer)
     specs = [layer.spec() for layer in built]
-    errors = stack.stack_errors(specs) + _notation_errors(specs) + _piece_errors(cell, built)
+    errors = stack.stack_errors(specs) + _notation_errors(specs) + piece_errors(cell, built)
     if errors:
         raise ValidationError({"layers": errors})
     for old in cell.layers.all():

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from lims.admin import ItemAdmin
 
+from . import services
 from .models import (
     CathodeCoating,
     Chemical,
@@ -36,8 +37,19 @@ class PrecursorInline(admin.TabularInline):
     raw_id_fields = ("reagent_lot",)
 
 
+class ReagentUsesAdmin(ItemAdmin):
+    """Records made from reagent lots: the model's clean() refuses a lot of the wrong category,
+    and after a save the lots' uses follow the record. An admin's correction is taken as
+    confirmed, like a user ticking "record it although a lot has less left"."""
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        item = form.instance
+        services.sync_lot_uses(item, item.reagent_uses(), confirm_overdraw=True)
+
+
 @admin.register(LagpBatch)
-class LagpBatchAdmin(ItemAdmin):
+class LagpBatchAdmin(ReagentUsesAdmin):
     list_display = ("code", "x_al", "target_mass_g", "li_excess_pct", "yield_g", "created_at")
     inlines = [PrecursorInline, *ItemAdmin.inlines]
 
@@ -57,19 +69,19 @@ class PelletAdmin(ItemAdmin):
 
 
 @admin.register(SpeMembrane)
-class SpeMembraneAdmin(ItemAdmin):
+class SpeMembraneAdmin(ReagentUsesAdmin):
     list_display = ("code", "molar_ratio", "benzophenone_wt_pct", "thickness_um", "uv_crosslinked")
     raw_id_fields = ("peo_lot", "lifsi_lot", "pyr14fsi_lot", "benzophenone_lot")
 
 
 @admin.register(IleBatch)
-class IleBatchAdmin(ItemAdmin):
+class IleBatchAdmin(ReagentUsesAdmin):
     list_display = ("code", "pyr14fsi_mol_fraction", "water_content_ppm")
     raw_id_fields = ("pyr14fsi_lot", "litfsi_lot")
 
 
 @admin.register(CathodeCoating)
-class CathodeCoatingAdmin(ItemAdmin):
+class CathodeCoatingAdmin(ReagentUsesAdmin):
     list_display = ("code", "mass_ratio", "solids_pct")
     raw_id_fields = ("active_lot", "carbon_lot", "binder_lot", "solvent_lot", "foil_lot")
 

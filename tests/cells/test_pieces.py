@@ -165,3 +165,45 @@ def test_a_piece_is_edited_from_its_page(staff_client):
     assert response.status_code == 302
     piece.refresh_from_db()
     assert (piece.diameter_mm, piece.thickness_um) == (15.0, 22.0)
+
+
+def test_the_admin_refuses_a_piece_already_in_a_cell(admin_client):
+    li = factories.reagent_lot("Lithium foil", "Li", "Li")
+    pellet = factories.pellets(count=1)[0]
+    first = _symmetric(li, pellet)
+    other = factories.symmetric_cell(li=li)
+    url = f"/admin/cells/cell/{other.pk}/change/"
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    layers = list(other.layers.order_by("position"))
+    data = {
+        "format": other.format,
+        "active_area_cm2": "1.13",
+        "test_temperature_c": "40",
+        "notes": "",
+        "layers-TOTAL_FORMS": str(len(layers) + 1),
+        "layers-INITIAL_FORMS": str(len(layers)),
+        "layers-MIN_NUM_FORMS": "0",
+        "layers-MAX_NUM_FORMS": "1000",
+        **{
+            f"layers-{i}-{k}": v
+            for i, layer in enumerate(layers)
+            for k, v in {
+                "id": layer.pk,
+                "cell": other.pk,
+                "position": layer.position,
+                "side": layer.side,
+                "item": layer.item_id,
+            }.items()
+        },
+        f"layers-{len(layers)}-cell": other.pk,
+        f"layers-{len(layers)}-position": "9",
+        f"layers-{len(layers)}-side": "electrolyte",
+        f"layers-{len(layers)}-item": pellet.pk,
+    }
+    for prefix in ("steps", "parent_edges"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    response = admin_client.post(url, data)
+    assert response.status_code == 200  # the form again, with the error
+    assert f"{pellet.code} is already in {first.code}" in response.content.decode()
+    assert CellLayer.objects.filter(item=pellet).get().cell == first

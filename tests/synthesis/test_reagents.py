@@ -210,3 +210,29 @@ def test_reagent_lot_list_shows_what_is_left(staff_client, spe_lots):
     _membrane(spe_lots)
     page = staff_client.get("/synthesis/reagents/").content.decode()
     assert "0.8129" in page
+
+
+def test_an_admin_correction_of_a_mass_moves_the_lots_use(admin_client, spe_lots):
+    membrane = _membrane(spe_lots)
+    data = {
+        "notes": "",
+        "peo_lot": spe_lots["peo"].pk,
+        "peo_mass_g": "0.5",
+        "lifsi_lot": spe_lots["lifsi"].pk,
+        "lifsi_mass_g": "0.1871",
+        "pyr14fsi_lot": spe_lots["pyr"].pk,
+        "pyr14fsi_mass_g": "1.2896",
+        "molar_ratio": "10:1:4",
+        "benzophenone_wt_pct": "5",
+        "uv_crosslinked": "on",
+    }
+    for prefix in ("steps", "parent_edges"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    url = f"/admin/synthesis/spemembrane/{membrane.pk}/change/"
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert _left(spe_lots["peo"]) == pytest.approx(10.0 - 0.5)
+    cu = factories.reagent_lot("Copper foil", "Cu")
+    refused = admin_client.post(url, {**data, "peo_lot": cu.pk})
+    assert refused.status_code == 200
+    assert "this slot takes polymer" in refused.content.decode()
