@@ -142,7 +142,7 @@ def main() -> None:
         chemical = json.loads(_get("/api/chemicals/?page_size=1", token))["results"][0]["name"]
         cases = [
             ("detail GET /api/cells/CELL-0005/", "GET", "/api/cells/CELL-0005/", None),
-            ("list   GET /api/pellets/ (9 rows)", "GET", "/api/pellets/", None),
+            ("list   GET /api/pellets/ (12 rows)", "GET", "/api/pellets/", None),
             (
                 "list   GET /api/cells/?ancestor=LAGP-0001",
                 "GET",
@@ -153,7 +153,12 @@ def main() -> None:
                 "create POST /api/reagent-lots/",
                 "POST",
                 "/api/reagent-lots/",
-                lambda i: {"chemical": chemical, "supplier": "Bench", "lot_number": f"B{i}"},
+                lambda i: {
+                    "chemical": chemical,
+                    "supplier": "Bench",
+                    "lot_number": f"B{i}",
+                    "quantity": 100,
+                },
             ),
         ]
         print(
