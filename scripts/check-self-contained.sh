@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The repository must run from a clone with nothing beside it: no test, benchmark or script may
-# read the steering folder (../shared) or an absolute filesystem path. Fails listing the lines.
+# read the steering folder beside the repository or an absolute filesystem path. Fails listing
+# the lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pattern='\.\./shared|parents\[[3-9]\]|["'"'"'](/(home|work|root|tmp|opt|mnt|srv|usr|var|etc|data|media|Users)/)'
