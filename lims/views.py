@@ -336,6 +336,20 @@ class RecordFormView(StaffRequiredMixin, View):
 WRITE_OPTIONS = {"confirm_overdraw"}
 
 
+def changed_meanwhile(record, name: str) -> str:
+    """What a form says when its record was saved by someone else after it was loaded."""
+    last = (
+        AuditEvent.objects.filter(model=record._meta.label_lower, object_pk=str(record.pk))
+        .select_related("user")
+        .first()
+    )
+    who = f" by {last.user or 'the system'} at {timezone.localtime(last.at):%H:%M}" if last else ""
+    return (
+        f"{name} was changed{who} while you were editing it; nothing was saved. The form shows "
+        "your entries against the current record: check them and save again to keep them."
+    )
+
+
 def posted_version(request: HttpRequest) -> int | None:
     """The record version a form was loaded with (its hidden `_version`)."""
     raw = request.POST.get("_version", "")

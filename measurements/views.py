@@ -8,7 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from lims.forms import apply_service_errors
-from lims.views import staff_required
+from lims.services import RecordChanged
+from lims.views import changed_meanwhile, posted_version, staff_required
 
 from . import canonical, filters, forms, selectors, services, storage
 from .models import Measurement, Status
@@ -96,7 +97,12 @@ def measurement_settings(request: HttpRequest, code: str) -> HttpResponse:
     form = forms.MeasurementSettingsForm(request.POST, instance=measurement)
     if form.is_valid():
         try:
-            services.measurement_update(measurement, fields=form.cleaned_data)
+            services.measurement_update(
+                measurement, fields=form.cleaned_data, expected_version=posted_version(request)
+            )
+        except RecordChanged as exc:
+            # The page is shown again with the current version: saving again overwrites.
+            messages.error(request, changed_meanwhile(exc.current, exc.current.code))
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:

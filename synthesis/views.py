@@ -9,11 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 
 from lims.forms import apply_service_errors
-from lims.services import record_save
+from lims.services import RecordChanged, record_save
 from lims.views import (
     ItemListView,
     RecordFormView,
     bound_or_initial,
+    changed_meanwhile,
+    posted_version,
     require_staff,
     staff_required,
 )
@@ -219,10 +221,16 @@ def pellet_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         formset.check_posted()  # a row naming another set's pellet: 400, nothing written
         if formset.is_valid():
+            changed = [f for f in formset.forms if f.has_changed()]
+            versions = {
+                f.instance.pk: _posted_int(request, f"version-{f.instance.pk}") for f in changed
+            }
             try:
                 services.pellets_measure(
-                    {f.instance: f.cleaned_data for f in formset.forms if f.has_changed()}
+                    {f.instance: f.cleaned_data for f in changed}, expected_versions=versions
                 )
+            except RecordChanged as exc:
+                messages.error(request, changed_meanwhile(exc.current, exc.current.code))
             except ValidationError as exc:
                 messages.error(request, "; ".join(exc.messages))
             else:
@@ -236,26 +244,39 @@ def pellet_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _posted_int(request: HttpRequest, name: str) -> int | None:
+    raw = request.POST.get(name, "")
+    return int(raw) if raw.isdigit() else None
+
+
 @staff_required
 def pellet_set_edit(request: HttpRequest, pk: int) -> HttpResponse:
     pellet_set = get_object_or_404(PelletSet, pk=pk)
     initial = {"batch": pellet_set.batch.code}
     form = forms.PelletSetEditForm(request.POST or None, instance=pellet_set, initial=initial)
+    version = posted_version(request) if request.method == "POST" else pellet_set.version
     if request.method == "POST" and form.is_valid():
         fields = {k: v for k, v in form.cleaned_data.items() if k != "batch"}
         fields["batch"] = form.cleaned_data["batch"]
         try:
             with transaction.atomic():
-                services.pellet_set_update(pellet_set, fields=fields)
+                services.pellet_set_update(pellet_set, fields=fields, expected_version=version)
+        except RecordChanged as exc:
+            messages.error(request, changed_meanwhile(exc.current, f"Pellet set {pellet_set.pk}"))
+            version = exc.current.version  # saving again is now a deliberate overwrite
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
             return redirect("synthesis:pellet-set", pk=pellet_set.pk)
+    context = {
+        "form": form,
+        "formsets": {},
+        "title": f"Edit pellet set {pellet_set.pk}",
+        "instance": pellet_set,
+        "form_version": version,
+    }
     return render(
-        request,
-        "lims/record_form.html",
-        {"form": form, "formsets": {}, "title": f"Edit pellet set {pellet_set.pk}"},
-        status=400 if request.method == "POST" else 200,
+        request, "lims/record_form.html", context, status=400 if request.method == "POST" else 200
     )
 
 

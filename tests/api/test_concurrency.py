@@ -140,3 +140,77 @@ def test_a_web_form_loaded_before_someone_saved_says_so_and_saves_nothing(staff_
     again = staff_client.post(f"/items/{pellet.code}/edit/", {**mine, "_version": current})
     assert again.status_code == 302
     assert (_reload(pellet).thickness_mm, _reload(pellet).diameter_mm) == (0.58, 12.9)
+
+
+def _loaded_version(page: str, name: str = "_version") -> str:
+    return re.search(rf'name="{name}" value="(\d+)"', page).group(1)
+
+
+def test_the_pellet_set_forms_notice_a_change_made_meanwhile(staff_client, pellet):
+    from synthesis.services import pellet_set_update
+
+    pellet_set = pellet.pellet_set
+    url = f"/synthesis/pellet-sets/{pellet_set.pk}/"
+    page = staff_client.get(url).content.decode()
+    version = _loaded_version(page, f"version-{pellet.pk}")
+    item_update(_reload(pellet), mass_mg=250.0)  # a colleague weighs it again meanwhile
+    rows = {
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-0-item_ptr": pellet.pk,
+        "form-0-thickness_mm": "0.59",
+        "form-0-diameter_mm": "12.9",
+        "form-0-mass_mg": "249",
+        "form-0-notes": "",
+        f"version-{pellet.pk}": version,
+    }
+    stale = staff_client.post(url, rows)
+    assert stale.status_code == 400
+    assert f"{pellet.code} was changed by" in stale.content.decode()
+    assert _reload(pellet).mass_mg == 250.0 and _reload(pellet).thickness_mm == 0.60
+
+    edit = f"/synthesis/pellet-sets/{pellet_set.pk}/edit/"
+    version = _loaded_version(staff_client.get(edit).content.decode())
+    pellet_set_update(pellet_set, fields={"sintering_dwell_h": 10.0})
+    conditions = {
+        "batch": pellet_set.batch.code,
+        "die_diameter_mm": "15",
+        "pressing_pressure_t_cm2": "3",
+        "sintering_temperature_c": "920",
+        "sintering_dwell_h": "8",
+        "sintering_ramp_c_min": "5",
+        "theoretical_density_g_cm3": "3.47",
+        "_version": version,
+    }
+    stale = staff_client.post(edit, conditions)
+    assert stale.status_code == 400
+    assert f"Pellet set {pellet_set.pk} was changed by" in stale.content.decode()
+    pellet_set.refresh_from_db()
+    assert (pellet_set.sintering_temperature_c, pellet_set.sintering_dwell_h) == (900.0, 10.0)
+    current = _loaded_version(stale.content.decode())
+    assert staff_client.post(edit, {**conditions, "_version": current}).status_code == 302
+    pellet_set.refresh_from_db()
+    assert pellet_set.sintering_temperature_c == 920.0
+
+
+def test_the_measurement_settings_notice_a_change_made_meanwhile(staff_client, pellet):
+    from measurements.models import Measurement
+    from measurements.services import measurement_create, measurement_update
+
+    measurement = measurement_create(item=pellet, fields={"technique": "eis"})
+    page = staff_client.get(f"/measurements/{measurement.code}/").content.decode()
+    version = _loaded_version(page)
+    measurement_update(measurement, fields={"temperature_c": 40.0})
+    response = staff_client.post(
+        f"/measurements/{measurement.code}/settings/",
+        {
+            "technique": "eis",
+            "temperature_c": "25",
+            "eis_model": "auto",
+            "reference_cycle": "1",
+            "_version": version,
+        },
+    )
+    assert response.status_code == 400
+    assert f"{measurement.code} was changed by" in response.content.decode()
+    assert Measurement.objects.get(pk=measurement.pk).temperature_c == 40.0
