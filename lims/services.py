@@ -17,6 +17,11 @@ ItemT = TypeVar("ItemT", bound=Item)
 ModelT = TypeVar("ModelT", bound=Model)
 
 
+# Fields of a form or an API body that say how to write rather than what (confirm a use beyond
+# what a reagent lot has left); the services take them as keyword arguments, not as values.
+WRITE_OPTIONS = ("confirm_overdraw",)
+
+
 class RecordChanged(Exception):
     """Someone saved the record after the caller read it (its version moved on)."""
 

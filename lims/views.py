@@ -22,7 +22,7 @@ from . import display, selectors
 from .forms import BadFormData, StepFormSet, apply_service_errors, step_data
 from .history import history_rows
 from .models import ITEM_MODELS, AuditEvent, Item, ItemKind
-from .services import RecordChanged, step_dicts
+from .services import WRITE_OPTIONS, RecordChanged, step_dicts
 
 LIST_URLS = {
     ItemKind.REAGENT_LOT: "synthesis:reagent-list",
@@ -331,9 +331,6 @@ class RecordFormView(StaffRequiredMixin, View):
         if "confirm_overdraw" in form.fields:
             options["confirm_overdraw"] = form.cleaned_data.get("confirm_overdraw", False)
         return options
-
-
-WRITE_OPTIONS = {"confirm_overdraw"}
 
 
 def changed_meanwhile(record, name: str) -> str:

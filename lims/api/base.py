@@ -18,7 +18,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 
 from lims.audit import acting_as
-from lims.services import record_save
+from lims.services import WRITE_OPTIONS, record_save
 
 from .conditional import ConditionalMixin
 from .exceptions import exception_handler
@@ -26,10 +26,6 @@ from .parsers import JSONParser
 from .permissions import StaffWritesOrReadOnly
 from .renderers import CSVRenderer, JSONRenderer
 from .schema import AutoSchema
-
-# Body fields that say how to write rather than what (e.g. confirm a use beyond what a reagent
-# lot has left); they are not the record's values.
-WRITE_OPTIONS = ("confirm_overdraw",)
 
 # Item codes are letters, digits and dashes (`PEL-0042`); anything else is a 404 at the router.
 CODE_REGEX = r"[A-Za-z0-9-]+"

@@ -75,33 +75,26 @@ class CharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class FloatField(serializers.FloatField):
+class _StrictNumber:
     """A number: `true` is not 1 (DRF would take it); a numeric string is accepted, as form
-    values are strings."""
+    values are strings. Bounds read "Must be at most 1300."."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        _readable_bounds(self)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class FloatField(_StrictNumber, serializers.FloatField):
     default_error_messages = {"invalid": "Must be a number."}
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        _readable_bounds(self)
 
-    def to_internal_value(self, data):
-        if isinstance(data, bool):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class IntegerField(serializers.IntegerField):
+class IntegerField(_StrictNumber, serializers.IntegerField):
     default_error_messages = {"invalid": "Must be a whole number."}
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        _readable_bounds(self)
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def _json_type(value) -> str:
