@@ -217,7 +217,7 @@ def test_non_positive_frequency_is_rejected():
 
 def test_unknown_model_is_rejected():
     spectrum = synthetic.eis_spectrum(eis.INDUCTIVE, synthetic.SPE_CIRCUIT)
-    with pytest.raises(AnalysisError, match="unknown circuit model 'Randles'"):
+    with pytest.raises(AnalysisError, match="circuit 'Randles': expected an element"):
         eis.fit_impedance_frame(spectrum, model="Randles")
 
 
