@@ -18,9 +18,12 @@ from . import (
     biologic_mpt,
     gamry_dta,
     generic_csv,
+    ivium_idf,
     maccor,
     neware_ndax,
+    palmsens_pssession,
     tga,
+    versastudio_par,
     xrd_xy,
     zplot,
 )
@@ -44,6 +47,9 @@ PARSERS: tuple[Parser, ...] = (
     biologic_mpt.PARSER,  # "EC-Lab ASCII FILE"
     zplot.PARSER,  # "ZPLOT2 ASCII"
     gamry_dta.PARSER,  # "EXPLAIN" + "TAG"
+    palmsens_pssession.PARSER,  # UTF-16 BOM + "PalmSens.DataFiles.SessionFile"
+    ivium_idf.PARSER,  # 16 NUL bytes + "Version=" section, "Method=" header
+    versastudio_par.PARSER,  # "<Application>" + "Name=VersaStudio"
     tga.STARE_PARSER,  # "Curve Values:"
     maccor.PARSER,  # header row "Rec# ... State"
     biologic_btlab_csv.PARSER,  # header row with time/s and Ewe/V or Ecell/V
