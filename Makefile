@@ -18,9 +18,11 @@ $(VENV)/.test: requirements-test.txt $(VENV)/.runtime
 	touch $@
 
 run: $(VENV)/.runtime
+	@scripts/ensure-system-packages.sh
 	@HOST=$(HOST) PORT=$(PORT) PY=$(PY) scripts/run.sh
 
 test: $(VENV)/.test
+	scripts/ensure-system-packages.sh
 	scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 

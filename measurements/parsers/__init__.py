@@ -13,6 +13,7 @@ from __future__ import annotations
 import pathlib
 
 from . import (
+    arbin_res,
     biologic_btlab_csv,
     biologic_mpr,
     biologic_mpt,
@@ -40,6 +41,7 @@ __all__ = [
 
 PARSERS: tuple[Parser, ...] = (
     biologic_mpr.PARSER,  # binary signature
+    arbin_res.PARSER,  # MS Access (Jet) signature
     neware_ndax.PARSER,  # zip signature + member names
     biologic_mpt.PARSER,  # "EC-Lab ASCII FILE"
     zplot.PARSER,  # "ZPLOT2 ASCII"
@@ -101,11 +103,6 @@ def detect(path_or_head: str | pathlib.Path | bytes, filename: str | None = None
     for parser in PARSERS:
         if parser.sniff(head, name):
             return parser
-    if head[4:19] == b"Standard Jet DB":
-        raise ParseError(
-            "Arbin .res files are MS Access databases and are not supported; export the test "
-            "from MITS Pro / Arbin Data Watcher to text and upload that"
-        )
     raise ParseError(
         f"unrecognised file format{f' for {name!r}' if name else ''}; supported formats: "
         f"{_supported()}; any other delimited text can be read with a column mapping"
