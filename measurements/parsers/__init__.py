@@ -20,6 +20,7 @@ from . import (
     gamry_dta,
     generic_csv,
     maccor,
+    neware_nda,
     neware_ndax,
     tga,
     xrd_xy,
@@ -43,6 +44,7 @@ PARSERS: tuple[Parser, ...] = (
     biologic_mpr.PARSER,  # binary signature
     arbin_res.PARSER,  # MS Access (Jet) signature
     neware_ndax.PARSER,  # zip signature + member names
+    neware_nda.PARSER,  # "NEWARE" signature
     biologic_mpt.PARSER,  # "EC-Lab ASCII FILE"
     zplot.PARSER,  # "ZPLOT2 ASCII"
     gamry_dta.PARSER,  # "EXPLAIN" + "TAG"
