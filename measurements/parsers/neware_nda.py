@@ -4,6 +4,9 @@ The file starts with ``NEWARE``; byte 14 is the format version, and NewareNDA re
 29 (BTS 7.x) and 130 (BTS 8 and 9). NewareNDA returns the same columns as for ``.ndax``, so
 the canonical frame is built the same way (``neware_ndax.canonical``): signed current in mA,
 capacity counters that reset at each step, time from the record timestamps.
+
+Known limit: the format carries no record count that NewareNDA exposes, so a file cut short
+after its first records reads as a shorter test (NewareNDA stops at the last whole record).
 """
 
 from __future__ import annotations
