@@ -13,6 +13,7 @@ from __future__ import annotations
 import pathlib
 
 from . import (
+    arbin_res,
     biologic_btlab_csv,
     biologic_mpr,
     biologic_mpt,
@@ -20,6 +21,7 @@ from . import (
     generic_csv,
     ivium_idf,
     maccor,
+    neware_nda,
     neware_ndax,
     palmsens_pssession,
     tga,
@@ -43,7 +45,9 @@ __all__ = [
 
 PARSERS: tuple[Parser, ...] = (
     biologic_mpr.PARSER,  # binary signature
+    arbin_res.PARSER,  # MS Access (Jet) signature
     neware_ndax.PARSER,  # zip signature + member names
+    neware_nda.PARSER,  # "NEWARE" signature
     biologic_mpt.PARSER,  # "EC-Lab ASCII FILE"
     zplot.PARSER,  # "ZPLOT2 ASCII"
     gamry_dta.PARSER,  # "EXPLAIN" + "TAG"
@@ -107,11 +111,6 @@ def detect(path_or_head: str | pathlib.Path | bytes, filename: str | None = None
     for parser in PARSERS:
         if parser.sniff(head, name):
             return parser
-    if head[4:19] == b"Standard Jet DB":
-        raise ParseError(
-            "Arbin .res files are MS Access databases and are not supported; export the test "
-            "from MITS Pro / Arbin Data Watcher to text and upload that"
-        )
     raise ParseError(
         f"unrecognised file format{f' for {name!r}' if name else ''}; supported formats: "
         f"{_supported()}; any other delimited text can be read with a column mapping"

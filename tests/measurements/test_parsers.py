@@ -59,6 +59,7 @@ DETECTED = {
     BIOL_MPR: "biologic_mpr",
     NAVANI_MPR: "biologic_mpr",
     NDAX: "neware_ndax",
+    ARBIN_RES: "arbin_res",
     BTLAB_CSV: "biologic_btlab_csv",
     MPT_PEIS: "biologic_mpt",
     ZPLOT: "zplot",
@@ -128,11 +129,6 @@ def test_unrecognised_file_lists_the_supported_formats():
         detect(PLAIN_CSV)
     assert "Maccor text export" in str(info.value)
     assert "BioLogic EC-Lab ASCII (.mpt)" in str(info.value)
-
-
-def test_arbin_res_gets_a_specific_refusal():
-    with pytest.raises(ParseError, match="Arbin .res"):
-        parse_file(ARBIN_RES)
 
 
 def test_empty_file_is_refused_by_detection_and_by_every_parser(tmp_path):
