@@ -10,7 +10,11 @@ The generic delimited-text parser never claims a file: it needs a mapping from t
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
+
+from measurements.analysis import AnalysisError
+from measurements.analysis.cycling import cycle_rule
 
 from . import (
     biologic_btlab_csv,
@@ -127,4 +131,8 @@ def parse_file(
     parser = get_parser(parser_name) if parser_name else detect(path, filename or path.name)
     result = parser.parse(path, options=options)
     result.metadata.setdefault("parser", parser.name)
+    if result.kind == "cycling" and "cycle_rule" not in result.metadata:
+        # Data the analysis refuses gets no rule: computing its cycles will say why.
+        with contextlib.suppress(AnalysisError):
+            result.metadata["cycle_rule"] = cycle_rule(result.data)
     return result
