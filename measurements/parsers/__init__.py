@@ -23,6 +23,7 @@ from . import (
     gamry_dta,
     generic_csv,
     maccor,
+    maccor_md,
     neware_ndax,
     tga,
     xrd_xy,
@@ -50,6 +51,7 @@ PARSERS: tuple[Parser, ...] = (
     gamry_dta.PARSER,  # "EXPLAIN" + "TAG"
     tga.STARE_PARSER,  # "Curve Values:"
     maccor.PARSER,  # header row "Rec# ... State"
+    maccor_md.PARSER,  # header row "Rec  Cycle P  Cycle C ... Md"
     biologic_btlab_csv.PARSER,  # header row with time/s and Ewe/V or Ecell/V
     tga.TA_PARSER,  # header row with Time, Temperature and Weight
     xrd_xy.PARSER,  # .xy extension or a "theta" header
