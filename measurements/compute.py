@@ -98,7 +98,7 @@ def compute_cycling(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> Outcome:
             "the cell has no active mass: give the cathode disk's loading or "
             "the measurement's active mass"
         )
-    table = cycling.per_cycle(frame, mass_mg / 1000)
+    table, cycle_rule = cycling.per_cycle_with_rule(frame, mass_mg / 1000)
     if table.height == 0:
         raise AnalysisError("no complete charge/discharge cycle found in the data")
     # Cycles are numbered from 1 in the LIMS; Maccor counts from 0.
@@ -112,10 +112,12 @@ def compute_cycling(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> Outcome:
         "reference_cycle": reference,
         "instrument_cycle_offset": offset,
         "specific_current_mA_g_at_1C": 200.0,
+        "cycle_rule": cycle_rule,
     }
+    values = {**summary.to_dict(), "cycle_rule": cycle_rule}
     return Outcome(
         results=[
-            Computed("cycling_summary", summary.to_dict(), cycling.ALGORITHM_VERSION, used),
+            Computed("cycling_summary", values, cycling.ALGORITHM_VERSION, used),
             Computed(
                 "rate_table", {"rows": jsonable(rates.to_dicts())}, cycling.ALGORITHM_VERSION, used
             ),

@@ -37,7 +37,7 @@ from .models import (
 )
 
 log = logging.getLogger(__name__)
-PARSE_CACHE_VERSION = "1"
+PARSE_CACHE_VERSION = "2"
 MIN_VFT_T0_K = 50.0  # bump when a parser's output changes, to re-parse stored files
 MAX_UPLOAD_BYTES = settings.LIMS_MAX_UPLOAD_BYTES
 

@@ -6,10 +6,14 @@ step_capacity_mAh / step_energy_mWh. Everything is done with vectorised polars e
 one pass over the rows builds a table of steps, and the per-cycle table is built from that.
 
 Conventions
-- Cycles come from the instrument's cycle counter where it has one. Only without a counter
-  are they inferred: a new cycle starts at each charge step that follows a discharge step.
-  The sign of single points never decides a cycle (a stray point would mis-pair every later
-  cycle).
+- Cycles come from the instrument's cycle counter where it has one. Only without a counter,
+  or with one that never advances although the current changes direction more often than one
+  cycle can hold (three or more charge/discharge halves: cellpy's maccor_001 keeps Cyc# 0
+  over five discharges and four charges), are they inferred: a new cycle starts at each
+  charge step that follows a discharge step. The rule used is returned by
+  ``per_cycle_with_rule`` and ``cycle_rule`` so a result can say it. The sign of single
+  points never decides a cycle (a stray point would mis-pair every later cycle): directions
+  are those of whole steps.
 - Steps come from the instrument's step counter (a new step wherever the counter or the cycle
   changes), otherwise from changes of the sign of the current, debounced so that a run of
   fewer than ``MIN_STEP_ROWS`` rows joins the step it interrupts.
@@ -72,13 +76,62 @@ PER_CYCLE_COLUMNS = (
 # --- per cycle --------------------------------------------------------------------------------
 
 
+RULE_COUNTER = "instrument counter"
+RULE_NO_COUNTER = (
+    "from current direction: a cycle is a charge followed by a discharge "
+    "(the file has no cycle counter)"
+)
+RULE_STUCK_COUNTER = (
+    "from current direction: a cycle is a charge followed by a discharge "
+    "(the instrument's cycle counter never advances)"
+)
+
+
 def per_cycle(
     df: pl.DataFrame,
     active_mass_g: float,
     *,
     nominal_specific_current_mA_g: float = SPECIFIC_CURRENT_1C_MA_G,
 ) -> pl.DataFrame:
-    """One row per cycle with the columns in ``PER_CYCLE_COLUMNS``.
+    """``per_cycle_with_rule`` without the rule."""
+    return per_cycle_with_rule(
+        df, active_mass_g, nominal_specific_current_mA_g=nominal_specific_current_mA_g
+    )[0]
+
+
+def cycle_rule(df: pl.DataFrame) -> str:
+    """How cycles are found in a canonical cycling frame (one of the ``RULE_*`` texts)."""
+    require_frame(df, (c.TIME_S, c.VOLTAGE_V, c.CURRENT_MA), what="cycling", min_rows=2)
+    if has_values(df, c.CYCLE) and df[c.CYCLE].drop_nulls().n_unique() > 1:
+        return RULE_COUNTER  # the common case, decided without a pass over the steps
+    require_finite_columns(df, (c.TIME_S, c.VOLTAGE_V, c.CURRENT_MA), what="cycling")
+    return _cycles_by_rule(_step_table(df), df)[1]
+
+
+def _half_cycles(steps: pl.DataFrame) -> int:
+    """Runs of consecutive charge (or discharge) steps, rests skipped."""
+    active = _classify_steps(steps).filter(pl.col("direction") != 0)["direction"]
+    return int(active.rle_id().max() + 1) if active.len() else 0
+
+
+def _cycles_by_rule(steps: pl.DataFrame, df: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    if not has_values(df, c.CYCLE):
+        return _infer_cycles(steps), RULE_NO_COUNTER
+    # One cycle holds at most one charge half and one discharge half: three or more halves
+    # under one counter value mean the counter is not counting cycles.
+    if steps["cycle"].n_unique() == 1 and _half_cycles(steps) >= 3:
+        return _infer_cycles(steps), RULE_STUCK_COUNTER
+    return steps, RULE_COUNTER
+
+
+def per_cycle_with_rule(
+    df: pl.DataFrame,
+    active_mass_g: float,
+    *,
+    nominal_specific_current_mA_g: float = SPECIFIC_CURRENT_1C_MA_G,
+) -> tuple[pl.DataFrame, str]:
+    """One row per cycle with the columns in ``PER_CYCLE_COLUMNS``, and the cycle rule used
+    (``RULE_COUNTER``, ``RULE_NO_COUNTER`` or ``RULE_STUCK_COUNTER``, see module docstring).
 
     Capacities in mAh and mAh per g of active material; coulombic_efficiency is
     Q_discharge / Q_charge (cathode-limited full cell, see module docstring) as a fraction;
@@ -89,11 +142,10 @@ def per_cycle(
     neither charge nor discharge (rest only) are left out.
     """
     _check_cycling_input(df, active_mass_g, nominal_specific_current_mA_g)
-    steps = _step_table(df)
-    if not has_values(df, c.CYCLE):
-        steps = _infer_cycles(steps)
+    steps, rule = _cycles_by_rule(_step_table(df), df)
     cycles = _cycle_table(_classify_steps(steps))
-    return _finish_cycles(cycles, active_mass_g, active_mass_g * nominal_specific_current_mA_g)
+    one_c = active_mass_g * nominal_specific_current_mA_g
+    return _finish_cycles(cycles, active_mass_g, one_c), rule
 
 
 def _check_cycling_input(df: Any, active_mass_g: float, specific_current: float) -> None:

@@ -10,7 +10,11 @@ The generic delimited-text parser never claims a file: it needs a mapping from t
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
+
+from measurements.analysis import AnalysisError
+from measurements.analysis.cycling import cycle_rule
 
 from . import (
     arbin_res,
@@ -21,6 +25,7 @@ from . import (
     generic_csv,
     ivium_idf,
     maccor,
+    maccor_md,
     neware_nda,
     neware_ndax,
     palmsens_pssession,
@@ -56,6 +61,7 @@ PARSERS: tuple[Parser, ...] = (
     versastudio_par.PARSER,  # "<Application>" + "Name=VersaStudio"
     tga.STARE_PARSER,  # "Curve Values:"
     maccor.PARSER,  # header row "Rec# ... State"
+    maccor_md.PARSER,  # header row "Rec  Cycle P  Cycle C ... Md"
     biologic_btlab_csv.PARSER,  # header row with time/s and Ewe/V or Ecell/V
     tga.TA_PARSER,  # header row with Time, Temperature and Weight
     xrd_xy.PARSER,  # .xy extension or a "theta" header
@@ -132,4 +138,8 @@ def parse_file(
     parser = get_parser(parser_name) if parser_name else detect(path, filename or path.name)
     result = parser.parse(path, options=options)
     result.metadata.setdefault("parser", parser.name)
+    if result.kind == "cycling" and "cycle_rule" not in result.metadata:
+        # Data the analysis refuses gets no rule: computing its cycles will say why.
+        with contextlib.suppress(AnalysisError):
+            result.metadata["cycle_rule"] = cycle_rule(result.data)
     return result

@@ -152,20 +152,48 @@ def _cycling(frame: pl.DataFrame, eis_rows: int) -> Mapped:
     meta: dict[str, str | int | float] = {}
     _current(cols, exprs, used, warnings)
     _counters(cols, exprs, used, warnings, meta)
-    return Mapped("cycling", finish("cycling", exprs, frame), used, warnings, meta)
+    data = finish("cycling", exprs, frame)
+    if c.CURRENT_MA in used and used[c.CURRENT_MA] not in cols:
+        _check_derived_current(data, used)
+    return Mapped("cycling", data, used, warnings, meta)
 
 
 def _current(cols: list[str], exprs: dict, used: dict, warnings: list[str]) -> None:
     current, increment = pick(cols, CURRENT), pick(cols, INCREMENT)
+    charge, step = pick(cols, CHARGE), pick(cols, STEP)
+    time = pl.col(pick(cols, TIME))
+    step_expr = pl.col(step) if step else None
     if current:
         exprs[c.CURRENT_MA] = pl.col(current)
         used[c.CURRENT_MA] = current
     elif increment:
-        exprs[c.CURRENT_MA] = current_from_increments(pl.col(increment), pl.col(pick(cols, TIME)))
+        exprs[c.CURRENT_MA] = current_from_increments(pl.col(increment), time, step_expr)
         used[c.CURRENT_MA] = f"{increment} / d(time/s)"
         warnings.append("no I/mA column: current computed from dq/mA.h over each time interval")
+    elif charge:
+        dq = pl.col(charge).diff().fill_null(0.0)
+        exprs[c.CURRENT_MA] = current_from_increments(dq, time, step_expr)
+        used[c.CURRENT_MA] = f"d({charge}) / d(time/s)"
+        warnings.append(
+            "no I/mA or dq/mA.h column: current computed from the change of (Q-Qo)/mA.h over "
+            "each time interval"
+        )
     else:
-        raise ParseError("column 'I/mA' missing (and no dq/mA.h to derive the current from)")
+        raise ParseError(
+            "column 'I/mA' missing (and no dq/mA.h or (Q-Qo)/mA.h to derive the current from)"
+        )
+
+
+def _check_derived_current(data: pl.DataFrame, used: dict) -> None:
+    """A derived current left null: charge passed between two points with the same time."""
+    if data.get_column(c.CURRENT_MA).null_count() == 0:
+        return
+    row = int(data.get_column(c.CURRENT_MA).is_null().arg_max())
+    raise ParseError(
+        f"data point {row + 1}: charge passed in zero time (time/s does not advance), so its "
+        f"current cannot be computed from {used[c.CURRENT_MA]}; export the file with the I/mA "
+        "column"
+    )
 
 
 def _counters(cols: list[str], exprs: dict, used: dict, warnings: list[str], meta: dict) -> None:

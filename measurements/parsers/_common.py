@@ -236,14 +236,34 @@ def step_capacity_from_increments(dq_mah: pl.Expr, step: pl.Expr) -> pl.Expr:
     return step_capacity_from_charge(dq_mah.fill_null(0.0).cum_sum(), step)
 
 
-def current_from_increments(dq_mah: pl.Expr, time_s: pl.Expr) -> pl.Expr:
+def current_from_increments(dq_mah: pl.Expr, time_s: pl.Expr, step: pl.Expr | None) -> pl.Expr:
     """Mean current over each interval, mA, from the charge passed in it (dq) and its length.
 
-    BioLogic files recorded without the I/mA column still carry dq; the first point (no
-    interval) and zero-length intervals have no defined current and stay null.
+    BioLogic files recorded without the I/mA column still carry dq. A point with no interval
+    before it (the first point) or a zero-length one has no current of its own; it takes the
+    current of the next point of the same step (else the previous one), and with no other
+    point in its step, 0 when no charge passed. What is left null (charge passed in no time,
+    alone in its step) is reported by the caller.
     """
     dt = time_s.diff()
-    return pl.when(dt > 0).then(dq_mah * 3600.0 / dt).otherwise(None)
+    current = pl.when(dt > 0).then(dq_mah * 3600.0 / dt).otherwise(None)
+    if step is not None:
+        # Fill from the neighbours within the same run of the step counter, without window
+        # functions (``over`` is refused inside the parsers' select).
+        run = step.rle_id()
+        has = current.is_not_null()
+        later = pl.when(has).then(run).backward_fill() == run
+        earlier = pl.when(has).then(run).forward_fill() == run
+        current = (
+            pl.when(has)
+            .then(current)
+            .when(later.fill_null(False))
+            .then(current.backward_fill())
+            .when(earlier.fill_null(False))
+            .then(current.forward_fill())
+            .otherwise(None)
+        )
+    return pl.when(current.is_null() & (dq_mah.fill_null(0.0) == 0.0)).then(0.0).otherwise(current)
 
 
 def split_fields(line: str, separator: str | None) -> list[str]:

@@ -34,6 +34,7 @@ FILES = INSTRUMENT_FILES
 # cellpy: jepegit/cellpy@c5d74b99b143 (MIT) testdata/data/ and examples/data/
 MACCOR_001 = FILES / "cellpy/maccor_001.txt"
 MACCOR_THREE = FILES / "cellpy/maccor_three.txt"
+MACCOR_002 = FILES / "cellpy/maccor_002.txt"  # Rec/Cycle P/Cycle C/Md layout
 BIOL_MPR = FILES / "cellpy/biol.mpr"
 NDAX = FILES / "cellpy/20260302_IFE_BTS85_2_9_8_1.ndax"
 ARBIN_RES = FILES / "cellpy/20160805_test001_45_cc_01.res"
@@ -56,6 +57,7 @@ DETECTED = {
     MACCOR_001: "maccor",
     MACCOR_THREE: "maccor",
     MACCOR_RAW: "maccor",
+    MACCOR_002: "maccor_md",
     BIOL_MPR: "biologic_mpr",
     NAVANI_MPR: "biologic_mpr",
     NDAX: "neware_ndax",

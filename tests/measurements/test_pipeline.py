@@ -259,3 +259,42 @@ def test_correcting_a_disk_loading_recomputes_the_cells_cycling_results(
     summary = Result.objects.get(measurement=m, kind="cycling_summary")
     assert summary.values["first_discharge_mAh_g"] == pytest.approx(199 / 2, abs=0.5)
     assert summary.inputs["active_mass_mg"] == pytest.approx(2 * 3.0536, abs=1e-3)
+
+
+def test_a_file_whose_cycle_counter_never_advances_says_how_cycles_were_found(
+    pellet, staff_client, django_capture_on_commit_callbacks
+):
+    # Real Maccor export (jepegit/cellpy testdata, MIT): Cyc# is 0 over five discharges and
+    # four charges (tests/measurements/test_cycle_rule.py counts them by hand).
+    m = measure(
+        pellet,
+        "cycling",
+        [upload(SHARED / "cellpy" / "maccor_001.txt")],
+        django_capture_on_commit_callbacks,
+        active_mass_mg=1000.0,
+    )
+    assert m.status == "done", m.status_detail
+    rule = "from current direction: a cycle is a charge followed by a discharge"
+    summary = Result.objects.get(measurement=m, kind="cycling_summary")
+    assert summary.values["n_cycles"] == 5
+    assert summary.values["cycle_rule"].startswith(rule)
+    assert summary.inputs["cycle_rule"] == summary.values["cycle_rule"]
+    assert m.files.get().metadata["cycle_rule"] == summary.values["cycle_rule"]
+    page = staff_client.get(f"/measurements/{m.code}/").content.decode()
+    assert "the instrument&#x27;s cycle counter never advances" in page
+
+
+def test_a_biologic_mpr_without_current_column_is_processed(
+    pellet, django_capture_on_commit_callbacks
+):
+    # navani's GCPL .mpr (the-grey-group/navani, MIT): no I/mA; the current is derived.
+    m = measure(
+        pellet,
+        "cycling",
+        [upload(SHARED / "navani" / "jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr")],
+        django_capture_on_commit_callbacks,
+        active_mass_mg=1.0,
+    )
+    assert m.status == "done", m.status_detail
+    assert CycleRow.objects.filter(measurement=m).count() == 7
+    assert result(m, "cycling_summary")["cycle_rule"] == "instrument counter"
