@@ -13,9 +13,11 @@ from __future__ import annotations
 import pathlib
 
 from . import (
+    autolab,
     biologic_btlab_csv,
     biologic_mpr,
     biologic_mpt,
+    chi_txt,
     gamry_dta,
     generic_csv,
     maccor,
@@ -44,6 +46,8 @@ PARSERS: tuple[Parser, ...] = (
     biologic_mpt.PARSER,  # "EC-Lab ASCII FILE"
     zplot.PARSER,  # "ZPLOT2 ASCII"
     gamry_dta.PARSER,  # "EXPLAIN" + "TAG"
+    chi_txt.PARSER,  # "A.C. Impedance" + "Freq/Hz"
+    autolab.PARSER,  # "Z60W Data File" title or a NOVA column line
     tga.STARE_PARSER,  # "Curve Values:"
     maccor.PARSER,  # header row "Rec# ... State"
     biologic_btlab_csv.PARSER,  # header row with time/s and Ewe/V or Ecell/V
@@ -101,6 +105,12 @@ def detect(path_or_head: str | pathlib.Path | bytes, filename: str | None = None
     for parser in PARSERS:
         if parser.sniff(head, name):
             return parser
+    workbook = generic_csv.workbook_format(head)
+    if workbook:
+        raise ParseError(
+            f"{name or 'this file'} is a spreadsheet (.{workbook}): it needs a column mapping "
+            "(which column holds what, and which sheet), confirmed on the measurement's page"
+        )
     if head[4:19] == b"Standard Jet DB":
         raise ParseError(
             "Arbin .res files are MS Access databases and are not supported; export the test "
