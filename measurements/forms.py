@@ -66,8 +66,14 @@ class ColumnMappingForm(LabForm):
         choices=[("cycling", "cycling / stripping"), ("eis", "EIS"), ("tga", "TGA"), ("xrd", "XRD")]
     )
 
-    def __init__(self, *args, columns: list[str], canonical: list[str], **kwargs):
+    def __init__(
+        self, *args, columns: list[str], canonical: list[str], sheets: list[str] = (), **kwargs
+    ):
         super().__init__(*args, **kwargs)
+        if sheets:  # a spreadsheet: the sheet previewed (chosen with the links above the form)
+            self.fields["sheet"] = forms.ChoiceField(
+                choices=[(s, s) for s in sheets], widget=forms.HiddenInput
+            )
         choices = [("", "— not in file —"), *((c, c) for c in columns)]
         for name in canonical:
             self.fields[f"map_{name}"] = forms.ChoiceField(
@@ -80,4 +86,7 @@ class ColumnMappingForm(LabForm):
             for name, column in self.cleaned_data.items()
             if name.startswith("map_") and column
         }
-        return {"kind": self.cleaned_data["kind"], "mapping": mapping}
+        options = {"kind": self.cleaned_data["kind"], "mapping": mapping}
+        if self.cleaned_data.get("sheet"):
+            options["sheet"] = self.cleaned_data["sheet"]
+        return options

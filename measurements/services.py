@@ -150,13 +150,16 @@ def measurement_add_files(measurement: Measurement, uploads: Iterable, *, user=N
 
 
 def measurement_set_mapping(
-    measurement: Measurement, *, kind: str, mapping: dict[str, str]
+    measurement: Measurement, *, kind: str, mapping: dict[str, str], sheet: str | None = None
 ) -> Measurement:
-    """Process the measurement's file as a generic CSV with the column mapping a user
-    confirmed; unit scale factors follow from the column names (e.g. `I [A]` -> x1000 mA)."""
+    """Process the measurement's file as a generic CSV (or the given sheet of a spreadsheet)
+    with the column mapping a user confirmed; unit scale factors follow from the column names
+    (e.g. `I [A]` -> x1000 mA)."""
     from .parsers import generic_csv
 
     options = {"kind": kind, "mapping": mapping, "units": generic_csv.suggest_units(mapping)}
+    if sheet:
+        options["sheet"] = sheet
     return measurement_update(
         measurement, fields={"parser": generic_csv.PARSER.name, "options": options}
     )

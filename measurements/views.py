@@ -13,7 +13,7 @@ from lims.views import changed_meanwhile, posted_version, staff_required
 
 from . import canonical, filters, forms, selectors, services, storage
 from .models import Measurement, Status
-from .parsers import generic_csv
+from .parsers import ParseError, generic_csv
 
 
 def measurement_list(request: HttpRequest) -> HttpResponse:
@@ -45,7 +45,7 @@ def measurement_create(request: HttpRequest) -> HttpResponse:
     return render(request, "measurements/form.html", {"form": form}, status=status)
 
 
-def _detail_context(measurement: Measurement) -> dict:
+def _detail_context(measurement: Measurement, sheet: str | None = None) -> dict:
     context = {
         "m": measurement,
         "files": measurement.files.select_related("raw_file"),
@@ -60,13 +60,14 @@ def _detail_context(measurement: Measurement) -> dict:
         measurement.status == Status.FAILED
         and "needs a column mapping" in measurement.status_detail
     ):
-        context["mapping"] = _mapping_form(measurement)
+        context["mapping"] = _mapping_form(measurement, sheet=sheet)
     return context
 
 
 def measurement_detail(request: HttpRequest, code: str) -> HttpResponse:
     measurement = get_object_or_404(selectors.with_related(), code__iexact=code)
-    return render(request, "measurements/detail.html", _detail_context(measurement))
+    context = _detail_context(measurement, sheet=request.GET.get("sheet") or None)
+    return render(request, "measurements/detail.html", context)
 
 
 def measurement_status(request: HttpRequest, code: str) -> HttpResponse:
@@ -142,9 +143,20 @@ def measurement_remove_file(request: HttpRequest, code: str, link_id: int) -> Ht
     return redirect(measurement)
 
 
-def _mapping_form(measurement: Measurement, data=None) -> dict:
+def _mapping_form(measurement: Measurement, data=None, sheet: str | None = None) -> dict:
+    """The mapping form over a preview of the measurement's first file; for a spreadsheet, of
+    the sheet asked for (``?sheet=`` on the page, the form's ``sheet`` when posted)."""
     link = measurement.files.select_related("raw_file").first()
-    preview = generic_csv.preview(storage.raw_path(link.raw_file.sha256))
+    path = storage.raw_path(link.raw_file.sha256)
+    sheet = (data.get("sheet") if data is not None else None) or sheet
+    try:
+        preview = generic_csv.preview(path, options={"sheet": sheet} if sheet else None)
+    except ParseError as exc:
+        if not sheet:
+            return {"error": exc.message}
+        # An unknown sheet (a stale link): show the default sheet and say why.
+        preview = generic_csv.preview(path)
+        preview["problem"] = exc.message
     canonical_names = [
         *canonical.CYCLING_COLUMNS,
         *canonical.EIS_COLUMNS,
@@ -155,11 +167,13 @@ def _mapping_form(measurement: Measurement, data=None) -> dict:
     ]
     initial = {f"map_{k}": v for k, v in preview["suggested_mapping"].items()}
     initial["kind"] = preview["suggested_kind"] or "cycling"
+    initial["sheet"] = preview["sheet"] or ""
     form = forms.ColumnMappingForm(
         data,
         initial=initial,
         columns=preview["columns"],
         canonical=list(dict.fromkeys(canonical_names)),
+        sheets=preview["sheets"],
     )
     return {"form": form, "preview": preview}
 
@@ -167,14 +181,22 @@ def _mapping_form(measurement: Measurement, data=None) -> dict:
 @require_POST
 @staff_required
 def measurement_mapping(request: HttpRequest, code: str) -> HttpResponse:
-    """Confirm the column mapping of a generic CSV file and process it with that mapping."""
+    """Confirm the column mapping of a generic CSV file (or a sheet of a spreadsheet) and
+    process it with that mapping."""
     measurement = get_object_or_404(Measurement, code__iexact=code)
     mapping = _mapping_form(measurement, request.POST)
-    if not mapping["form"].is_valid():
+    # A sheet that cannot be read previews the default sheet instead: saving nothing then.
+    refused = "form" not in mapping or "problem" in mapping["preview"]
+    if refused or not mapping["form"].is_valid():
         context = {**_detail_context(measurement), "mapping": mapping}
         return render(request, "measurements/detail.html", context, status=400)
     options = mapping["form"].options()
-    services.measurement_set_mapping(measurement, kind=options["kind"], mapping=options["mapping"])
+    services.measurement_set_mapping(
+        measurement,
+        kind=options["kind"],
+        mapping=options["mapping"],
+        sheet=options.get("sheet"),
+    )
     return redirect(measurement)
 
 

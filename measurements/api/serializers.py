@@ -74,8 +74,8 @@ def uploads_field(**kwargs) -> serializers.ListField:
         "type": "object",
         "additionalProperties": {},
         "description": "parser options, e.g. a generic CSV's column mapping "
-        '{"kind": "cycling", "mapping": {"time_s": "Time [s]", ...}}; '
-        "each format accepts its own",
+        '{"kind": "cycling", "mapping": {"time_s": "Time [s]", ...}} (and "sheet" for a '
+        "spreadsheet); each format accepts its own",
     }
 )
 class OptionsField(serializers.JSONField):

@@ -18,9 +18,11 @@ from measurements.analysis.cycling import cycle_rule
 
 from . import (
     arbin_res,
+    autolab,
     biologic_btlab_csv,
     biologic_mpr,
     biologic_mpt,
+    chi_txt,
     gamry_dta,
     generic_csv,
     ivium_idf,
@@ -59,6 +61,8 @@ PARSERS: tuple[Parser, ...] = (
     palmsens_pssession.PARSER,  # UTF-16 BOM + "PalmSens.DataFiles.SessionFile"
     ivium_idf.PARSER,  # 16 NUL bytes + "Version=" section, "Method=" header
     versastudio_par.PARSER,  # "<Application>" + "Name=VersaStudio"
+    chi_txt.PARSER,  # "A.C. Impedance" + "Freq/Hz"
+    autolab.PARSER,  # "Z60W Data File" title or a NOVA column line
     tga.STARE_PARSER,  # "Curve Values:"
     maccor.PARSER,  # header row "Rec# ... State"
     maccor_md.PARSER,  # header row "Rec  Cycle P  Cycle C ... Md"
@@ -117,6 +121,12 @@ def detect(path_or_head: str | pathlib.Path | bytes, filename: str | None = None
     for parser in PARSERS:
         if parser.sniff(head, name):
             return parser
+    workbook = generic_csv.workbook_format(head)
+    if workbook:
+        raise ParseError(
+            f"{name or 'this file'} is a spreadsheet (.{workbook}): it needs a column mapping "
+            "(which column holds what, and which sheet), confirmed on the measurement's page"
+        )
     raise ParseError(
         f"unrecognised file format{f' for {name!r}' if name else ''}; supported formats: "
         f"{_supported()}; any other delimited text can be read with a column mapping"

@@ -8,13 +8,19 @@ and the confirmed choice comes back as ``options``::
      "mapping": {"time_s": "Time [s]", "voltage_V": "U", "current_mA": 2},  # name or 0-based index
      "units": {"current_mA": 1000.0},         # optional scale factors (A -> mA; -1 flips a sign)
      "delimiter": ";", "decimal": ",", "skip_rows": 3, "header": True}      # optional overrides
+
+Spreadsheets (``.xlsx``, ``.xlsm``, ``.xls``, ``.ods``, recognised from their content, read with
+python-calamine) go through the same preview and mapping; ``"sheet": "Channel_11_1"`` chooses
+the sheet (default: the sheet with the most rows), ``skip_rows`` and ``header`` count its rows,
+and ``decimal`` applies to numbers stored as text.
 """
 
 from __future__ import annotations
 
+import datetime
 import pathlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -56,10 +62,15 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (c.TWO_THETA_DEG, r"2\s*-?theta|two.?theta|theta|angle"),
     (c.INTENSITY, r"intensity|counts|cps"),
     (c.CYCLE, r"cyc"),
-    (c.STEP_CAPACITY_MAH, r"capacity|amp-?hr|q-?qo|\bah\b|mah|charge"),
-    (c.STEP_ENERGY_MWH, r"energy|watt-?hr|\bwh\b|mwh"),
-    (c.STEP, r"^step|^ns$|step.?index"),
-    (c.TIME_S, r"time|^t\b|elapsed|\bsec"),
+    # Arbin/Neware Charge_Capacity and Discharge_Capacity count over a cycle, not a step:
+    # never proposed as the per-step counter (the user may still choose them).
+    (
+        c.STEP_CAPACITY_MAH,
+        r"^(?!(dis)?charge.?(capacity|energy))(.*capacity|.*(amp-?hr|q-?qo|\bah\b|mah|charge))",
+    ),
+    (c.STEP_ENERGY_MWH, r"^(?!(dis)?charge.?energy)(.*(energy|watt-?hr|\bwh\b|mwh))"),
+    (c.STEP, r"^step(?!.?time)|^ns$|step.?index"),
+    (c.TIME_S, r"^(?!date)(.*time|t\b|.*elapsed|.*\bsec)"),
     (c.TEMPERATURE_C, r"temp|^t[sr]\b|°c"),
     (c.MASS_PCT, r"(weight|mass).*%"),
     (c.MASS_MG, r"weight|mass"),
@@ -89,6 +100,132 @@ class Layout:
     header: bool
     columns: list[str]
     encoding: str
+    sheet: str | None = None  # spreadsheets: the sheet read
+    sheets: list[str] = field(default_factory=list)  # spreadsheets: all its sheets
+
+
+# --- spreadsheets ------------------------------------------------------------------------
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
+_SHEET_PREVIEW_ROWS = 400
+
+
+def workbook_format(head: bytes) -> str | None:
+    """'xlsx', 'ods' or 'xls' when the first bytes are a spreadsheet's, else None."""
+    if head.startswith(_OLE2):
+        return "xls"
+    if not head.startswith(b"PK\x03\x04"):
+        return None
+    if _ODS_MIMETYPE in head[:200]:
+        return "ods"
+    if b"[Content_Types].xml" in head or b"xl/" in head:
+        return "xlsx"
+    return None
+
+
+def is_workbook(path: pathlib.Path) -> bool:
+    with open(path, "rb") as fh:
+        return workbook_format(fh.read(_PREVIEW_BYTES)) is not None
+
+
+def _cell_text(value) -> str:
+    """A cell as the text a delimited export would hold (floats exactly, by repr)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return str(value).upper()
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return str(value)
+    return str(value).strip()
+
+
+def _open_workbook(path: pathlib.Path):
+    from python_calamine import CalamineWorkbook
+
+    with open(path, "rb") as fh:
+        try:
+            return CalamineWorkbook.from_filelike(fh)
+        except Exception as exc:  # calamine's own errors: zip, XML, password, ...
+            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            raise ParseError(
+                f"could not open the spreadsheet ({type(exc).__name__}{': ' if detail else ''}"
+                f"{detail}); save it again as .xlsx or .ods, or export the sheet as CSV"
+            ) from exc
+
+
+def _sheet_rows(
+    path: pathlib.Path, sheet: str | None, nrows: int | None = None
+) -> tuple[str, list[str], list[list[str]]]:
+    """(sheet read, all sheet names, rows as text cells) of a workbook."""
+    book = _open_workbook(path)
+    names = list(book.sheet_names)
+    if not names:
+        raise ParseError("the spreadsheet has no sheets")
+    if sheet is not None and sheet not in names:
+        raise ParseError(f"no sheet {sheet!r} in the spreadsheet; its sheets: {', '.join(names)}")
+    if sheet is None:  # the sheet with the most rows holds the data, not the info sheet
+        sizes = {name: book.get_sheet_by_name(name).height for name in names}
+        sheet = max(names, key=lambda name: sizes[name])
+    cells = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False, nrows=nrows)
+    rows = [[_cell_text(v) for v in row] for row in cells]
+    while rows and not any(rows[-1]):
+        rows.pop()
+    if not rows:
+        raise ParseError(f"sheet {sheet!r} is empty; its sheets: {', '.join(names)}")
+    return sheet, names, rows
+
+
+def _trimmed(row: list[str]) -> list[str]:
+    end = len(row)
+    while end and not row[end - 1]:
+        end -= 1
+    return row[:end]
+
+
+def _sheet_layout(path: pathlib.Path, opts: dict) -> tuple[Layout, list[list[str]]]:
+    sheet, names, rows = _sheet_rows(path, opts.get("sheet"), nrows=_SHEET_PREVIEW_ROWS)
+    if opts.get("skip_rows") is not None:
+        start = int(opts["skip_rows"])
+        if start >= len(rows):
+            raise ParseError(f"skip_rows={start} skips the whole sheet ({len(rows)} rows)")
+    else:
+        counts = [len(_trimmed(r)) for r in rows]
+        positive = [n for n in counts if n > 1]
+        if not positive:
+            raise ParseError(f"no table found in sheet {sheet!r}: no row has two cells")
+        mode = max(set(positive), key=positive.count)
+        start = counts.index(mode)
+    width = max(len(_trimmed(r)) for r in rows[start:]) or 1
+    first = (rows[start] + [""] * width)[:width]
+    header = opts.get("header")
+    if header is None:
+        header = not all(is_number(x) for x in first if x)
+    data_row = rows[start + 1] if header and start + 1 < len(rows) else rows[start]
+    decimal = opts.get("decimal") or guess_decimal(data_row, ";")
+    if header:
+        columns = [x or f"column_{i + 1}" for i, x in enumerate(first)]
+    else:
+        columns = [f"column_{i + 1}" for i in range(width)]
+    layout = Layout("", decimal, start, bool(header), columns, "", sheet, names)
+    return layout, rows
+
+
+def _sheet_frame(path: pathlib.Path, layout: Layout, indices: dict[str, int]) -> pl.DataFrame:
+    _, _, rows = _sheet_rows(path, layout.sheet)
+    body = rows[layout.skip_rows + (1 if layout.header else 0) :]
+    return pl.DataFrame(
+        {
+            f"column_{i + 1}": pl.Series(
+                [r[i] if i < len(r) else None for r in body], dtype=pl.String
+            )
+            for i in sorted(set(indices.values()))
+        }
+    ).with_columns(pl.all().replace("", None))
 
 
 # --- detection ---------------------------------------------------------------------------
@@ -136,6 +273,10 @@ def _detect_start(lines: list[str], sep: str) -> int:
 
 def detect_layout(path: pathlib.Path, options: dict | None = None) -> Layout:
     opts = options or {}
+    if is_workbook(path):
+        return _sheet_layout(path, opts)[0]
+    if opts.get("sheet") is not None:
+        raise ParseError("the option 'sheet' is for spreadsheets (.xlsx, .ods); this is text")
     lines, encoding = _head_lines(path)
     sep = opts.get("delimiter") or _detect_delimiter(lines)
     start = (
@@ -156,10 +297,15 @@ def detect_layout(path: pathlib.Path, options: dict | None = None) -> Layout:
 def preview(path: str | pathlib.Path, n: int = 20, options: dict | None = None) -> dict:
     """What the mapping page shows: detected layout, the columns and the first ``n`` rows."""
     path = pathlib.Path(path)
-    layout = detect_layout(path, options)
-    lines, _ = _head_lines(path)
-    body = lines[layout.skip_rows + (1 if layout.header else 0) :]
-    rows = [split_fields(x, layout.delimiter) for x in body if x.strip()][:n]
+    if is_workbook(path):
+        layout, sheet_rows = _sheet_layout(path, options or {})
+        body_rows = sheet_rows[layout.skip_rows + (1 if layout.header else 0) :]
+        rows = [r[: len(layout.columns)] for r in body_rows if any(r)][:n]
+    else:
+        layout = detect_layout(path, options)
+        lines, _ = _head_lines(path)
+        body = lines[layout.skip_rows + (1 if layout.header else 0) :]
+        rows = [split_fields(x, layout.delimiter) for x in body if x.strip()][:n]
     mapping = suggest_mapping(layout.columns)
     kind = _suggest_kind(mapping)
     if kind is not None:
@@ -170,6 +316,8 @@ def preview(path: str | pathlib.Path, n: int = 20, options: dict | None = None) 
         "skip_rows": layout.skip_rows,
         "header": layout.header,
         "encoding": layout.encoding,
+        "sheet": layout.sheet,
+        "sheets": layout.sheets,
         "columns": layout.columns,
         "rows": rows,
         "suggested_mapping": mapping,
@@ -362,6 +510,12 @@ def _check_delimiter(value) -> str | None:
     return "must be one character, e.g. ';' or '\\t'"
 
 
+def _check_sheet(value) -> str | None:
+    if isinstance(value, str) and value.strip() and len(value) <= 200:
+        return None
+    return "must be the name of a sheet of the spreadsheet"
+
+
 ACCEPTED_OPTIONS = {
     "kind": one_of(*KIND_COLUMNS),
     "mapping": _check_mapping,
@@ -370,6 +524,7 @@ ACCEPTED_OPTIONS = {
     "decimal": one_of(".", ","),
     "skip_rows": whole_number(0, 100_000),
     "header": is_bool,
+    "sheet": _check_sheet,
 }
 
 
@@ -393,8 +548,8 @@ def check_options(options: dict) -> list[str]:
 
 class GenericCsvParser:
     name = "generic_csv"
-    label = "Delimited text with a column mapping"
-    extensions = (".csv", ".txt", ".tsv", ".dat")
+    label = "Delimited text or spreadsheet with a column mapping"
+    extensions = (".csv", ".txt", ".tsv", ".dat", ".xlsx", ".xlsm", ".xls", ".ods")
     accepted_options = ACCEPTED_OPTIONS
 
     def sniff(self, head: bytes, filename: str) -> bool:
@@ -416,12 +571,27 @@ class GenericCsvParser:
         if kind not in KIND_COLUMNS:
             raise ParseError(f"unknown kind {kind!r}; choose from {', '.join(KIND_COLUMNS)}")
         indices = _validate(mapping, kind, layout)
-        raw = _read(path, layout, indices)
-        raw = raw.filter(~pl.all_horizontal(pl.all().is_null()))
+        if layout.sheet is not None:
+            raw = _sheet_frame(path, layout, indices)
+        else:
+            raw = _read(path, layout, indices)
+        keep = ~pl.all_horizontal(pl.all().is_null())
+        if layout.sheet is not None:  # a row's number in the sheet, for the messages
+            raw = raw.with_row_index("_row", offset=layout.skip_rows + int(layout.header) + 1)
+            keep = ~pl.all_horizontal(pl.exclude("_row").is_null())
+        raw = raw.filter(keep)
         if raw.height == 0:
             raise ParseError("header found but no data rows")
         scales = _scales(opts)
-        values = {n: _numbers(raw, layout, n, i) * scales.get(n, 1.0) for n, i in indices.items()}
+        try:
+            values = {
+                n: _numbers(raw, layout, n, i) * scales.get(n, 1.0) for n, i in indices.items()
+            }
+        except ParseError as exc:
+            if layout.sheet is None or exc.line is None:
+                raise
+            row = int(raw["_row"][exc.line - layout.skip_rows - int(layout.header) - 1])
+            raise ParseError(f"sheet {layout.sheet!r}, row {row}: {exc.message}") from None
         frame = pl.DataFrame(values)
         exprs = {n: pl.col(n) for n in values}
         if kind == "tga" and c.MASS_PCT not in exprs:
@@ -429,6 +599,7 @@ class GenericCsvParser:
         data = finish(kind, exprs, frame)
         metadata = {
             "format": self.label,
+            **({"sheet": layout.sheet} if layout.sheet is not None else {}),
             "encoding": layout.encoding,
             "delimiter": layout.delimiter,
             "decimal_separator": layout.decimal,

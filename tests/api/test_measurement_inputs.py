@@ -27,7 +27,7 @@ def _create(api, pellet, **fields):
 # --- 10. options -----------------------------------------------------------------------
 
 
-GENERIC_OPTIONS = "kind, mapping, units, delimiter, decimal, skip_rows, header"
+GENERIC_OPTIONS = "kind, mapping, units, delimiter, decimal, skip_rows, header, sheet"
 
 
 @pytest.mark.parametrize(
