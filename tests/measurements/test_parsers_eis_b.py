@@ -255,14 +255,21 @@ def test_xlsx_capacities_match_navani_and_the_arbin_counters():
     data = parse_file(XLSX, parser_name="generic_csv", options=XLSX_OPTIONS).data
     table = cycling.per_cycle(data, active_mass_g=0.001)
     # Arbin's Cycle_Index stays 1 through the whole test (the programme loops its steps without
-    # a cycle increment), so by the instrument's counter there is one cycle holding navani's
-    # two discharges and two charges; Arbin's own cumulative counters agree (last row:
-    # Discharge_Capacity 0.011055 Ah, Charge_Capacity 0.005703 Ah).
-    assert table[c.CYCLE].to_list() == [1]
-    row = table.row(0, named=True)
+    # a cycle increment), so cycles are found from the current's direction: a charge followed
+    # by a discharge. The file starts with a discharge (cycle 1 holds only it) and ends with a
+    # short charge; each half matches navani's half cycles, and their sums Arbin's own
+    # cumulative counters (last row: Discharge_Capacity 0.011055 Ah, Charge_Capacity 0.005703 Ah).
+    assert table[c.CYCLE].to_list() == [1, 2, 3]
     d1, c1, d2, c2 = NAVANI_HALF_CYCLES_MAH
-    assert row["discharge_mAh"] == pytest.approx(d1 + d2, rel=1e-4)
-    assert row["charge_mAh"] == pytest.approx(c1 + c2, rel=2e-4)
+    assert table["discharge_mAh"].to_list()[:2] == pytest.approx([d1, d2], rel=1e-4)
+    assert table["charge_mAh"].to_list()[1:] == pytest.approx([c1, c2], rel=2e-2)
+    assert table["charge_mAh"].sum() == pytest.approx(5.703, rel=1e-3)
+    assert table["discharge_mAh"].sum() == pytest.approx(11.055, rel=1e-3)
+    assert "current direction" in data_rule(XLSX)
+
+
+def data_rule(path) -> str:
+    return parse_file(path, parser_name="generic_csv", options=XLSX_OPTIONS).metadata["cycle_rule"]
 
 
 def test_ods_sheet_through_the_mapping_gives_the_chi_spectrum_and_fit():
