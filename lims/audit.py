@@ -28,6 +28,7 @@ NOT_AUDITED = {
     "sessions.session",
     "measurements.result",
     "measurements.cyclerow",
+    "measurements.temperatureseries",
 }
 # Fields that change on every save and would make every event look like a change.
 IGNORED_FIELDS = {"updated_at", "last_login", "password", "version"}

@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import CycleRow, Measurement, MeasurementFile, RawFile, Result
+from .models import (
+    CycleRow,
+    Measurement,
+    MeasurementFile,
+    RawFile,
+    Result,
+    SeriesPointOverride,
+    TemperatureSeries,
+)
 
 
 class MeasurementFileInline(admin.TabularInline):
@@ -55,3 +63,27 @@ class CycleRowAdmin(admin.ModelAdmin):
     )
     search_fields = ("measurement__code",)
     readonly_fields = [f.name for f in CycleRow._meta.fields]
+
+
+@admin.register(TemperatureSeries)
+class TemperatureSeriesAdmin(admin.ModelAdmin):
+    """Written by the worker; a point is included or excluded on the item's page or the API."""
+
+    list_display = ("item", "status", "run", "computed_at")
+    list_filter = ("status",)
+    search_fields = ("item__code",)
+    readonly_fields = [f.name for f in TemperatureSeries._meta.fields]
+
+
+@admin.register(SeriesPointOverride)
+class SeriesPointOverrideAdmin(admin.ModelAdmin):
+    """Set on the item's page or through the API, which also recompute the series."""
+
+    list_display = ("measurement", "choice", "set_by", "set_at")
+    readonly_fields = [f.name for f in SeriesPointOverride._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

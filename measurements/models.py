@@ -52,7 +52,13 @@ class Status(models.TextChoices):
     QUEUED = "queued", "Queued"
     PROCESSING = "processing", "Processing"
     DONE = "done", "Done"
+    DONE_WITH_WARNINGS = "done_with_warnings", "Done, with warnings"
+    NEEDS_INPUT = "needs_input", "Needs input"
     FAILED = "failed", "Failed"
+
+
+# A measurement in one of these states has results others may use (a temperature series).
+FINISHED_OK = (Status.DONE, Status.DONE_WITH_WARNINGS)
 
 
 class RawFile(models.Model):
@@ -118,7 +124,7 @@ class Measurement(VersionedModel):
     parser = models.CharField(max_length=30, blank=True, help_text="empty: detect from the file")
     # Parser options a user confirmed, e.g. the column mapping of a generic CSV file.
     options = models.JSONField(default=dict, blank=True, validators=[MaxJsonSize(OPTIONS_MAX_SIZE)])
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     status_detail = models.TextField(
         blank=True,
         max_length=STATUS_DETAIL_MAX_LENGTH,
@@ -200,6 +206,7 @@ class Result(models.Model):
     kind = models.CharField(max_length=20, choices=ResultKind.choices)
     values = models.JSONField(default=dict)
     inputs = models.JSONField(default=dict)
+    warnings = models.JSONField(default=list, blank=True)
     algorithm_version = models.CharField(max_length=40)
     computed_at = models.DateTimeField(auto_now=True)
 
@@ -247,3 +254,61 @@ class CycleRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.measurement_id} cycle {self.cycle}"
+
+
+class TemperatureSeries(models.Model):
+    """The state of an item's temperature-series fits (Arrhenius, VFT), pollable like a
+    measurement's: queued -> processing -> done / done_with_warnings / needs_input / failed.
+
+    The fits themselves are `Result` rows of the item with `measurement` empty; `points` is
+    the table the last computation used (every EIS measurement of the item, whether it was
+    included and why) and `warnings` the series' own (points excluded, too few points).
+    """
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="temperature_series")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    status_detail = models.TextField(
+        blank=True,
+        max_length=STATUS_DETAIL_MAX_LENGTH,
+        validators=[max_length(STATUS_DETAIL_MAX_LENGTH)],
+    )
+    # Incremented by every request to recompute; a worker only writes for the run it started.
+    run = models.PositiveIntegerField(default=0)
+    points = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "temperature series"
+
+    def __str__(self) -> str:
+        return f"temperature series of {self.item.code}"
+
+
+class PointChoice(models.TextChoices):
+    INCLUDE = "include", "include"
+    EXCLUDE = "exclude", "exclude"
+
+
+class SeriesPointOverride(models.Model):
+    """A user's decision to include or exclude one measurement from its item's temperature
+    series, whatever the outlier check says; removing it returns the point to "auto"."""
+
+    AUDIT_ITEM_FIELD = "item"  # shown in the sample's history
+
+    measurement = models.OneToOneField(
+        Measurement, on_delete=models.CASCADE, related_name="series_override"
+    )
+    choice = models.CharField(max_length=10, choices=PointChoice.choices)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.choice} {self.measurement.code} in the temperature series"
+
+    @property
+    def item_id(self) -> int:
+        return self.measurement.item_id

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -25,20 +26,24 @@ from lims.services import allocate_code, apply_changes
 
 from . import compute, parsers, storage
 from .analysis import AnalysisError
+from .analysis._util import jsonable
 from .models import (
+    FINISHED_OK,
     STATUS_DETAIL_MAX_LENGTH,
     CycleRow,
     Measurement,
     MeasurementFile,
     RawFile,
     Result,
+    SeriesPointOverride,
     Status,
     Technique,
+    TemperatureSeries,
 )
 
 log = logging.getLogger(__name__)
-PARSE_CACHE_VERSION = "2"
-MIN_VFT_T0_K = 50.0  # bump when a parser's output changes, to re-parse stored files
+PARSE_CACHE_VERSION = "2"  # bump when a parser's output changes, to re-parse stored files
+MIN_VFT_T0_K = 50.0
 MAX_UPLOAD_BYTES = settings.LIMS_MAX_UPLOAD_BYTES
 
 
@@ -176,6 +181,16 @@ def measurement_remove_file(measurement: Measurement, link_id: int) -> None:
 
 
 @transaction.atomic
+def measurement_delete(measurement: Measurement) -> None:
+    """Delete a measurement (its raw bytes stay in the store); a temperature series it was a
+    point of is computed again without it."""
+    item_id, eis_point = measurement.item_id, measurement.technique == Technique.EIS
+    measurement.delete()
+    if eis_point and TemperatureSeries.objects.filter(item_id=item_id).exists():
+        temperature_series_request(item_id)
+
+
+@transaction.atomic
 def measurement_reprocess(measurement: Measurement) -> int:
     """Queue a fresh run; the task is sent only once this transaction commits."""
     from .tasks import process_measurement
@@ -214,13 +229,16 @@ def process_measurement(measurement_id: int, run: int) -> str:
     try:
         outcome = _run_pipeline(measurement, run)
     except (parsers.ParseError, AnalysisError) as exc:
-        _set_state(
+        failed = _set_state(
             measurement_id,
             run,
             status=Status.FAILED,
             status_detail=str(exc)[:STATUS_DETAIL_MAX_LENGTH],
             processed_at=timezone.now(),
         )
+        if failed and measurement.technique == Technique.EIS:
+            # A point the series used may be gone: the series must not keep it.
+            temperature_series_request(measurement.item_id)
         return "failed"
     except MemoryError:
         _set_state(
@@ -347,10 +365,7 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
         status_detail="",
     )
     if current.technique == Technique.EIS:
-        from .tasks import update_temperature_series
-
-        item_id = current.item_id
-        transaction.on_commit(lambda: update_temperature_series.delay(item_id))
+        temperature_series_request(current.item_id)
     return outcome
 
 
@@ -364,59 +379,316 @@ def _cycle_rows(measurement: Measurement, table: pl.DataFrame) -> list[CycleRow]
 
 
 # --- temperature series ----------------------------------------------------------------------
+#
+# An item's Arrhenius (σ and σT forms) and VFT fits over its EIS measurements at different
+# temperatures have a state of their own (`TemperatureSeries`), numbered runs like a
+# measurement's, and are recomputed by a worker whenever an EIS measurement of the item
+# finishes (or fails, or is deleted) and whenever a user includes or excludes a point.
 
 
 @transaction.atomic
-def update_temperature_series(item_id: int) -> list[str]:
-    """Arrhenius (σ and σT forms) and VFT fits over the sample's EIS measurements at different
-    temperatures; removed again when fewer than the fits need remain."""
+def temperature_series_request(item_id: int) -> TemperatureSeries:
+    """Queue a fresh computation of the item's series; the task is sent on commit."""
+    from .tasks import update_temperature_series
+
+    series, _ = TemperatureSeries.objects.get_or_create(item_id=item_id)
+    TemperatureSeries.objects.filter(pk=series.pk).update(
+        run=F("run") + 1, status=Status.QUEUED, status_detail=""
+    )
+    series.refresh_from_db()
+    run = series.run
+    transaction.on_commit(lambda: update_temperature_series.delay(item_id, run))
+    return series
+
+
+POINT_CHOICES = ("include", "exclude", "auto")
+
+
+@transaction.atomic
+def temperature_series_set_points(item, choices: dict[str, str], *, user=None):
+    """Include or exclude points (by measurement code, any case) whatever the outlier check
+    says, or give them back to it ("auto"); the series is then computed again."""
+    if not choices:
+        raise ValidationError({"points": "Name at least one measurement, e.g. {code: exclude}."})
+    wanted, errors = {}, []
+    for code, choice in choices.items():
+        folded = choice.strip().lower() if isinstance(choice, str) else choice
+        if folded not in POINT_CHOICES:
+            errors.append(
+                f"{code}: {choice!r} is not a choice; use one of: include, exclude, auto."
+            )
+        else:
+            wanted[str(code).strip().upper()] = folded
+    measurements = {
+        m.code: m
+        for m in Measurement.objects.filter(
+            item=item, technique=Technique.EIS, code__in=list(wanted)
+        )
+    }
+    for code in wanted:
+        if code not in measurements:
+            errors.append(f"{code}: {item.code} has no EIS measurement with this code.")
+    if errors:
+        raise ValidationError({"points": errors})
+    for code, choice in wanted.items():
+        measurement = measurements[code]
+        current = SeriesPointOverride.objects.filter(measurement=measurement).first()
+        if choice == "auto":
+            if current is not None:
+                current.delete()
+        elif current is None:
+            SeriesPointOverride.objects.create(measurement=measurement, choice=choice, set_by=user)
+        elif current.choice != choice or current.set_by_id != getattr(user, "pk", None):
+            current.choice, current.set_by = choice, user
+            current.save()
+    return temperature_series_request(item.pk)
+
+
+def _set_series_state(item_id: int, run: int, **fields) -> bool:
+    return TemperatureSeries.objects.filter(item_id=item_id, run=run).update(**fields) > 0
+
+
+def update_temperature_series(item_id: int, run: int | None = None) -> str:
+    """The worker's side: compute the series for the run it was asked to, store fits, points,
+    warnings and state; a stale run writes nothing. (`run` None: a message from before runs
+    were numbered; it computes the current run.)"""
+    series = TemperatureSeries.objects.filter(item_id=item_id).first()
+    if series is None:
+        return "stale"  # the item was deleted
+    run = series.run if run is None else run
+    if series.run != run:
+        return "stale"
+    _set_series_state(item_id, run, status=Status.PROCESSING, status_detail="")
+    try:
+        outcome = series_compute(item_id)
+    except AnalysisError as exc:
+        _set_series_state(
+            item_id,
+            run,
+            status=Status.FAILED,
+            status_detail=str(exc)[:STATUS_DETAIL_MAX_LENGTH],
+            computed_at=timezone.now(),
+        )
+        return "failed"
+    return _store_series(item_id, run, outcome)
+
+
+@dataclass
+class SeriesOutcome:
+    points: list[dict[str, Any]]
+    fits: dict[str, tuple[Any, list[dict[str, Any]]]]  # kind -> (fit, its warnings)
+    warnings: list[dict[str, Any]]
+    inputs: dict[str, Any]
+    status: str
+    status_detail: str = ""
+
+
+def _when(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _unusable_reason(m: Measurement, values: dict | None) -> tuple[str, bool] | None:
+    """(why a measurement gives no point, whether a user's input would fix it), or None."""
+    if m.status in (Status.QUEUED, Status.PROCESSING):
+        return f"not used: the measurement is not processed yet ({m.get_status_display()})", False
+    if m.status == Status.FAILED:
+        return f"not used: the measurement failed ({m.status_detail[:200]})", False
+    if m.status == Status.NEEDS_INPUT:
+        return f"not used: the measurement needs input ({m.status_detail[:200]})", True
+    if m.temperature_c is None:
+        return "not used: the measurement has no temperature", True
+    sigma = (values or {}).get("conductivity_s_cm")
+    if not sigma or sigma <= 0:
+        missing = ", ".join((values or {}).get("missing") or []) or "a conductivity"
+        return f"not used: no conductivity (the measurement lacks {missing})", True
+    return None
+
+
+def series_compute(item_id: int) -> SeriesOutcome:
+    """Points, fits and warnings of the item's temperature series, from the database as it is
+    now; nothing is written."""
     from .analysis import temperature
 
-    points = {}
-    for result in (
-        Result.objects.filter(
-            item_id=item_id,
-            kind="conductivity",
-            measurement__status=Status.DONE,
-            measurement__temperature_c__isnull=False,
+    measurements = list(
+        Measurement.objects.filter(item_id=item_id, technique=Technique.EIS)
+        .select_related("series_override__set_by")
+        .order_by(F("temperature_c").asc(nulls_last=True), "id")
+    )
+    conductivity = {
+        r.measurement_id: r.values
+        for r in Result.objects.filter(
+            measurement__in=[m.pk for m in measurements], kind="conductivity"
         )
-        .select_related("measurement")
-        .order_by("measurement_id")
-    ):
-        sigma = result.values.get("conductivity_s_cm")
-        if sigma:
-            points[result.measurement.temperature_c] = (sigma, result.measurement.code)
-    temperatures = sorted(points)
-    sigmas = [points[t][0] for t in temperatures]
+    }
+    points, usable, blocked = [], [], []
+    for m in measurements:
+        override = getattr(m, "series_override", None)
+        values = conductivity.get(m.pk) if m.status in FINISHED_OK else None
+        point = {
+            "measurement": m.code,
+            "temperature_c": m.temperature_c,
+            "conductivity_s_cm": (values or {}).get("conductivity_s_cm"),
+            "included": False,
+            "usable": False,
+            "choice": override.choice if override else "auto",
+            "outlier": False,
+            "check": None,
+            "why": "",
+        }
+        points.append(point)
+        reason = _unusable_reason(m, values)
+        if reason is not None:
+            point["why"], fixable = reason
+            if fixable:
+                blocked.append(f"{m.code}: {reason[0].removeprefix('not used: ')}")
+            continue
+        point["usable"] = True
+        if override is not None and override.choice == "exclude":
+            point["why"] = (
+                f"excluded by {override.set_by or 'a deleted user'} ({_when(override.set_at)})"
+            )
+            continue
+        usable.append((point, override))
+    checks = (
+        temperature.leave_one_out_outliers(
+            [p["temperature_c"] for p, _ in usable],
+            [p["conductivity_s_cm"] for p, _ in usable],
+            keep=[i for i, (_, o) in enumerate(usable) if o is not None],
+        )
+        if usable
+        else []
+    )
+    for (point, override), check in zip(usable, checks, strict=True):
+        point["check"] = check.to_dict()
+        point["outlier"] = check.outlier
+        if override is not None:
+            point["included"] = True
+            by = f"included by {override.set_by or 'a deleted user'} ({_when(override.set_at)})"
+            point["why"] = (
+                f"{by}, although leave-one-out marks it an outlier: {check.describe()}"
+                if check.outlier
+                else by
+            )
+        elif check.outlier:
+            point["why"] = f"excluded: outlier by leave-one-out, {check.describe()}"
+        else:
+            point["included"] = True
+            point["why"] = "included"
+    return _series_fits(points, blocked)
+
+
+def _series_fits(points: list[dict], blocked: list[str]) -> SeriesOutcome:
+    from .analysis import temperature
+
+    included = [p for p in points if p["included"]]
+    temperatures = [p["temperature_c"] for p in included]
+    sigmas = [p["conductivity_s_cm"] for p in included]
     inputs = {
         "temperatures_c": temperatures,
         "conductivities_s_cm": sigmas,
-        "measurements": [points[t][1] for t in temperatures],
+        "measurements": [p["measurement"] for p in included],
+        "excluded": [p["measurement"] for p in points if not p["included"]],
     }
-    fits: dict[str, Any] = {}
-    if len(temperatures) >= 3:
-        fits["arrhenius"] = temperature.fit_arrhenius(temperatures, sigmas, form="sigma")
-        fits["arrhenius_sigma_t"] = temperature.fit_arrhenius(temperatures, sigmas, form="sigmaT")
-    if len(temperatures) >= 4:
+    fits: dict[str, tuple[Any, list]] = {}
+    distinct = len(set(temperatures))
+    if distinct >= 3:
+        for kind, form in (("arrhenius", "sigma"), ("arrhenius_sigma_t", "sigmaT")):
+            fit = temperature.fit_arrhenius(temperatures, sigmas, form=form)
+            fits[kind] = (fit, temperature.arrhenius_warnings(fit))
+    if distinct >= 4:
         try:
             vft = temperature.fit_vft(temperatures, sigmas)
         except AnalysisError as exc:  # VFT needs curvature that Arrhenius-like data lack
-            log.info("VFT fit of item %s skipped: %s", item_id, exc)
+            log.info("VFT fit skipped: %s", exc)
         else:
             # A T0 near absolute zero means the data are Arrhenius-like (a ceramic): the
             # VFT "pseudo" activation energy would then only restate the Arrhenius one.
             if vft.t0_k >= MIN_VFT_T0_K:
-                fits["vft"] = vft
-    Result.objects.filter(item_id=item_id, measurement__isnull=True).exclude(kind__in=fits).delete()
-    for kind, fit in fits.items():
+                fits["vft"] = (vft, temperature.vft_warnings(vft, temperatures))
+    warnings = _series_warnings(points, distinct)
+    if not fits and blocked:
+        status = Status.NEEDS_INPUT
+        detail = "No fit until these measurements have what they need: " + "; ".join(blocked)
+    elif warnings or any(w for _, w in fits.values()):
+        status, detail = Status.DONE_WITH_WARNINGS, ""
+    else:
+        status, detail = Status.DONE, ""
+    return SeriesOutcome(points, fits, warnings, inputs, status, detail[:STATUS_DETAIL_MAX_LENGTH])
+
+
+def _point_label(p: dict) -> str:
+    t = p["temperature_c"]
+    return f"{p['measurement']} ({t:g} °C)" if t is not None else p["measurement"]
+
+
+def _series_warnings(points: list[dict], distinct: int) -> list[dict[str, Any]]:
+    warnings = []
+    n_included = sum(p["included"] for p in points)
+    if distinct < 3:
+        warnings.append(
+            {
+                "code": "too_few_points",
+                "message": f"{n_included} point(s) at {distinct} distinct temperature(s) are "
+                "included; an Arrhenius fit needs 3 temperatures or more (VFT 4), so there is "
+                "no fit.",
+            }
+        )
+    excluded = [p for p in points if not p["included"] and not p["why"].startswith("not used: ")]
+    if excluded:
+        listed = "; ".join(f"{_point_label(p)} {p['why']}" for p in excluded)
+        warnings.append(
+            {
+                "code": "points_excluded",
+                "message": f"{len(excluded)} of {len(points)} points are left out of the fits: "
+                f"{listed}.",
+            }
+        )
+    unused = [
+        p
+        for p in points
+        if p["why"].startswith("not used: ") and "not processed yet" not in p["why"]
+    ]
+    if unused:
+        listed = "; ".join(f"{_point_label(p)} {p['why']}" for p in unused)
+        warnings.append(
+            {
+                "code": "points_not_used",
+                "message": f"{len(unused)} EIS measurement(s) give no point: {listed}.",
+            }
+        )
+    return warnings
+
+
+@transaction.atomic
+def _store_series(item_id: int, run: int, outcome: SeriesOutcome) -> str:
+    from .analysis import temperature
+
+    # Lock the row: a newer request waits, and a stale run writes nothing.
+    series = TemperatureSeries.objects.select_for_update().filter(item_id=item_id).first()
+    if series is None or series.run != run:
+        return "stale"
+    Result.objects.filter(item_id=item_id, measurement__isnull=True).exclude(
+        kind__in=outcome.fits
+    ).delete()
+    for kind, (fit, warnings) in outcome.fits.items():
         Result.objects.update_or_create(
             item_id=item_id,
             measurement=None,
             kind=kind,
             defaults={
                 "values": fit.to_dict(),
-                "inputs": inputs,
+                "inputs": outcome.inputs,
+                "warnings": warnings,
                 "algorithm_version": temperature.ALGORITHM_VERSION,
             },
         )
-    return sorted(fits)
+    _set_series_state(
+        item_id,
+        run,
+        status=outcome.status,
+        status_detail=outcome.status_detail,
+        points=jsonable(outcome.points),
+        warnings=outcome.warnings,
+        computed_at=timezone.now(),
+    )
+    return outcome.status

@@ -25,8 +25,8 @@ def process_measurement(measurement_id: int, run: int) -> str:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
-def update_temperature_series(item_id: int) -> list[str]:
-    return services.update_temperature_series(item_id)
+def update_temperature_series(item_id: int, run: int | None = None) -> str:
+    return services.update_temperature_series(item_id, run)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)

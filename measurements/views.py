@@ -8,11 +8,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from lims.forms import apply_service_errors
+from lims.models import Item
 from lims.services import RecordChanged
 from lims.views import changed_meanwhile, posted_version, staff_required
 
 from . import canonical, filters, forms, selectors, services, storage
-from .models import Measurement, Status
+from .models import Measurement, Status, TemperatureSeries
 from .parsers import ParseError, generic_csv
 
 
@@ -204,3 +205,37 @@ def raw_file_download(request: HttpRequest, sha256: str) -> FileResponse:
     """The raw file for a browser (scripts use `/api/raw-files/<sha256>/` with a token)."""
     raw, path = selectors.raw_file_for_download(sha256)
     return FileResponse(open(path, "rb"), as_attachment=True, filename=raw.original_name)
+
+
+def series_status(request: HttpRequest, code: str) -> HttpResponse:
+    """HTMX partial polled while an item's temperature series is queued or processing."""
+    series = get_object_or_404(
+        TemperatureSeries.objects.select_related("item"), item__code__iexact=code
+    )
+    response = render(request, "measurements/_series_status.html", {"ts": series})
+    if series.status not in (Status.QUEUED, Status.PROCESSING) and request.GET.get("was") in (
+        Status.QUEUED,
+        Status.PROCESSING,
+    ):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_POST
+@staff_required
+def series_points(request: HttpRequest, code: str) -> HttpResponse:
+    """Include, exclude or hand back to the outlier check one point of an item's series."""
+    item = get_object_or_404(Item, code__iexact=code)
+    measurement = request.POST.get("measurement", "")
+    choice = request.POST.get("choice", "")
+    try:
+        services.temperature_series_set_points(item, {measurement: choice}, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        words = {"include": "included", "exclude": "excluded", "auto": "left to the outlier check"}
+        messages.success(
+            request,
+            f"{measurement.upper()} {words[choice.strip().lower()]}; the fits are being recomputed.",
+        )
+    return redirect(f"{item.get_absolute_url()}#temperature-series")

@@ -1,7 +1,8 @@
 """The API's URLs: one router that every app with an API registers its viewsets into.
 
 An app lists its endpoints as `ROUTES = [(prefix, viewset), ...]` in `<app>/api/views.py` and
-is named in API_APPS below (the measurements app adds "measurements.api.views" there).
+is named in API_APPS below (the measurements app adds "measurements.api.views" there); paths
+that are not viewsets go in an optional `URLS` list in the same module.
 """
 
 from __future__ import annotations
@@ -37,9 +38,14 @@ class Router(DefaultRouter):
 
 router = Router()
 router.register("items", views.ItemViewSet, basename="item")
+# Paths an app serves beside its viewsets (`URLS` in its api module, e.g. an item's
+# temperature series), placed before the router's.
+app_urls = []
 for module_name in API_APPS:
-    for prefix, viewset in import_module(module_name).ROUTES:
+    module = import_module(module_name)
+    for prefix, viewset in module.ROUTES:
         router.register(prefix, viewset)
+    app_urls.extend(getattr(module, "URLS", []))
 
 # Namespaced: DRF's route names ("item-detail") must not shadow the web pages' names.
 app_name = "api"
@@ -49,6 +55,7 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("tokens/", views.TokenView.as_view(), name="tokens"),
     path("lineage-table/", views.LineageTableView.as_view(), name="lineage-table"),
+    *app_urls,
     path("", include(router.urls)),
     # Last: other URLs ending in a slash (without one, APPEND_SLASH still redirects).
     re_path(r"^.*/$", views.UnknownEndpoint.as_view()),

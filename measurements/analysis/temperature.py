@@ -182,3 +182,196 @@ def _stderrs(jac: np.ndarray, sse: float, n: int) -> list[float | None]:
         return [None] * p
     diag = np.diag(cov)
     return [float(math.sqrt(v)) if np.isfinite(v) and v >= 0 else None for v in diag]
+
+
+# --- outliers by leave-one-out -----------------------------------------------------------------
+
+# A point is an outlier when its conductivity is off the Arrhenius line of the other points by
+# more than OUTLIER_T times the others' scatter (studentised deleted residual in ln sigma) AND
+# by more than a factor OUTLIER_FACTOR: the first keeps a noisy series from losing points, the
+# second keeps a very clean one (scatter ~0) from losing a point that is 5 % off.
+OUTLIER_T = 4.0
+OUTLIER_FACTOR = 1.5
+OUTLIER_MIN_POINTS = 4
+
+
+@dataclass(frozen=True)
+class PointCheck:
+    """How far one point is from the Arrhenius line (ln sigma vs 1/T) of the other points.
+
+    ``factor`` is sigma / sigma predicted by the others' fit (>1: above it, <1: below);
+    ``studentised_residual`` is the deleted residual over its standard error (inf when the
+    other points lie exactly on a line); both None where the others cannot be fitted.
+    """
+
+    index: int
+    factor: float | None
+    studentised_residual: float | None
+    outlier: bool
+
+    @property
+    def times_off(self) -> float | None:
+        """How many times off the others' fit, >= 1 whichever side the point is on."""
+        if self.factor is None:
+            return None
+        return max(self.factor, 1.0 / self.factor)
+
+    def describe(self) -> str:
+        """ "8.1x off the fit of the other points (studentised residual 52, limit 4)"."""
+        if self.times_off is None:
+            return "not checked: too few other points to fit"
+        side = "above" if (self.factor or 0) > 1 else "below"
+        t = self.studentised_residual
+        t_text = "inf" if t is None or not math.isfinite(t) else f"{abs(t):.3g}"
+        return (
+            f"{_times(self.times_off)} off ({side}) the Arrhenius fit of the other points "
+            f"(studentised residual {t_text}; limits {OUTLIER_T:g} and {OUTLIER_FACTOR:g}x)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({**jsonable(self), "times_off": self.times_off})
+
+
+def _times(x: float) -> str:
+    return f"{x:.2f}x" if x < 10 else f"{x:.0f}x" if x < 1000 else f"{x:.1e}x"
+
+
+def _deleted_residual(x: np.ndarray, y: np.ndarray, i: int, others: np.ndarray) -> tuple:
+    """(ln factor, studentised residual) of point i against the line through ``others``."""
+    xo, yo = x[others], y[others]
+    n = xo.size
+    if n < 3:
+        return None, None
+    sxx = float(np.sum((xo - xo.mean()) ** 2))
+    if sxx <= 0:
+        return None, None
+    slope = float(np.sum((xo - xo.mean()) * (yo - yo.mean())) / sxx)
+    intercept = float(yo.mean() - slope * xo.mean())
+    resid = y[i] - (intercept + slope * x[i])
+    s2 = float(np.sum((yo - intercept - slope * xo) ** 2)) / (n - 2)
+    se = math.sqrt(s2 * (1.0 + 1.0 / n + (x[i] - xo.mean()) ** 2 / sxx))
+    # Others exactly on a line: any deviation is infinitely many standard errors off.
+    t = resid / se if se > 0 else (math.copysign(math.inf, resid) if resid else 0.0)
+    return float(resid), float(t)
+
+
+def leave_one_out_outliers(
+    temperature_c: Any,
+    sigma_s_cm: Any,
+    *,
+    keep: Any = None,
+    t_limit: float = OUTLIER_T,
+    factor_limit: float = OUTLIER_FACTOR,
+    min_points: int = OUTLIER_MIN_POINTS,
+) -> list[PointCheck]:
+    """For each point, fit ln sigma against 1/T through the other points and see how far the
+    point is off that fit; one PointCheck per point, in input order.
+
+    Points are removed one at a time, the worst first, and the rest checked again without it,
+    so one wild point cannot hide or condemn the others; checking stops when fewer than
+    ``min_points`` points remain, and at most a quarter of the points (at least one) are
+    removed: a series with more "outliers" than that is not one line with a few bad points,
+    and the fit's warnings say so instead. Points whose index is in ``keep`` (a user included them) are
+    checked and may be reported as outliers but are never removed.
+    """
+    t_c = finite_array(temperature_c, "temperature_C")
+    sigma = finite_array(sigma_s_cm, "sigma_S_cm")
+    same_length(temperature_C=t_c, sigma_S_cm=sigma)
+    if np.any(sigma <= 0):
+        raise AnalysisError(f"conductivity must be positive, got {float(sigma.min())}")
+    x = 1.0 / (t_c + ZERO_CELSIUS_K)
+    y = np.log(sigma)
+    kept = set() if keep is None else {int(k) for k in keep}
+    active = np.ones(t_c.size, dtype=bool)
+    checks: dict[int, PointCheck] = {}
+    log_limit = math.log(factor_limit)
+    max_removed = max(1, t_c.size // 4)
+
+    def check(i: int) -> PointCheck:
+        others = np.flatnonzero(active & (np.arange(t_c.size) != i))
+        ln_f, t = _deleted_residual(x, y, i, others)
+        if ln_f is None:
+            return PointCheck(i, None, None, False)
+        off = abs(t) > t_limit and abs(ln_f) > log_limit
+        return PointCheck(i, math.exp(ln_f), t, bool(off))
+
+    while True:
+        current = {int(i): check(int(i)) for i in np.flatnonzero(active)}
+        if active.sum() < min_points:
+            # Too few to judge: report no point as an outlier.
+            current = {i: PointCheck(i, None, None, False) for i in current}
+            checks.update(current)
+            break
+        candidates = [c for i, c in current.items() if c.outlier and i not in kept]
+        if not candidates or (~active).sum() >= max_removed:
+            checks.update(current)
+            break
+        worst = max(candidates, key=lambda c: (abs(c.studentised_residual), c.times_off))
+        checks[worst.index] = worst
+        active[worst.index] = False
+    return [checks[i] for i in range(t_c.size)]
+
+
+# --- warnings on series fits -------------------------------------------------------------------
+
+ARRHENIUS_MIN_R2 = 0.98
+VFT_MAX_RMS_LOG = 0.05  # RMS of ln(sigma_fit / sigma): 5 % scatter
+VFT_T0_MIN_K = 100.0
+VFT_T0_BELOW_LOWEST_K = 30.0  # T0 this close to the lowest measured temperature is suspect
+
+
+def _warning(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, **extra}
+
+
+def arrhenius_warnings(fit: ArrheniusFit) -> list[dict[str, Any]]:
+    """A poor straight line: the activation energy then describes no single process."""
+    if fit.r_squared >= ARRHENIUS_MIN_R2:
+        return []
+    label = "σT" if fit.form == "sigmaT" else "σ"
+    return [
+        _warning(
+            "arrhenius_poor_fit",
+            f"The Arrhenius fit ({label} form) has R² = {fit.r_squared:.3f}, below "
+            f"{ARRHENIUS_MIN_R2:g}: the points do not lie on one straight line of ln {label} "
+            "against 1/T, so the activation energy is not trustworthy.",
+            parameter="r_squared",
+        )
+    ]
+
+
+def vft_warnings(fit: VftFit, temperature_c: Any) -> list[dict[str, Any]]:
+    """Large scatter, a fit that did not converge, or a T0 no polymer would have."""
+    warnings = []
+    if not fit.converged:
+        warnings.append(
+            _warning(
+                "vft_not_converged",
+                "The VFT fit did not converge: its parameters are the last estimate, not a "
+                "best fit.",
+            )
+        )
+    if fit.rms_log_residual > VFT_MAX_RMS_LOG:
+        warnings.append(
+            _warning(
+                "vft_poor_fit",
+                f"The VFT fit leaves an RMS scatter of {100 * fit.rms_log_residual:.1f} % in σ, "
+                f"above {100 * VFT_MAX_RMS_LOG:g} %: the points do not follow the VFT curve.",
+                parameter="rms_log_residual",
+            )
+        )
+    lowest_k = float(np.min(np.asarray(temperature_c, dtype=float))) + ZERO_CELSIUS_K
+    t0_max = lowest_k - VFT_T0_BELOW_LOWEST_K
+    if not VFT_T0_MIN_K <= fit.t0_k <= t0_max:
+        warnings.append(
+            _warning(
+                "vft_t0_implausible",
+                f"The VFT fit puts T0 at {fit.t0_k:.0f} K, outside the plausible range "
+                f"{VFT_T0_MIN_K:.0f}-{t0_max:.0f} K (at least {VFT_T0_MIN_K:.0f} K and "
+                f"{VFT_T0_BELOW_LOWEST_K:.0f} K below the lowest measured temperature): "
+                "T0 is extrapolated from too little curvature, and the pseudo-activation "
+                "energy depends on it.",
+                parameter="t0_k",
+            )
+        )
+    return warnings

@@ -8,7 +8,7 @@ from lims.api.serializers import ChoiceField, ItemCodeField, ModelSerializer, Se
 from lims.models import Item
 from lims.validators import UNSTORABLE_MESSAGE, unstorable_paths
 from measurements import parsers
-from measurements.models import Measurement, MeasurementFile, Result
+from measurements.models import Measurement, MeasurementFile, Result, TemperatureSeries
 from measurements.services import EDITABLE
 
 NOT_A_FILE = (
@@ -29,6 +29,7 @@ class ResultSerializer(serializers.ModelSerializer):
             "measurement",
             "values",
             "inputs",
+            "warnings",
             "algorithm_version",
             "computed_at",
         ]
@@ -148,3 +149,70 @@ class StatusSerializer(serializers.ModelSerializer):
 
 class UploadSerializer(Serializer):
     files = uploads_field(allow_empty=False, help_text="raw instrument files")
+
+
+# --- temperature series ------------------------------------------------------------------
+
+
+class SeriesPointSerializer(serializers.Serializer):
+    measurement = serializers.CharField(help_text="code of the EIS measurement")
+    temperature_c = serializers.FloatField(allow_null=True)
+    conductivity_s_cm = serializers.FloatField(allow_null=True)
+    included = serializers.BooleanField(help_text="used in the fits")
+    usable = serializers.BooleanField(
+        help_text="the measurement gives a point (processed, with temperature and conductivity)"
+    )
+    choice = serializers.ChoiceField(
+        choices=["auto", "include", "exclude"],
+        help_text="a user's decision, or auto (the leave-one-out outlier check decides)",
+    )
+    outlier = serializers.BooleanField(help_text="off the fit of the other points")
+    check = serializers.JSONField(
+        allow_null=True,
+        help_text="leave-one-out: factor (sigma / the others' fit), times_off, "
+        "studentised_residual",
+    )
+    why = serializers.CharField(help_text="why the point is included or not, in words")
+
+
+class SeriesFitSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text="arrhenius, arrhenius_sigma_t or vft")
+    label = serializers.CharField(source="get_kind_display", read_only=True)
+
+    class Meta:
+        model = Result
+        fields = ["kind", "label", "values", "inputs", "warnings", "algorithm_version"]
+
+
+class TemperatureSeriesSerializer(serializers.ModelSerializer):
+    item = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    points = SeriesPointSerializer(many=True, read_only=True)
+    fits = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TemperatureSeries
+        fields = [
+            "item",
+            "status",
+            "status_detail",
+            "run",
+            "computed_at",
+            "updated_at",
+            "warnings",
+            "points",
+            "fits",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(SeriesFitSerializer(many=True))
+    def get_fits(self, obj) -> list:
+        fits = Result.objects.filter(item_id=obj.item_id, measurement__isnull=True)
+        return SeriesFitSerializer(fits, many=True).data
+
+
+class SeriesPointsUpdateSerializer(Serializer):
+    points = serializers.DictField(
+        child=ChoiceField(choices=["include", "exclude", "auto"]),
+        allow_empty=False,
+        help_text='measurement code -> include, exclude or auto, e.g. {"MEAS-0007": "exclude"}',
+    )

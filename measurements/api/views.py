@@ -7,22 +7,34 @@ from __future__ import annotations
 import django_filters as df
 import polars as pl
 from django.http import FileResponse, Http404
+from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from lims.api.base import ApiMixin, service_call
 from lims.api.conditional import ConditionalMixin
 from lims.api.parsers import FormParser, JSONParser, MultiPartParser
 from lims.api.renderers import JSONRenderer
+from lims.models import Item
 from measurements import filters, selectors, services
-from measurements.models import CycleRow, Measurement, RawFile, Result, ResultKind
+from measurements.models import (
+    CycleRow,
+    Measurement,
+    RawFile,
+    Result,
+    ResultKind,
+    TemperatureSeries,
+)
 
 from . import serializers as s
 from . import tables  # noqa: F401  (registers result columns for lineage tables)
 from .renderers import FRAME_RENDERERS, OctetStreamRenderer
+from .serializers import TemperatureSeriesSerializer
 
 TABLE_RESPONSES = {
     (200, "application/json"): OpenApiTypes.OBJECT,
@@ -94,6 +106,10 @@ class MeasurementViewSet(
         with service_call(self.request.user):
             services.measurement_update(serializer.instance, fields=dict(serializer.validated_data))
         serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    def perform_destroy(self, instance):
+        with service_call(self.request.user):
+            services.measurement_delete(instance)
 
     @extend_schema(responses=s.StatusSerializer)
     @action(detail=True, methods=["get"])
@@ -222,6 +238,60 @@ class RawFileViewSet(ApiMixin, viewsets.GenericViewSet):
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
+
+class TemperatureSeriesView(ApiMixin, GenericAPIView):
+    """An item's temperature series: its state (poll it like a measurement's), every EIS
+    measurement as a point (included or not, and why), and the Arrhenius/VFT fits with their
+    warnings. PATCH includes or excludes points whatever the outlier check says, or hands
+    them back to it with "auto"; the series is then computed again (202, state queued)."""
+
+    serializer_class = TemperatureSeriesSerializer
+    filter_backends: list = []
+    pagination_class = None
+
+    def _item(self, code: str) -> Item:
+        item = Item.objects.filter(code__iexact=code).first()
+        if item is None:
+            raise NotFound(f"No item with code {code!r}.")
+        return item
+
+    def _series(self, item: Item) -> TemperatureSeries:
+        series = TemperatureSeries.objects.filter(item=item).select_related("item").first()
+        if series is None:
+            raise NotFound(
+                f"{item.code} has no temperature series yet: it is computed once an EIS "
+                "measurement of it has been processed."
+            )
+        return series
+
+    @extend_schema(responses={200: TemperatureSeriesSerializer})
+    def get(self, request, code: str):
+        series = self._series(self._item(code))
+        return Response(TemperatureSeriesSerializer(series).data)
+
+    @extend_schema(
+        request=s.SeriesPointsUpdateSerializer, responses={202: TemperatureSeriesSerializer}
+    )
+    def patch(self, request, code: str):
+        item = self._item(code)
+        body = s.SeriesPointsUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with service_call(request.user):
+            services.temperature_series_set_points(
+                item, body.validated_data["points"], user=request.user
+            )
+        series = self._series(item)
+        return Response(TemperatureSeriesSerializer(series).data, status=status.HTTP_202_ACCEPTED)
+
+
+# Paths outside the router, added to the API's URLs before it (see lims.api.urls).
+URLS = [
+    path(
+        "items/<str:code>/temperature-series/",
+        TemperatureSeriesView.as_view(),
+        name="item-temperature-series",
+    )
+]
 
 ROUTES = [
     ("measurements", MeasurementViewSet),

@@ -105,3 +105,144 @@ def test_unknown_form_is_rejected():
 def test_repeated_temperatures_do_not_count_twice():
     with pytest.raises(AnalysisError, match="distinct temperatures"):
         temperature.fit_arrhenius([25, 25, 40], [1e-4, 1.1e-4, 2e-4])
+
+
+# --- outliers by leave-one-out, and the warnings of series fits -------------------------------
+
+# The paper's LAGP pellet: 0.6 mm thick, 329.2 ohm -> 3.25e-4 S/cm at 25 C, Ea 0.36 eV.
+LAGP_CELL_CONSTANT_CM = 0.06 / (0.06 / (329.2 * 3.25e-4))  # L / A, so sigma = this / R
+SERIES_C = np.arange(25.0, 86.0, 10.0)  # 25, 35, ..., 85 C
+WILD_OHM = 2.7e6  # a contact lost at 85 C: 2.7 MOhm instead of about 32 ohm
+
+
+def _lagp_with_wild_point():
+    t_c, sigma = synthetic.arrhenius_series(SERIES_C, ea_ev=0.36, noise=0.01, seed=1)
+    wild = sigma.copy()
+    wild[-1] = LAGP_CELL_CONSTANT_CM / WILD_OHM
+    return t_c, sigma, wild
+
+
+def _dummy_t(t_c, sigma, i):
+    """Independent reading of the studentised deleted residual: the t statistic of a dummy
+    variable for point i in an ordinary least-squares fit of ln sigma on 1/T (a textbook
+    identity), solved with numpy's lstsq."""
+    x = 1.0 / (np.asarray(t_c) + 273.15)
+    y = np.log(sigma)
+    design = np.column_stack([np.ones_like(x), x, (np.arange(x.size) == i).astype(float)])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ coef
+    s2 = resid @ resid / (x.size - 3)
+    cov = s2 * np.linalg.inv(design.T @ design)
+    return coef[2] / np.sqrt(cov[2, 2])
+
+
+def test_the_lagp_series_resistance_is_the_papers_at_25_c():
+    t_c, sigma, _ = _lagp_with_wild_point()
+    resistances = LAGP_CELL_CONSTANT_CM / sigma
+    assert resistances[0] == pytest.approx(329.2, rel=0.02)
+    assert 25 < resistances[-1] < 40  # ~32 ohm at 85 C; the wild point is 2.7 MOhm
+
+
+def test_a_wild_point_ruins_the_arrhenius_fit_and_leave_one_out_finds_it():
+    t_c, clean, wild = _lagp_with_wild_point()
+    ruined = temperature.fit_arrhenius(t_c, wild)
+    assert ruined.r_squared < 0.3  # 0.18: nothing left of a line
+    assert not 0.3 < ruined.activation_energy_eV < 0.4
+
+    checks = temperature.leave_one_out_outliers(t_c, wild)
+    assert [c.outlier for c in checks] == [False] * 6 + [True]
+    # Hand reading: the factor is sigma over the other six points' own Arrhenius line.
+    others = temperature.fit_arrhenius(t_c[:-1], wild[:-1])
+    predicted = others.prefactor * np.exp(
+        -others.activation_energy_eV / (temperature.K_B_EV * (85.0 + 273.15))
+    )
+    assert checks[-1].factor == pytest.approx(wild[-1] / predicted, rel=1e-9)
+    assert checks[-1].times_off == pytest.approx(predicted / wild[-1], rel=1e-9)
+    assert 8e4 < checks[-1].times_off < 9e4  # 2.7 MOhm vs ~32 ohm
+    assert checks[-1].studentised_residual == pytest.approx(_dummy_t(t_c, wild, 6), rel=1e-6)
+    assert "off (below) the Arrhenius fit of the other points" in checks[-1].describe()
+
+    kept = [i for i, c in enumerate(checks) if not c.outlier]
+    fixed = temperature.fit_arrhenius(t_c[kept], wild[kept])
+    assert fixed.activation_energy_eV == pytest.approx(
+        temperature.fit_arrhenius(t_c[:-1], clean[:-1]).activation_energy_eV, rel=1e-12
+    )
+    assert fixed.activation_energy_eV == pytest.approx(0.36, abs=0.01)
+    assert fixed.r_squared > 0.999
+
+
+def test_the_studentised_residuals_of_kept_points_match_the_dummy_variable_reading():
+    t_c, clean, _ = _lagp_with_wild_point()
+    checks = temperature.leave_one_out_outliers(t_c, clean)
+    assert not any(c.outlier for c in checks)
+    for i, check in enumerate(checks):
+        assert check.studentised_residual == pytest.approx(_dummy_t(t_c, clean, i), rel=1e-6)
+
+
+def test_a_point_a_user_keeps_is_reported_but_not_removed():
+    t_c, _, wild = _lagp_with_wild_point()
+    checks = temperature.leave_one_out_outliers(t_c, wild, keep=[6])
+    assert checks[6].outlier  # still said to be off...
+    assert not any(c.outlier for c in checks[:6])  # ...and no good point is blamed instead
+
+
+def test_two_wild_points_mask_each_other_but_the_fit_is_flagged_and_one_exclusion_suffices():
+    # A known limit of leave-one-out: each wild point is among the "others" of the other one,
+    # whose scatter it inflates. The fit then fails the R² limit (so the series is not shown
+    # as plainly done), and once a user excludes one point the other is found.
+    t_c, sigma = synthetic.arrhenius_series(np.arange(20.0, 101.0, 10.0), ea_ev=0.36, noise=0.01)
+    sigma[2] *= 20.0
+    sigma[6] /= 50.0
+    assert not any(c.outlier for c in temperature.leave_one_out_outliers(t_c, sigma))
+    warnings = temperature.arrhenius_warnings(temperature.fit_arrhenius(t_c, sigma))
+    assert [w["code"] for w in warnings] == ["arrhenius_poor_fit"]
+    rest = np.arange(9) != 2
+    checks = temperature.leave_one_out_outliers(t_c[rest], sigma[rest])
+    assert [c.outlier for c in checks] == [False] * 5 + [True] + [False] * 2
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_noisy_but_honest_series_lose_no_point(seed):
+    t_c, sigma = synthetic.arrhenius_series(SERIES_C, ea_ev=0.36, noise=0.05, seed=seed)
+    assert not any(c.outlier for c in temperature.leave_one_out_outliers(t_c, sigma))
+    t_c, sigma = synthetic.vft_series(SPE_TEMPERATURES_C, noise=0.01, seed=seed)
+    assert not any(c.outlier for c in temperature.leave_one_out_outliers(t_c, sigma))
+
+
+def test_a_clean_series_keeps_a_point_a_few_percent_off():
+    # Noise-free points: the others' scatter is ~0, so any deviation is many standard errors;
+    # only the factor limit (1.5x) keeps a 5 % deviation in.
+    t_c, sigma = synthetic.arrhenius_series(SERIES_C, ea_ev=0.36)
+    sigma[3] *= 1.05
+    checks = temperature.leave_one_out_outliers(t_c, sigma)
+    assert abs(checks[3].studentised_residual) > 100
+    assert not checks[3].outlier
+
+
+def test_fewer_than_four_points_are_not_judged():
+    checks = temperature.leave_one_out_outliers([25, 40, 60], [1e-4, 1e-2, 3e-4])
+    assert [c.outlier for c in checks] == [False] * 3
+    assert all(c.factor is None for c in checks)
+    assert "not checked" in checks[0].describe()
+
+
+def test_poor_arrhenius_fit_is_a_warning_with_the_number_and_the_limit():
+    t_c, _, wild = _lagp_with_wild_point()
+    warnings = temperature.arrhenius_warnings(temperature.fit_arrhenius(t_c, wild))
+    assert [w["code"] for w in warnings] == ["arrhenius_poor_fit"]
+    assert "R² = 0.18" in warnings[0]["message"] and "below 0.98" in warnings[0]["message"]
+    t_c, sigma = synthetic.arrhenius_series(SERIES_C, ea_ev=0.36, noise=0.01, seed=1)
+    assert temperature.arrhenius_warnings(temperature.fit_arrhenius(t_c, sigma)) == []
+
+
+def test_vft_warnings_flag_scatter_and_an_implausible_t0():
+    t_c, sigma = synthetic.vft_series(SPE_TEMPERATURES_C, noise=0.005, seed=2)
+    fit = temperature.fit_vft(t_c, sigma)
+    assert temperature.vft_warnings(fit, t_c) == []  # T0 ~128 K, 0.5 % scatter
+    noisy = temperature.fit_vft(t_c, sigma * np.array([1, 1.3, 0.8, 1.25, 0.8, 1.2, 1]))
+    codes = [w["code"] for w in temperature.vft_warnings(noisy, t_c)]
+    assert "vft_poor_fit" in codes
+    low_t0 = temperature.VftFit(0.1, None, 1160.0, None, 70.0, None, 1.0, None, 1.0, 0.0, 7, True)
+    (warning,) = temperature.vft_warnings(low_t0, t_c)
+    assert warning["code"] == "vft_t0_implausible"
+    assert "T0 at 70 K, outside the plausible range 100-268 K" in warning["message"]

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from measurements import exports, services
 from measurements.analysis import eis
 from measurements.analysis import synthetic as syn
-from measurements.models import CycleRow, Measurement, RawFile, Result
+from measurements.models import CycleRow, Measurement, RawFile, Result, TemperatureSeries
 from measurements.parsers.synthetic import write_maccor_cycling
 from synthesis.services import pellets_measure
 from tests import factories
@@ -182,6 +182,10 @@ def test_eis_at_four_temperatures_gives_the_arrhenius_activation_energy(
     assert series.inputs["temperatures_c"] == temperatures
     # Arrhenius data: a VFT fit would put T0 near 0 K and only restate Ea, so none is stored.
     assert not Result.objects.filter(item=pellet, kind="vft").exists()
+    # The series' state: one computation per finished measurement, the last one done.
+    state = TemperatureSeries.objects.get(item=pellet)
+    assert state.status == "done" and state.run == 4 and state.warnings == []
+    assert [p["why"] for p in state.points] == ["included"] * 4
 
 
 def test_a_400_cycle_full_cell_gives_the_papers_capacities_and_retention(
