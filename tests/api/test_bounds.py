@@ -24,6 +24,7 @@ SYSTEM_WRITTEN = {
     "cells.CellLayer.position",
     "measurements.RawFile.size_bytes",  # under LIMS_MAX_UPLOAD_MB
     "measurements.Measurement.run",
+    "measurements.TemperatureSeries.run",
     "measurements.MeasurementFile.position",
     "measurements.MeasurementFile.parsed_rows",
     "measurements.MeasurementFile.metadata",
