@@ -52,7 +52,23 @@ class Status(models.TextChoices):
     QUEUED = "queued", "Queued"
     PROCESSING = "processing", "Processing"
     DONE = "done", "Done"
+    DONE_WITH_WARNINGS = "done_with_warnings", "Done, with warnings"
+    NEEDS_INPUT = "needs_input", "Needs input"
     FAILED = "failed", "Failed"
+
+
+# Lists show first what needs a look: doubtful numbers, then what waits for an input, then
+# failures, then what is running, then what is fine.
+STATUS_ATTENTION_ORDER = (
+    Status.DONE_WITH_WARNINGS,
+    Status.NEEDS_INPUT,
+    Status.FAILED,
+    Status.PROCESSING,
+    Status.QUEUED,
+    Status.DONE,
+)
+# Finished: the worker will not change these without a new run.
+FINISHED_STATUSES = (Status.DONE, Status.DONE_WITH_WARNINGS, Status.NEEDS_INPUT, Status.FAILED)
 
 
 class RawFile(models.Model):
@@ -118,7 +134,7 @@ class Measurement(VersionedModel):
     parser = models.CharField(max_length=30, blank=True, help_text="empty: detect from the file")
     # Parser options a user confirmed, e.g. the column mapping of a generic CSV file.
     options = models.JSONField(default=dict, blank=True, validators=[MaxJsonSize(OPTIONS_MAX_SIZE)])
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     status_detail = models.TextField(
         blank=True,
         max_length=STATUS_DETAIL_MAX_LENGTH,
@@ -200,6 +216,7 @@ class Result(models.Model):
     kind = models.CharField(max_length=20, choices=ResultKind.choices)
     values = models.JSONField(default=dict)
     inputs = models.JSONField(default=dict)
+    warnings = models.JSONField(default=list, blank=True)
     algorithm_version = models.CharField(max_length=40)
     computed_at = models.DateTimeField(auto_now=True)
 
