@@ -358,7 +358,7 @@ INPUT_SOURCES = {
     ("area_cm2", "pellet"): "the pellet's sintered diameter (mm)",
     ("area_cm2", "cell"): "the cell's active area (cm²)",
     ("active_mass_mg", "cell"): (
-        "the cathode disk's active-material loading (mg/cm²) in the cell's positive electrode"
+        "a cathode disk (its active-material loading, mg/cm²) as the positive electrode"
     ),
 }
 

@@ -88,8 +88,8 @@ def _finite(value: Any) -> bool:
 
 
 def _g(value: float) -> str:
-    """A number as a scientist writes it: 3 significant figures, no trailing zeros."""
-    return f"{value:.3g}"
+    """A number as a scientist writes it: 3 significant figures ("2.97e+05" when huge)."""
+    return f"{value:.3g}" if abs(value) >= 1e4 or abs(value) < 1e-2 else f"{value:.4g}"
 
 
 # --- materials ----------------------------------------------------------------------------------
@@ -97,19 +97,19 @@ def _g(value: float) -> str:
 
 def material_key(*names: str | None) -> str | None:
     """The table's key for the first of `names` (chemical name, formula, notation label) that
-    is a known active material, or None."""
+    is a known active material, or None. A name matches as a whole ("LiNi0.8Co0.1Mn0.1O2",
+    "NMC 811") or by one of its words ("NCM811 (Targray)", "Graphite SFG6")."""
+    keys = {key.upper(): key for key in THEORETICAL_CAPACITY_MAH_G}
     for name in names:
         if not name:
             continue
-        text = re.sub(r"[\s\-_()]", "", name).upper()
-        for key in THEORETICAL_CAPACITY_MAH_G:
-            if text == key.upper():
-                return key
-        if text in ALIASES:
-            return ALIASES[text]
-        for key in sorted(THEORETICAL_CAPACITY_MAH_G, key=len, reverse=True):
-            if key.upper() in text:  # "NCM811 (Targray)", "Graphite SFG6"
-                return key
+        whole = re.sub(r"[\s\-_]", "", name).upper()
+        words = [w for w in re.split(r"[^0-9A-Za-z.]+", name.upper()) if w]
+        for text in (whole, *words):
+            if text in keys:
+                return keys[text]
+            if text in ALIASES:
+                return ALIASES[text]
     return None
 
 
@@ -227,7 +227,7 @@ def c_rate_warnings(rows: list[Mapping[str, Any]]) -> list[Warning_]:
     return [
         warning(
             "c_rate_implausible",
-            f"The current corresponds to {_g(highest)}C (cycle {cycle}), above "
+            f"The current corresponds to {highest:g}C (cycle {cycle}), above "
             f"{MAX_C_RATE:g}C, in {len(over)} of {len(values)} cycles: the active mass (mg) is "
             "probably too small (1C = 200 mA/g).",
             parameter="active_mass_mg",
