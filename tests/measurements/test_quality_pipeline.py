@@ -138,6 +138,21 @@ def test_the_api_shows_warnings_and_filters_by_status(
     assert [row["code"] for row in listed] == [fine.code]
     result_rows = api.get(f"/api/results/?measurement={flagged.code}&kind=rate_table").json()
     assert result_rows["results"][0]["warnings"][0]["code"] == "c_rate_implausible"
+    # The cell's lineage-table row shows the newest summary's numbers, and its warnings (none).
+    table = api.get("/api/lineage-table/").json()["results"]
+    [row] = [r for r in table if r["code"] == cell.code]
+    assert row["result_warnings"] == ""
+
+
+def test_the_lineage_table_row_says_when_its_numbers_have_warnings(api, maccor_on_demo_cell):
+    cell, _ = maccor_on_demo_cell
+    table = api.get("/api/lineage-table/").json()["results"]
+    [row] = [r for r in table if r["code"] == cell.code]
+    assert row["first_charge_mAh_g"] > 2.9e5
+    assert row["result_warnings"] == (
+        "cycling_summary: first_cycle_capacity_unphysical; "
+        "cycling_summary: capacity_above_theoretical"
+    )
 
 
 def test_web_lists_show_doubtful_measurements_first_with_their_warnings(
