@@ -299,3 +299,32 @@ def test_cycling_without_active_mass_needs_input_and_keeps_the_capacities_in_mah
     assert summary.values["first_charge_mAh_g"] == pytest.approx(906.112 / 5, rel=1e-3)
     # A symmetric cell's electrodes are lithium lots: no material, the generic bound applies.
     assert summary.inputs["active_material"] is None
+
+
+def test_an_arrhenius_fit_over_a_doubtful_conductivity_says_so(
+    db, django_capture_on_commit_callbacks
+):
+    pellet = factories.pellets(count=1)[0]
+    pellets_measure({pellet: {"thickness_mm": 0.6, "diameter_mm": 12.9}})
+    flagged = None
+    # The same real spectrum (impedance.py's dummy circuit 1) recorded at three temperatures;
+    # at 60 °C the area was typed as 0.005 cm², which makes σ > 0.1 S/cm.
+    for t, area in ((25.0, None), (40.0, None), (60.0, 0.005)):
+        m = measure(
+            pellet,
+            "eis",
+            [upload("impedance.py/Circuit1_EIS_1.z")],
+            django_capture_on_commit_callbacks,
+            temperature_c=t,
+            area_cm2=area,
+        )
+        flagged = m if area else flagged
+    assert flagged.status == "done_with_warnings"
+    series = Result.objects.get(item=pellet, measurement=None, kind="arrhenius")
+    assert series.inputs["temperatures_c"] == [25.0, 40.0, 60.0]
+    [w] = series.warnings
+    assert w["code"] == "series_uses_doubtful_points"
+    assert (
+        f"uses 1 of 3 conductivities whose measurements have warnings ({flagged.code})"
+        in (w["message"])
+    )
