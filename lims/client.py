@@ -233,11 +233,12 @@ class Client:
     def wait(
         self, measurement: str, *, timeout: float = 600.0, interval: float = 0.5
     ) -> dict[str, Any]:
-        """Poll a measurement until it is done (its data) or failed (ProcessingFailed)."""
+        """Poll a measurement until it is finished: done, done with warnings or waiting for an
+        input (its representation: `status`, `warnings`, results) or failed (ProcessingFailed)."""
         deadline = time.monotonic() + timeout
         while True:
             state = self.request("GET", f"measurements/{measurement}/status/")
-            if state["status"] == "done":
+            if state["status"] in ("done", "done_with_warnings", "needs_input"):
                 return self.request("GET", f"measurements/{measurement}/")
             if state["status"] == "failed":
                 raise ProcessingFailed(measurement, state["status_detail"])
@@ -252,14 +253,14 @@ class Client:
             params={
                 "item": item_code,
                 "technique": technique,
-                "status": "done",
                 "ordering": "-created_at",
-                "page_size": 1,
+                "page_size": 50,
             },
         )
-        if not page["results"]:
-            raise LookupError(f"{item_code} has no processed {technique} measurement")
-        return page["results"][0]["code"]
+        for row in page["results"]:
+            if row["status"] in ("done", "done_with_warnings"):
+                return row["code"]
+        raise LookupError(f"{item_code} has no processed {technique} measurement")
 
     def download(self, path: str, **params: Any) -> bytes:
         """The raw bytes of an endpoint (CSV, Parquet) or of a measurement's raw file (its

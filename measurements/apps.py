@@ -12,8 +12,8 @@ class MeasurementsConfig(AppConfig):
 
 def _recompute_dependents(sender, item_id: int, **kwargs) -> None:
     """A sample's thickness, area or active mass changed: recompute its measurements."""
-    from .models import Measurement
+    from .services import dependent_measurements
     from .tasks import reprocess_item_measurements
 
-    if Measurement.objects.filter(item_id=item_id).exists():
+    if dependent_measurements(item_id).exists():
         reprocess_item_measurements.delay(item_id)

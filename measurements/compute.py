@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from .analysis import AnalysisError, cycling, eis, stripping, tga
+from .analysis import AnalysisError, cycling, eis, quality, stripping, tga
 from .analysis._util import jsonable
 from .canonical import CYCLE, TIME_S
 
@@ -24,12 +24,20 @@ class Computed:
     values: dict[str, Any]
     algorithm_version: str
     inputs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[dict] = field(default_factory=list)
 
 
 @dataclass
 class Outcome:
     results: list[Computed]
     per_cycle: pl.DataFrame | None = None
+    # Inputs the headline number needs and did not have (keys of `inputs`, e.g.
+    # "thickness_um"): the results that could be computed are kept, the measurement waits.
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[dict]:
+        return [w for r in self.results for w in r.warnings]
 
 
 def _expect_kind(frames: list[tuple[str, pl.DataFrame]], kinds: list[str], wanted: str) -> None:
@@ -77,7 +85,9 @@ def compute_eis(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed
             values["conductivity_stderr_s_cm"] = (
                 sigma * fit.ionic_resistance_stderr_ohm / fit.ionic_resistance_ohm
             )
+        warnings = quality.conductivity_warnings(sigma)
     else:
+        warnings = []
         values["conductivity_s_cm"] = None
         values["missing"] = [
             n for n, v in (("thickness", thickness_um), ("electrode area", area_cm2)) if not v
@@ -87,17 +97,19 @@ def compute_eis(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed
         "area_cm2": area_cm2,
         "temperature_c": inputs.get("temperature_c"),
     }
-    results.append(Computed("conductivity", jsonable(values), eis.ALGORITHM_VERSION, used))
+    results.append(
+        Computed("conductivity", jsonable(values), eis.ALGORITHM_VERSION, used, warnings)
+    )
     return results
+
+
+EIS_NEEDS = ("thickness_um", "area_cm2")
 
 
 def compute_cycling(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> Outcome:
     mass_mg = inputs.get("active_mass_mg")
     if not mass_mg:
-        raise AnalysisError(
-            "the cell has no active mass: give the cathode disk's loading or "
-            "the measurement's active mass"
-        )
+        return _cycling_without_mass(frame)
     table, cycle_rule = cycling.per_cycle_with_rule(frame, mass_mg / 1000)
     if table.height == 0:
         raise AnalysisError("no complete charge/discharge cycle found in the data")
@@ -107,33 +119,67 @@ def compute_cycling(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> Outcome:
     reference = min(max(int(inputs.get("reference_cycle") or 1), 1), int(table["cycle"].max()))
     summary = cycling.summarise(table, reference_cycle=reference)
     rates = cycling.rate_table(table)
+    material = inputs.get("active_material")
+    limit, _ = quality.capacity_limit(material)
     used = {
         "active_mass_mg": mass_mg,
         "reference_cycle": reference,
         "instrument_cycle_offset": offset,
         "specific_current_mA_g_at_1C": 200.0,
         "cycle_rule": cycle_rule,
+        "active_material": material,
+        "capacity_limit_mAh_g": limit,
     }
-    values = {**summary.to_dict(), "cycle_rule": cycle_rule}
+    rows = table.fill_nan(None).to_dicts()
     return Outcome(
         results=[
-            Computed("cycling_summary", values, cycling.ALGORITHM_VERSION, used),
             Computed(
-                "rate_table", {"rows": jsonable(rates.to_dicts())}, cycling.ALGORITHM_VERSION, used
+                "cycling_summary",
+                {**summary.to_dict(), "cycle_rule": cycle_rule},
+                cycling.ALGORITHM_VERSION,
+                used,
+                quality.first_cycle_warnings(rows, material)
+                + quality.capacity_warnings(rows, material)
+                + quality.coulombic_efficiency_warnings(rows),
+            ),
+            Computed(
+                "rate_table",
+                {"rows": jsonable(rates.to_dicts())},
+                cycling.ALGORITHM_VERSION,
+                used,
+                quality.c_rate_warnings(rows),
             ),
         ],
         per_cycle=table,
     )
 
 
+def _cycling_without_mass(frame: pl.DataFrame) -> Outcome:
+    """Without the active mass only the per-cycle table in mAh (and CE) can be computed; the
+    specific capacities, C-rates and summaries wait for the mass."""
+    table, _ = cycling.per_cycle_with_rule(frame, 1.0)
+    if table.height == 0:
+        raise AnalysisError("no complete charge/discharge cycle found in the data")
+    offset = 1 - int(table["cycle"].min())
+    table = table.with_columns(
+        pl.col("cycle") + offset,
+        *(pl.lit(None, pl.Float64).alias(n) for n in ("charge_mAh_g", "discharge_mAh_g", "c_rate")),
+    )
+    return Outcome(results=[], per_cycle=table, missing=["active_mass_mg"])
+
+
 def compute_stripping(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed]:
     result = stripping.analyse(frame)
     values = result.to_dict()
+    warnings = quality.overpotential_warnings(
+        result.half_cycles["overpotential_V"].to_list(), inputs.get("instrument")
+    )
     area = inputs.get("area_cm2")
     if area:
         current = frame["current_mA"].abs().median()
         values["current_density_mA_cm2"] = float(current) / area if current else None
-    return [Computed("stripping", values, stripping.ALGORITHM_VERSION, {"area_cm2": area})]
+    used = {"area_cm2": area, "instrument": inputs.get("instrument") or ""}
+    return [Computed("stripping", values, stripping.ALGORITHM_VERSION, used, warnings)]
 
 
 def compute_tga(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed]:
@@ -178,7 +224,8 @@ def compute(
                 "an EIS measurement takes one spectrum; attach one file "
                 "(record each temperature as its own measurement)"
             )
-        return Outcome(compute_eis(data[0], inputs))
+        missing = [name for name in EIS_NEEDS if not inputs.get(name)]
+        return Outcome(compute_eis(data[0], inputs), missing=missing)
     if technique == "cycling":
         return compute_cycling(join_continuations(data), inputs)
     if technique == "stripping":

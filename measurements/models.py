@@ -59,6 +59,18 @@ class Status(models.TextChoices):
 
 # A measurement in one of these states has results others may use (a temperature series).
 FINISHED_OK = (Status.DONE, Status.DONE_WITH_WARNINGS)
+# Lists show first what needs a look: doubtful numbers, then what waits for an input, then
+# failures, then what is running, then what is fine.
+STATUS_ATTENTION_ORDER = (
+    Status.DONE_WITH_WARNINGS,
+    Status.NEEDS_INPUT,
+    Status.FAILED,
+    Status.PROCESSING,
+    Status.QUEUED,
+    Status.DONE,
+)
+# Finished: the worker will not change these without a new run.
+FINISHED_STATUSES = (Status.DONE, Status.DONE_WITH_WARNINGS, Status.NEEDS_INPUT, Status.FAILED)
 
 
 class RawFile(models.Model):

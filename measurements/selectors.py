@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
 
 from . import storage
 from .analysis import eis
-from .models import CycleRow, Measurement, RawFile, Result
+from .models import STATUS_ATTENTION_ORDER, CycleRow, Measurement, RawFile, Result
 
 MAX_PLOT_POINTS = 4000
 
@@ -19,6 +20,17 @@ MAX_PLOT_POINTS = 4000
 def with_related(queryset=None):
     queryset = queryset if queryset is not None else Measurement.objects.all()
     return queryset.select_related("item", "created_by")
+
+
+def attention_first(queryset):
+    """Measurements with doubtful numbers first, then those waiting for an input, failed,
+    running, and finally the plainly done ones; newest first within each."""
+    rank = Case(
+        *(When(status=status, then=Value(i)) for i, status in enumerate(STATUS_ATTENTION_ORDER)),
+        default=Value(len(STATUS_ATTENTION_ORDER)),
+        output_field=IntegerField(),
+    )
+    return queryset.annotate(attention=rank).order_by("attention", "-id")
 
 
 def raw_file_for_download(sha256: str) -> tuple[RawFile, Path]:
@@ -30,6 +42,15 @@ def raw_file_for_download(sha256: str) -> tuple[RawFile, Path]:
     if not path.exists():
         raise Http404("The raw file is missing from the store.")
     return raw, path
+
+
+def warnings_of(measurement: Measurement) -> list[dict]:
+    """Every warning of the measurement's results, each with the result it belongs to."""
+    return [
+        {**w, "result": r.get_kind_display()}
+        for r in measurement.results.all()
+        for w in (r.warnings or [])
+    ]
 
 
 def results_by_kind(measurement: Measurement) -> dict[str, Result]:

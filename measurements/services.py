@@ -19,13 +19,13 @@ import polars as pl
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from lims.services import allocate_code, apply_changes
 
 from . import compute, parsers, storage
-from .analysis import AnalysisError
+from .analysis import AnalysisError, quality
 from .analysis._util import jsonable
 from .models import (
     FINISHED_OK,
@@ -204,10 +204,19 @@ def measurement_reprocess(measurement: Measurement) -> int:
     return run
 
 
+def dependent_measurements(item_id: int):
+    """Measurements whose inputs come from this item: its own, and those of the pieces that
+    take their thickness from it (an SPE membrane's pieces without a thickness of their own)."""
+    from synthesis.models import MembranePiece
+
+    pieces = MembranePiece.objects.filter(membrane_id=item_id, measured_thickness_um__isnull=True)
+    return Measurement.objects.filter(Q(item_id=item_id) | Q(item_id__in=pieces.values("pk")))
+
+
 def reprocess_item_measurements(item_id: int) -> int:
     """An item's geometry or mass changed: recompute every measurement that used it."""
     count = 0
-    for measurement in Measurement.objects.filter(item_id=item_id):
+    for measurement in dependent_measurements(item_id):
         measurement_reprocess(measurement)
         count += 1
     return count
@@ -227,7 +236,7 @@ def process_measurement(measurement_id: int, run: int) -> str:
         return "stale"  # deleted, or a newer run was requested after this one was queued
     _set_state(measurement_id, run, status=Status.PROCESSING, progress=1, status_detail="")
     try:
-        outcome = _run_pipeline(measurement, run)
+        finished = _run_pipeline(measurement, run)
     except (parsers.ParseError, AnalysisError) as exc:
         failed = _set_state(
             measurement_id,
@@ -249,9 +258,9 @@ def process_measurement(measurement_id: int, run: int) -> str:
             status_detail="the file is too large to process in this worker's memory",
         )
         return "failed"
-    if outcome is None:
+    if finished is None:
         return "stale"
-    return "done"
+    return finished  # the status it finished with: done, done_with_warnings or needs_input
 
 
 def _run_pipeline(measurement: Measurement, run: int):
@@ -328,11 +337,72 @@ def measurement_inputs(measurement: Measurement) -> dict[str, Any]:
         "temperature_c": measurement.temperature_c,
         "eis_model": measurement.eis_model,
         "reference_cycle": measurement.reference_cycle,
+        "instrument": measurement.instrument,
+        "active_material": active_material(item),
     }
 
 
+def active_material(item) -> str | None:
+    """The active material of a cell's positive electrode (or of a disk or coating measured
+    on its own) as a key of the theoretical-capacity table, from the coating's active
+    material lot; None when the records do not say or the material is not in the table."""
+    from synthesis.models import CathodeCoating, ElectrodeDisk
+
+    coatings = []
+    if isinstance(item, CathodeCoating):
+        coatings = [item]
+    elif isinstance(item, ElectrodeDisk):
+        coatings = [item.coating]
+    elif item.kind == "cell":
+        for layer in item.layers.filter(side="positive").select_related("item"):
+            piece = layer.item.specific
+            if isinstance(piece, ElectrodeDisk):
+                coatings.append(piece.coating)
+    keys = set()
+    for coating in coatings:
+        chemical = coating.active_lot.chemical
+        keys.add(quality.material_key(chemical.notation_label, chemical.formula, chemical.name))
+    # Two different materials (or one unknown) on the positive side: no single bound applies.
+    return keys.pop() if len(keys) == 1 else None
+
+
+# What a missing input is called on the forms, and where it is set, by the sample's kind.
+INPUT_LABELS = {
+    "thickness_um": "sample thickness (µm)",
+    "area_cm2": "electrode area (cm²)",
+    "active_mass_mg": "active mass (mg)",
+}
+INPUT_SOURCES = {
+    ("thickness_um", "pellet"): "the pellet's thickness after polishing (mm)",
+    ("thickness_um", "spe_membrane"): "the membrane's thickness (µm)",
+    ("thickness_um", "membrane_piece"): "the piece's thickness (µm) or its membrane's",
+    ("area_cm2", "pellet"): "the pellet's sintered diameter (mm)",
+    ("area_cm2", "cell"): "the cell's active area (cm²)",
+    ("active_mass_mg", "cell"): (
+        "a cathode disk (its active-material loading, mg/cm²) as the positive electrode"
+    ),
+}
+
+
+def needs_input_detail(measurement: Measurement, missing: list[str]) -> str:
+    """Which inputs a measurement waits for, in the form's words, and where to set them."""
+    kind = measurement.item.kind
+    parts = []
+    for name in missing:
+        where = f"the measurement's “{INPUT_LABELS[name]}” in its settings"
+        source = INPUT_SOURCES.get((name, kind))
+        if source:
+            where = f"{source} on {measurement.item.code}'s page, or {where}"
+        parts.append(f"{INPUT_LABELS[name]}: set {where}")
+    headline = {
+        Technique.EIS: "the conductivity",
+        Technique.CYCLING: "the specific capacities",
+    }.get(measurement.technique, "the result")
+    return f"Needs input to compute {headline}: " + "; ".join(parts) + "."
+
+
 @transaction.atomic
-def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome):
+def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome) -> str | None:
     # Lock the row: a concurrent re-run request waits, and a stale run writes nothing.
     current = Measurement.objects.select_for_update().get(pk=measurement.pk)
     if current.run != run:
@@ -349,24 +419,37 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
                 "item_id": current.item_id,
                 "values": r.values,
                 "inputs": r.inputs,
+                "warnings": r.warnings,
                 "algorithm_version": r.algorithm_version,
             },
         )
     CycleRow.objects.filter(measurement=current).delete()
     if outcome.per_cycle is not None:
         CycleRow.objects.bulk_create(_cycle_rows(current, outcome.per_cycle), batch_size=2000)
+    status, detail = _final_status(current, outcome)
     # An update, not a save: processing state is not a change of the record to audit.
     _set_state(
         current.pk,
         run,
-        status=Status.DONE,
+        status=status,
         progress=100,
         processed_at=timezone.now(),
-        status_detail="",
+        status_detail=detail[:STATUS_DETAIL_MAX_LENGTH],
     )
     if current.technique == Technique.EIS:
         temperature_series_request(current.item_id)
-    return outcome
+    return str(status)
+
+
+def _final_status(measurement: Measurement, outcome: compute.Outcome) -> tuple[str, str]:
+    """Never plainly "done" with a missing or doubtful headline number."""
+    if outcome.missing:
+        return Status.NEEDS_INPUT, needs_input_detail(measurement, outcome.missing)
+    warnings = outcome.warnings
+    if warnings:
+        count = f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''}"
+        return Status.DONE_WITH_WARNINGS, f"{count}: " + " ".join(w["message"] for w in warnings)
+    return Status.DONE, ""
 
 
 def _cycle_rows(measurement: Measurement, table: pl.DataFrame) -> list[CycleRow]:
@@ -534,6 +617,7 @@ def series_compute(item_id: int) -> SeriesOutcome:
             "outlier": False,
             "check": None,
             "why": "",
+            "doubtful": m.status == Status.DONE_WITH_WARNINGS,
         }
         points.append(point)
         reason = _unusable_reason(m, values)
@@ -642,6 +726,15 @@ def _series_warnings(points: list[dict], distinct: int) -> list[dict[str, Any]]:
                 "message": f"{len(excluded)} of {len(points)} points are left out of the fits: "
                 f"{listed}.",
             }
+        )
+    doubtful = [p["measurement"] for p in points if p["included"] and p["doubtful"]]
+    if doubtful:
+        warnings.append(
+            quality.warning(
+                "series_uses_doubtful_points",
+                f"The fit uses {len(doubtful)} of {n_included} conductivities whose "
+                f"measurements have warnings ({', '.join(doubtful)}): check those first.",
+            )
         )
     unused = [
         p

@@ -13,12 +13,16 @@ from lims.services import RecordChanged
 from lims.views import changed_meanwhile, posted_version, staff_required
 
 from . import canonical, filters, forms, selectors, services, storage
-from .models import Measurement, Status, TemperatureSeries
+from .models import FINISHED_STATUSES, Measurement, Status, TemperatureSeries
 from .parsers import ParseError, generic_csv
+
+# A plot of what was parsed helps most when a number is doubtful or waits for an input.
+SHOWS_PLOT = (Status.DONE, Status.DONE_WITH_WARNINGS, Status.NEEDS_INPUT)
 
 
 def measurement_list(request: HttpRequest) -> HttpResponse:
-    filterset = filters.MeasurementFilter(request.GET, queryset=selectors.with_related())
+    queryset = selectors.attention_first(selectors.with_related())
+    filterset = filters.MeasurementFilter(request.GET, queryset=queryset)
     rows = filterset.qs if filterset.is_valid() else Measurement.objects.none()
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(request, "measurements/list.html", {"filter": filterset, "page": page})
@@ -51,7 +55,8 @@ def _detail_context(measurement: Measurement, sheet: str | None = None) -> dict:
         "m": measurement,
         "files": measurement.files.select_related("raw_file"),
         "results": selectors.results_by_kind(measurement),
-        "plot": selectors.plot_data(measurement) if measurement.status == Status.DONE else None,
+        "warnings": selectors.warnings_of(measurement),
+        "plot": selectors.plot_data(measurement) if measurement.status in SHOWS_PLOT else None,
         "cycles": measurement.cycles.all()[:30],
         "n_cycles": measurement.cycles.count(),
         "settings_form": forms.MeasurementSettingsForm(instance=measurement),
@@ -75,7 +80,7 @@ def measurement_status(request: HttpRequest, code: str) -> HttpResponse:
     """HTMX partial polled while a measurement is queued or processing; reloads when done."""
     measurement = get_object_or_404(Measurement, code__iexact=code)
     response = render(request, "measurements/_status.html", {"m": measurement})
-    if measurement.status in (Status.DONE, Status.FAILED) and request.GET.get("was") in (
+    if measurement.status in FINISHED_STATUSES and request.GET.get("was") in (
         Status.QUEUED,
         Status.PROCESSING,
     ):

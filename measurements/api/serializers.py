@@ -17,9 +17,25 @@ NOT_A_FILE = (
 )
 
 
+class WarningSerializer(Serializer):
+    """A doubt about a computed number, in words a scientist acts on."""
+
+    code = serializers.CharField(help_text="snake_case id, e.g. capacity_above_theoretical")
+    message = serializers.CharField(help_text="one sentence with the numbers and the limit")
+    parameter = serializers.CharField(
+        required=False, help_text="the input or value the warning is about, e.g. active_mass_mg"
+    )
+    point = serializers.CharField(required=False, help_text="a measurement's code")
+
+
+class MeasurementWarningSerializer(WarningSerializer):
+    result = serializers.CharField(help_text="the kind of result it belongs to, e.g. conductivity")
+
+
 class ResultSerializer(serializers.ModelSerializer):
     item = serializers.SlugRelatedField(slug_field="code", read_only=True)
     measurement = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    warnings = WarningSerializer(many=True, read_only=True)
 
     class Meta:
         model = Result
@@ -101,6 +117,9 @@ class MeasurementSerializer(ModelSerializer):
     options = OptionsField(required=False)
     files = FileSerializer(many=True, read_only=True)
     results = ResultSerializer(many=True, read_only=True)
+    warnings = serializers.SerializerMethodField(
+        help_text="every warning of the measurement's results (status done_with_warnings)"
+    )
 
     class Meta:
         model = Measurement
@@ -116,6 +135,7 @@ class MeasurementSerializer(ModelSerializer):
             "created_at",
             "files",
             "results",
+            "warnings",
         ]
         read_only_fields = [
             "code",
@@ -126,6 +146,15 @@ class MeasurementSerializer(ModelSerializer):
             "processed_at",
             "created_at",
         ]
+
+    @extend_schema_field(MeasurementWarningSerializer(many=True))
+    def get_warnings(self, obj) -> list[dict]:
+        return measurement_warnings(obj)
+
+
+def measurement_warnings(measurement) -> list[dict]:
+    """The results' warnings, each with the kind of result it belongs to (`result`)."""
+    return [{**w, "result": r.kind} for r in measurement.results.all() for w in (r.warnings or [])]
 
 
 class MeasurementCreateSerializer(MeasurementSerializer):
@@ -141,10 +170,16 @@ class MeasurementUpdateSerializer(MeasurementSerializer):
 
 
 class StatusSerializer(serializers.ModelSerializer):
+    warnings = serializers.SerializerMethodField(help_text="every warning of the results")
+
     class Meta:
         model = Measurement
-        fields = ["code", "status", "status_detail", "progress", "run", "processed_at"]
+        fields = ["code", "status", "status_detail", "progress", "run", "processed_at", "warnings"]
         read_only_fields = fields
+
+    @extend_schema_field(MeasurementWarningSerializer(many=True))
+    def get_warnings(self, obj) -> list[dict]:
+        return measurement_warnings(obj)
 
 
 class UploadSerializer(Serializer):

@@ -10,6 +10,8 @@ from lims.api.lineage_table import register_extra_columns
 from measurements.models import Result
 
 ROOM_TEMPERATURE_C = 25.0
+# Which of the row's results have warnings, e.g. "cycling_summary: capacity_above_theoretical".
+WARNINGS_COLUMN = "result_warnings"
 # result kind -> (column in the table, key in Result.values)
 CELL_COLUMNS = {
     "cycling_summary": [
@@ -45,8 +47,16 @@ def _fetcher(spec: Mapping[str, list[tuple[str, str | None]]]):
             .select_related("measurement")
             .order_by("item_id", "computed_at", "id")
         )
+        shown: dict[int, dict[str, list[str]]] = {}
         for result in results:
             row = out.setdefault(result.item_id, {})
+            # The warnings of the result whose numbers the row shows (a later one replaces).
+            shown.setdefault(result.item_id, {})[result.kind] = [
+                f"{result.kind}: {w['code']}" for w in result.warnings or []
+            ]
+            row[WARNINGS_COLUMN] = "; ".join(
+                code for codes in shown[result.item_id].values() for code in codes
+            )
             for column, key in spec[result.kind]:
                 if key is None:  # the temperature the conductivity was measured at
                     value = result.measurement.temperature_c if result.measurement else None
@@ -66,7 +76,7 @@ def _preference(result: Result) -> tuple:
 
 
 def _columns(spec) -> list[str]:
-    return [column for pairs in spec.values() for column, _ in pairs]
+    return [column for pairs in spec.values() for column, _ in pairs] + [WARNINGS_COLUMN]
 
 
 register_extra_columns("cell", _columns(CELL_COLUMNS), _fetcher(CELL_COLUMNS))

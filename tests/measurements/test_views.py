@@ -125,7 +125,11 @@ def test_a_generic_csv_is_processed_after_the_user_confirms_the_mapping(
         )
     assert response.status_code == 302
     measurement.refresh_from_db()
-    assert measurement.status == "done", measurement.status_detail
+    # The pellet has a thickness but no diameter: the spectrum is fitted with the mapping, and
+    # the conductivity waits for the electrode area.
+    assert measurement.status == "needs_input", measurement.status_detail
+    assert "electrode area (cm²)" in measurement.status_detail
+    assert measurement.results.filter(kind="eis_fit").exists()
     assert measurement.files.get().parsed_rows == 66
 
 
@@ -138,4 +142,5 @@ def test_rerun_queues_a_new_run(staff_client, pellet, django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(f"/measurements/{measurement.code}/rerun/")
     measurement.refresh_from_db()
-    assert measurement.run == first_run + 1 and measurement.status == "done"
+    # Finished again (the pellet has no diameter, so the conductivity waits for an area).
+    assert measurement.run == first_run + 1 and measurement.status == "needs_input"
