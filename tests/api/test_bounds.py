@@ -30,6 +30,9 @@ SYSTEM_WRITTEN = {
     "measurements.MeasurementFile.metadata",
     "measurements.MeasurementFile.warnings",
     "measurements.Result.values",
+    "measurements.Result.warnings",
+    "measurements.TemperatureSeries.points",
+    "measurements.TemperatureSeries.warnings",
     "measurements.Result.inputs",
     *(
         f"measurements.CycleRow.{field.name}"

@@ -139,7 +139,11 @@ def test_an_xlsx_sheet_is_mapped_through_the_api_and_gives_navanis_capacities(
         )
     assert response.status_code == 200, response.json()
     status = api.get(f"/api/measurements/{code}/status/").json()
-    assert status["status"] == "done", status
+    # The test's 1 mg is no real active mass (navani's numbers are in mAh), and the file
+    # starts with a discharge: both are flagged rather than shown silently.
+    assert status["status"] == "done_with_warnings", status
+    codes = {w["code"] for w in status["warnings"]}
+    assert {"first_cycle_incomplete", "capacity_above_theoretical"} <= codes, codes
     cycles = api.get(f"/api/measurements/{code}/cycles/").json()
     rows = cycles["results"]
     # The instrument's cycle counter never advances: cycles come from the current's direction

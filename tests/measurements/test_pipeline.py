@@ -275,9 +275,12 @@ def test_a_file_whose_cycle_counter_never_advances_says_how_cycles_were_found(
         "cycling",
         [upload(SHARED / "cellpy" / "maccor_001.txt")],
         django_capture_on_commit_callbacks,
-        active_mass_mg=1000.0,
+        active_mass_mg=25000.0,  # a 4.5 Ah M50 cell: about 180 mAh/g
     )
-    assert m.status == "done", m.status_detail
+    # The test starts with a discharge: cycle 1 has no charge, which is said, nothing else.
+    assert m.status == "done_with_warnings", m.status_detail
+    codes = {w["code"] for r in Result.objects.filter(measurement=m) for w in r.warnings}
+    assert codes == {"first_cycle_incomplete"}, m.status_detail
     rule = "from current direction: a cycle is a charge followed by a discharge"
     summary = Result.objects.get(measurement=m, kind="cycling_summary")
     assert summary.values["n_cycles"] == 5
@@ -297,8 +300,10 @@ def test_a_biologic_mpr_without_current_column_is_processed(
         "cycling",
         [upload(SHARED / "navani" / "jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mpr")],
         django_capture_on_commit_callbacks,
-        active_mass_mg=1.0,
+        active_mass_mg=7.0,  # about 0.95 mAh of NaCoO2: about 135 mAh/g
     )
-    assert m.status == "done", m.status_detail
+    assert m.status == "done_with_warnings", m.status_detail
+    codes = {w["code"] for r in Result.objects.filter(measurement=m) for w in r.warnings}
+    assert codes == {"first_cycle_incomplete"}, m.status_detail
     assert CycleRow.objects.filter(measurement=m).count() == 7
     assert result(m, "cycling_summary")["cycle_rule"] == "instrument counter"

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from measurements import services
-from measurements.models import CycleRow, Measurement, Result
+from measurements.models import CycleRow, Measurement, Result, TemperatureSeries
 from measurements.parsers.synthetic import write_maccor_cycling
 from synthesis.services import pellets_measure
 from tests import factories
@@ -322,8 +322,11 @@ def test_an_arrhenius_fit_over_a_doubtful_conductivity_says_so(
     assert flagged.status == "done_with_warnings"
     series = Result.objects.get(item=pellet, measurement=None, kind="arrhenius")
     assert series.inputs["temperatures_c"] == [25.0, 40.0, 60.0]
-    [w] = series.warnings
-    assert w["code"] == "series_uses_doubtful_points"
+    # Also a poor Arrhenius fit: one spectrum at three temperatures has no activation energy.
+    assert {w["code"] for w in series.warnings} == {"arrhenius_poor_fit"}
+    state = TemperatureSeries.objects.get(item=pellet)
+    assert state.status == "done_with_warnings"
+    [w] = [w for w in state.warnings if w["code"] == "series_uses_doubtful_points"]
     assert (
         f"uses 1 of 3 conductivities whose measurements have warnings ({flagged.code})"
         in (w["message"])
