@@ -63,35 +63,47 @@ def join_continuations(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def compute_eis(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed]:
-    fit = eis.fit_impedance_frame(frame, model=inputs.get("eis_model") or eis.AUTO)
-    results = [
-        Computed(
-            "eis_fit",
-            fit.to_dict(),
-            eis.ALGORITHM_VERSION,
-            {"eis_model": inputs.get("eis_model") or eis.AUTO},
-        )
-    ]
+    """The circuit fit (with its Lin-KK check and warnings) and a conductivity for each
+    labelled resistance of the circuit (bulk, grain boundary, total); "total" (or the only
+    one) is the headline conductivity."""
+    circuit = inputs.get("eis_model") or eis.AUTO
+    definition = inputs.get("conductivity_resistances") or None
+    fit = eis.fit_impedance_frame(frame, model=circuit, conductivity=definition)
+    fit_inputs = {"eis_model": circuit, "conductivity_resistances": definition or ""}
+    results = [Computed("eis_fit", fit.to_dict(), eis.ALGORITHM_VERSION, fit_inputs, fit.warnings)]
     thickness_um, area_cm2 = inputs.get("thickness_um"), inputs.get("area_cm2")
+    conductivities = {}
+    for label, r in fit.resistances.items():
+        entry = {
+            "definition": r["definition"],
+            "resistance_ohm": r["value"],
+            "resistance_stderr_ohm": r["stderr"],
+            "conductivity_s_cm": None,
+            "conductivity_stderr_s_cm": None,
+        }
+        if thickness_um and area_cm2:
+            sigma = eis.conductivity_s_cm(r["value"], thickness_um / 1e4, area_cm2)
+            entry["conductivity_s_cm"] = sigma
+            if r["stderr"] is not None:
+                # sigma = L / (R A): the relative error of R carries over.
+                entry["conductivity_stderr_s_cm"] = sigma * r["stderr"] / r["value"]
+        conductivities[label] = entry
+    headline_label = eis.HEADLINE if eis.HEADLINE in conductivities else next(iter(conductivities))
+    headline = conductivities[headline_label]
     values: dict[str, Any] = {
-        "resistance_ohm": fit.ionic_resistance_ohm,
-        "resistance_stderr_ohm": fit.ionic_resistance_stderr_ohm,
         "model": fit.model,
+        "headline": headline_label,
+        "resistance_ohm": headline["resistance_ohm"],
+        "resistance_stderr_ohm": headline["resistance_stderr_ohm"],
+        "conductivity_s_cm": headline["conductivity_s_cm"],
+        "conductivity_stderr_s_cm": headline["conductivity_stderr_s_cm"],
+        "conductivities": conductivities,
     }
-    if thickness_um and area_cm2:
-        sigma = eis.conductivity_s_cm(fit.ionic_resistance_ohm, thickness_um / 1e4, area_cm2)
-        values["conductivity_s_cm"] = sigma
-        if fit.ionic_resistance_stderr_ohm is not None:
-            values["conductivity_stderr_s_cm"] = (
-                sigma * fit.ionic_resistance_stderr_ohm / fit.ionic_resistance_ohm
-            )
-        warnings = quality.conductivity_warnings(sigma)
-    else:
-        warnings = []
-        values["conductivity_s_cm"] = None
+    if not (thickness_um and area_cm2):
         values["missing"] = [
             n for n, v in (("thickness", thickness_um), ("electrode area", area_cm2)) if not v
         ]
+    warnings = quality.conductivity_warnings(headline["conductivity_s_cm"])
     used = {
         "thickness_um": thickness_um,
         "area_cm2": area_cm2,

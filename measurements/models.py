@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -43,9 +44,28 @@ class Instrument(models.TextChoices):
 
 
 class EisModel(models.TextChoices):
+    """The built-in circuits offered in the form; any circuit in impedance.py's syntax may be
+    typed instead (``measurements.analysis.circuits``)."""
+
     AUTO = "auto", "choose automatically"
-    GRAIN_BOUNDARY = "R0-p(R1,CPE1)-CPE2", "R0-p(R1,CPE1)-CPE2 (ceramic with grain boundary)"
+    GRAIN_BOUNDARY = "R0-p(R1,CPE1)-CPE2", "R0-p(R1,CPE1)-CPE2 (ceramic, bulk arc above the window)"
+    TWO_ARC = (
+        "R0-p(R1,CPE1)-p(R2,CPE2)-CPE3",
+        "R0-p(R1,CPE1)-p(R2,CPE2)-CPE3 (ceramic, bulk and grain-boundary arcs)",
+    )
     INDUCTIVE = "L-R0-CPE", "L-R0-CPE (thin membrane with lead inductance)"
+
+
+def _circuit_error(text: str) -> str | None:
+    from measurements.analysis import AnalysisError, circuits
+
+    if text == EisModel.AUTO:
+        return None
+    try:
+        circuits.parse_circuit(text)
+    except AnalysisError as exc:
+        return str(exc)
+    return None
 
 
 class Status(models.TextChoices):
@@ -128,7 +148,20 @@ class Measurement(VersionedModel):
         validators=[greater_than_zero, at_most(1e6)],
     )
     eis_model = models.CharField(
-        "equivalent circuit", max_length=24, choices=EisModel.choices, default=EisModel.AUTO
+        "equivalent circuit",
+        max_length=200,
+        default=EisModel.AUTO,
+        validators=[max_length(200)],
+        help_text="“auto”, a built-in circuit, or any circuit in impedance.py's syntax, "
+        "e.g. R0-p(R1,CPE1)-p(R2,CPE2)-CPE3",
+    )
+    conductivity_resistances = models.CharField(
+        "conductivity from",
+        max_length=200,
+        blank=True,
+        validators=[max_length(200)],
+        help_text="the resistances that make the conductivity, e.g. R0+R1, or labelled: "
+        "bulk=R0+R1; grain boundary=R2; total=R0+R1+R2 (built-in circuits have their own)",
     )
     reference_cycle = models.PositiveIntegerField(
         default=1, validators=[at_most(1_000_000)], help_text="for capacity retention"
@@ -166,6 +199,22 @@ class Measurement(VersionedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("measurements:detail", args=[self.code])
+
+    def clean(self) -> None:
+        """A circuit the fit can read, and resistances of that circuit for the conductivity;
+        the same rule for the web form and the API, so neither stores what would fail."""
+        from measurements.analysis import eis
+
+        super().clean()
+        circuit = (self.eis_model or "").strip() or EisModel.AUTO
+        self.eis_model = circuit
+        self.conductivity_resistances = (self.conductivity_resistances or "").strip()
+        problem = _circuit_error(circuit)
+        if problem:
+            raise ValidationError({"eis_model": problem})
+        problem = eis.validate_circuit(circuit, self.conductivity_resistances)
+        if problem:
+            raise ValidationError({"conductivity_resistances": problem})
 
 
 class MeasurementFile(models.Model):

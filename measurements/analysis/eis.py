@@ -70,7 +70,7 @@ RANDOM_STARTS = 24
 # Warnings: a fit more than this far off |Z| on average does not describe the spectrum.
 FIT_ERROR_LIMIT = 0.03
 # A conductivity resistance more uncertain than this (one standard error) is flagged.
-UNCERTAINTY_LIMIT = 0.03
+UNCERTAINTY_LIMIT = 0.05
 # The fitted total resistance against the spectrum's own real-axis value at the arc end.
 INTERCEPT_RATIO_LIMIT = 1.5
 _LABEL = re.compile(r"^[A-Za-z][A-Za-z \-]{0,29}$")
@@ -732,7 +732,7 @@ def _finish(
     choice: str | None = None,
     candidates: list | None = None,
 ) -> EisFit:
-    warnings = _fit_warnings(fit, features) + check.warnings()
+    warnings = [_sentence(w) for w in _fit_warnings(fit, features) + check.warnings()]
     return EisFit(
         **{
             **fit.__dict__,
@@ -744,6 +744,13 @@ def _finish(
     )
 
 
+def _sentence(warning: dict[str, str]) -> dict[str, str]:
+    """Messages read as sentences when several are shown one after another."""
+    text = warning["message"].strip()
+    text = text[:1].upper() + text[1:]
+    return {**warning, "message": text if text.endswith(".") else text + "."}
+
+
 def _fit_warnings(fit: EisFit, features: _FeatureCache) -> list[dict[str, str]]:
     out = []
 
@@ -751,13 +758,13 @@ def _fit_warnings(fit: EisFit, features: _FeatureCache) -> list[dict[str, str]]:
         out.append({"code": code, "message": message, **extra})
 
     if not fit.converged:
-        warn("fit_not_converged", f"the fit did not converge ({fit.message})")
+        warn("fit_not_converged", f"The fit did not converge ({fit.message}).")
     if fit.weighted_rms > FIT_ERROR_LIMIT:
         warn(
             "fit_error",
             f"the circuit {fit.model} is {100 * fit.weighted_rms:.2g} % off |Z| on average "
             f"(limit {100 * FIT_ERROR_LIMIT:g} %): it does not describe this spectrum, so its "
-            "resistances are doubtful",
+            "resistances are doubtful.",
         )
     in_definition = {p for r in fit.resistances.values() for p in r["definition"].split("+")}
     for name in fit.at_bounds:
@@ -769,7 +776,7 @@ def _fit_warnings(fit: EisFit, features: _FeatureCache) -> list[dict[str, str]]:
             warn(
                 "parameter_at_bound",
                 f"{name} stopped at the limit of its range ({value:.3g}): the spectrum does not "
-                "determine it, or the circuit has an element the data do not show",
+                "determine it, or the circuit has an element the data do not show.",
                 parameter=name,
             )
     for label, r in fit.resistances.items():
@@ -778,14 +785,14 @@ def _fit_warnings(fit: EisFit, features: _FeatureCache) -> list[dict[str, str]]:
                 "resistance_uncertain",
                 f"the {label} resistance {r['value']:.4g} Ω is uncertain by ±"
                 f"{100 * r['stderr'] / r['value']:.2g} % (one standard error; limit "
-                f"{100 * UNCERTAINTY_LIMIT:g} %): the spectrum determines it poorly",
+                f"{100 * UNCERTAINTY_LIMIT:g} %): the spectrum determines it poorly.",
                 parameter=label,
             )
         if r["stderr"] is not None and r["stderr"] > r["value"]:
             warn(
                 "stderr_exceeds_value",
                 f"the {label} resistance {r['value']:.4g} Ω has a standard error of "
-                f"{r['stderr']:.3g} Ω, larger than itself: the spectrum does not determine it",
+                f"{r['stderr']:.3g} Ω, larger than itself: the spectrum does not determine it.",
                 parameter=label,
             )
     out += _window_warnings(fit, features.omega)
@@ -812,7 +819,7 @@ def _window_warnings(fit: EisFit, omega: np.ndarray) -> list[dict[str, str]]:
                     "message": (
                         f"the arc of R{name[1:]} peaks at {apex:.3g} Hz, {side} measured "
                         f"frequency ({f_hi if apex > f_hi else f_lo:.3g} Hz): R{name[1:]} is "
-                        "extrapolated from the arc's tail"
+                        "extrapolated from the arc's tail."
                     ),
                     "parameter": "R" + name[1:],
                 }
@@ -837,7 +844,7 @@ def _intercept_warnings(fit: EisFit, features: _FeatureCache) -> list[dict[str, 
             "message": (
                 f"the fitted total resistance {total['value']:.4g} Ω is {ratio:.3g} times the "
                 f"real part where the arc meets the electrode spike ({feat.r_end:.4g} Ω): the "
-                "fit found a wrong minimum or the circuit does not suit the spectrum"
+                "fit found a wrong minimum or the circuit does not suit the spectrum."
             ),
         }
     ]

@@ -58,7 +58,7 @@ class LinKK:
                         f"impedance by {100 * self.rms:.2g} % rms, up to {100 * self.max_abs:.2g} "
                         f"% at {worst:.3g} Hz (limits {100 * RMS_LIMIT:g} % rms, "
                         f"{100 * MAX_LIMIT:g} % at any point): the sample drifted, the "
-                        f"response was not linear or the data are noisy, so the fit is doubtful"
+                        f"response was not linear or the data are noisy, so the fit is doubtful."
                     ),
                 }
             ]

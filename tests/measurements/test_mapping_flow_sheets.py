@@ -83,7 +83,9 @@ def test_an_ods_sheet_is_mapped_on_the_page_and_gives_the_conductivity(
         response = staff_client.post(f"/measurements/{measurement.code}/mapping/", mapping)
     assert response.status_code == 302
     measurement.refresh_from_db()
-    assert measurement.status == "done", measurement.status_detail
+    # impedance.py's CHI example drifts: the Lin-KK check says so (1.3 % rms).
+    assert measurement.status == "done_with_warnings", measurement.status_detail
+    assert "Kramers-Kronig check (Lin-KK)" in measurement.status_detail
     assert measurement.parser == "generic_csv" and measurement.options["sheet"] == "Spectrum"
     assert measurement.files.get().parsed_rows == 73
     sigma = Result.objects.get(measurement=measurement, kind="conductivity").values
