@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from lims.forms import ItemCodeField, LabForm, LabModelForm
 
 from . import parsers
-from .models import Measurement
+from .models import EisModel, Measurement
 from .services import EDITABLE
 
 
@@ -27,6 +29,22 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+class CircuitInput(forms.TextInput):
+    """A text box for any circuit, offering "auto" and the built-in circuits as suggestions."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"list": "builtin-circuits", "size": 40, **(attrs or {})})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        options = "".join(
+            format_html('<option value="{}">{}</option>', v, label) for v, label in EisModel.choices
+        )
+        return mark_safe(  # noqa: S308 - options are escaped by format_html above
+            super().render(name, value, attrs, renderer)
+            + f'<datalist id="builtin-circuits">{options}</datalist>'
+        )
+
+
 def parser_choices() -> list[tuple[str, str]]:
     return [("", "detect from the file"), *((p.name, p.label) for p in parsers.PARSERS)]
 
@@ -43,7 +61,7 @@ class MeasurementForm(LabModelForm):
     class Meta:
         model = Measurement
         fields = SETTINGS_FIELDS
-        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2}), "eis_model": CircuitInput()}
 
 
 class MeasurementSettingsForm(LabModelForm):
@@ -52,7 +70,7 @@ class MeasurementSettingsForm(LabModelForm):
     class Meta:
         model = Measurement
         fields = SETTINGS_FIELDS
-        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2}), "eis_model": CircuitInput()}
 
 
 class AddFilesForm(LabForm):

@@ -136,4 +136,11 @@ def _eis_plot(measurement: Measurement, frame: pl.DataFrame) -> dict[str, Any]:
             fit_mzi=_floats(-z.imag),
             r_ionic=fit.values["ionic_resistance_ohm"],
         )
+        kk = fit.values.get("linkk")
+        if kk:  # Lin-KK residuals in % of |Z| against frequency
+            data.update(
+                kk_f=kk["frequency_hz"],
+                kk_re=[100 * v for v in kk["residuals_real"]],
+                kk_im=[100 * v for v in kk["residuals_imag"]],
+            )
     return data

@@ -72,7 +72,7 @@ FIT_ERROR_LIMIT = 0.03
 # A conductivity resistance more uncertain than this (one standard error) is flagged.
 UNCERTAINTY_LIMIT = 0.05
 # The fitted total resistance against the spectrum's own real-axis value at the arc end.
-INTERCEPT_RATIO_LIMIT = 1.5
+INTERCEPT_RATIO_LIMIT = 3.0
 _LABEL = re.compile(r"^[A-Za-z][A-Za-z \-]{0,29}$")
 
 
@@ -829,22 +829,31 @@ def _window_warnings(fit: EisFit, omega: np.ndarray) -> list[dict[str, str]]:
 
 def _intercept_warnings(fit: EisFit, features: _FeatureCache) -> list[dict[str, str]]:
     """The fitted total resistance against the spectrum's own: where a blocking spike shows,
-    the real part where the arcs end is a model-free estimate of the total resistance. A fit
-    far from it has found a wrong minimum or the circuit does not suit the spectrum."""
+    two model-free readings of the total resistance are the real part where the arcs end and
+    the real part at the most resistive point (smallest phase angle). A fit far from both has
+    found a wrong minimum or the circuit does not suit the spectrum."""
     total = fit.resistances.get(HEADLINE)
     feat = features(True)
     if total is None or feat.spike is None or feat.end >= features.omega.size - 2:
         return []
-    ratio = total["value"] / feat.r_end
-    if 1 / INTERCEPT_RATIO_LIMIT <= ratio <= INTERCEPT_RATIO_LIMIT:
+    z = features.z
+    capacitive = -z.imag > 0
+    if not capacitive.any():
         return []
+    phase = np.where(capacitive, np.arctan2(-z.imag, z.real), np.inf)
+    readings = (feat.r_end, float(z.real[int(np.argmin(phase))]))
+    ratios = [total["value"] / r for r in readings if r > 0]
+    if not ratios or min(abs(math.log(r)) for r in ratios) <= math.log(INTERCEPT_RATIO_LIMIT):
+        return []
+    nearest = min(readings, key=lambda r: abs(math.log(total["value"] / r)) if r > 0 else math.inf)
     return [
         {
             "code": "resistance_off_spectrum",
             "message": (
-                f"the fitted total resistance {total['value']:.4g} Ω is {ratio:.3g} times the "
-                f"real part where the arc meets the electrode spike ({feat.r_end:.4g} Ω): the "
-                "fit found a wrong minimum or the circuit does not suit the spectrum."
+                f"the fitted total resistance {total['value']:.4g} Ω is "
+                f"{total['value'] / nearest:.3g} times what the spectrum itself shows where the "
+                f"arc meets the electrode spike ({nearest:.4g} Ω): the fit found a wrong "
+                "minimum or the circuit does not suit the spectrum"
             ),
         }
     ]

@@ -35,4 +35,22 @@
     layout.xaxis = { title: "2θ (°)" };
   }
   Plotly.newPlot("plot", traces, layout, { responsive: true, displaylogo: false });
+  // Lin-KK residuals: what a Kramers-Kronig-consistent impedance cannot follow, in % of |Z|.
+  if (d.kk_f && document.getElementById("plot-kk")) {
+    Plotly.newPlot(
+      "plot-kk",
+      [
+        { x: d.kk_f, y: d.kk_re, mode: "lines+markers", name: "Δ real" },
+        { x: d.kk_f, y: d.kk_im, mode: "lines+markers", name: "Δ imaginary" },
+      ],
+      {
+        margin: { t: 30 },
+        height: 220,
+        title: { text: "Lin-KK residuals" },
+        xaxis: { type: "log", title: { text: "frequency (Hz)" } },
+        yaxis: { title: { text: "residual (% of |Z|)" }, zeroline: true },
+      },
+      { responsive: true, displaylogo: false }
+    );
+  }
 })();
