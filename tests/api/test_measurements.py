@@ -204,3 +204,54 @@ def test_a_result_keeps_its_id_and_address_across_re_runs(
         before["conductivity"]["values"]["conductivity_s_cm"] / 2
     )
     assert {r.kind: r.pk for r in Result.objects.filter(measurement__code=code)} == ids
+
+
+def test_a_measurement_takes_any_circuit_and_names_its_conductivity_resistances(
+    api, pellet, spectrum_file, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        code = api.post(
+            "/api/measurements/",
+            {
+                "item": pellet.code,
+                "technique": "eis",
+                "area_cm2": LAGP_AREA_CM2,
+                "files": [SimpleUploadedFile("p.mpt", spectrum_file)],
+            },
+            format="multipart",
+        ).json()["code"]
+    url = f"/api/measurements/{code}/"
+    # A circuit of one's own needs its conductivity resistances; a wrong one says where.
+    bad = api.patch(url, {"eis_model": "R0-p(R1,CPE1)-CPE2-X9"}, format="json")
+    assert bad.status_code == 400
+    assert "expected an element or p( at character 20 (near 'X9')" in str(bad.json()["eis_model"])
+    unnamed = api.patch(url, {"eis_model": "R9-p(R1,CPE1)-CPE2"}, format="json")
+    assert unnamed.status_code == 400
+    assert "say which resistances of R9-p(R1,CPE1)-CPE2" in str(
+        unnamed.json()["conductivity_resistances"]
+    )
+    wrong = api.patch(
+        url,
+        {"eis_model": "R9-p(R1,CPE1)-CPE2", "conductivity_resistances": "R0+R1"},
+        format="json",
+    )
+    assert "'R0' is not a resistance of R9-p(R1,CPE1)-CPE2" in str(wrong.json())
+    assert Measurement.objects.get(code=code).eis_model == "auto"  # nothing half-written
+    with django_capture_on_commit_callbacks(execute=True):
+        ok = api.patch(
+            url,
+            {
+                "eis_model": "R9-p(R1,CPE1)-CPE2",
+                "conductivity_resistances": "bulk = R9; total = R9+R1",
+            },
+            format="json",
+        )
+    assert ok.status_code == 200, ok.json()
+    body = api.get(url).json()
+    assert body["status"] == "done", body["status_detail"]
+    sigma = {r["kind"]: r for r in body["results"]}["conductivity"]["values"]
+    # The paper's pellet: R0 200 ohm (bulk) + R1 129.2 ohm -> 3.25e-4 S/cm in total.
+    assert sigma["conductivities"]["bulk"]["resistance_ohm"] == pytest.approx(200.0, rel=0.02)
+    assert sigma["headline"] == "total"
+    assert f"{sigma['conductivity_s_cm']:.2e}" == "3.25e-04"
+    assert sigma["conductivities"]["total"]["definition"] == "R9+R1"

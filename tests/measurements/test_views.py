@@ -144,3 +144,35 @@ def test_rerun_queues_a_new_run(staff_client, pellet, django_capture_on_commit_c
     measurement.refresh_from_db()
     # Finished again (the pellet has no diameter, so the conductivity waits for an area).
     assert measurement.run == first_run + 1 and measurement.status == "needs_input"
+
+
+def test_the_form_takes_a_circuit_and_labelled_conductivities_and_shows_each(
+    staff_client, pellet, tmp_path, django_capture_on_commit_callbacks
+):
+    path = exports.write_mpt_eis(
+        tmp_path / "pel.mpt", syn.eis_spectrum(eis.GRAIN_BOUNDARY, syn.LAGP_CIRCUIT)
+    )
+    upload = [SimpleUploadedFile("pel.mpt", path.read_bytes())]
+    refused = post_measurement(
+        staff_client, pellet, upload, area_cm2=str(LAGP_AREA_CM2), eis_model="R0-p(R1,CPE1"
+    )
+    assert refused.status_code == 400  # the form again, with the reason next to the field
+    page = refused.content.decode()
+    assert "expected &#x27;,&#x27; or &#x27;)&#x27; to close p(" in page
+    assert 'list="builtin-circuits"' in page and "R0-p(R1,CPE1)-p(R2,CPE2)-CPE3" in page
+    assert not Measurement.objects.exists()
+    path_bytes = path.read_bytes()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_measurement(
+            staff_client,
+            pellet,
+            [SimpleUploadedFile("pel.mpt", path_bytes)],
+            area_cm2=str(LAGP_AREA_CM2),
+            eis_model=eis.GRAIN_BOUNDARY,
+            conductivity_resistances="bulk=R0; total=R0+R1",
+        )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    body = staff_client.get(response.url).content.decode()
+    assert 'data-label="bulk"' in body and 'data-label="total"' in body
+    assert "total (headline)" in body and "3.25e-04" in body
+    assert 'data-testid="linkk"' in body and "consistent" in body
