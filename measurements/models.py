@@ -89,8 +89,6 @@ STATUS_ATTENTION_ORDER = (
     Status.QUEUED,
     Status.DONE,
 )
-# Finished: the worker will not change these without a new run.
-FINISHED_STATUSES = (Status.DONE, Status.DONE_WITH_WARNINGS, Status.NEEDS_INPUT, Status.FAILED)
 
 
 class RawFile(models.Model):

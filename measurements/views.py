@@ -13,7 +13,7 @@ from lims.services import RecordChanged
 from lims.views import changed_meanwhile, posted_version, staff_required
 
 from . import canonical, filters, forms, selectors, services, storage
-from .models import FINISHED_STATUSES, Measurement, Status, TemperatureSeries
+from .models import Measurement, Status, TemperatureSeries
 from .parsers import ParseError, generic_csv
 
 # A plot of what was parsed helps most when a number is doubtful or waits for an input.
@@ -79,11 +79,15 @@ def measurement_detail(request: HttpRequest, code: str) -> HttpResponse:
 def measurement_status(request: HttpRequest, code: str) -> HttpResponse:
     """HTMX partial polled while a measurement is queued or processing; reloads when done."""
     measurement = get_object_or_404(Measurement, code__iexact=code)
-    response = render(request, "measurements/_status.html", {"m": measurement})
-    if measurement.status in FINISHED_STATUSES and request.GET.get("was") in (
-        Status.QUEUED,
-        Status.PROCESSING,
-    ):
+    return _polled(request, "measurements/_status.html", {"m": measurement}, measurement.status)
+
+
+def _polled(request: HttpRequest, template: str, context: dict, status: str) -> HttpResponse:
+    """A status partial; once the state it was polled for (queued, processing) is over, the
+    page reloads to show the results."""
+    response = render(request, template, context)
+    running = (Status.QUEUED, Status.PROCESSING)
+    if status not in running and request.GET.get("was") in running:
         response["HX-Refresh"] = "true"
     return response
 
@@ -217,13 +221,7 @@ def series_status(request: HttpRequest, code: str) -> HttpResponse:
     series = get_object_or_404(
         TemperatureSeries.objects.select_related("item"), item__code__iexact=code
     )
-    response = render(request, "measurements/_series_status.html", {"ts": series})
-    if series.status not in (Status.QUEUED, Status.PROCESSING) and request.GET.get("was") in (
-        Status.QUEUED,
-        Status.PROCESSING,
-    ):
-        response["HX-Refresh"] = "true"
-    return response
+    return _polled(request, "measurements/_series_status.html", {"ts": series}, series.status)
 
 
 @require_POST

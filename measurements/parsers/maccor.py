@@ -85,7 +85,9 @@ def _preamble_fields(lines: list[str]) -> dict[str, str]:
     return out
 
 
-def _layout(path: pathlib.Path) -> _Layout:
+def head_lines(path: pathlib.Path) -> tuple[list[str], str]:
+    """The lines of the file's head and its encoding, for finding a Maccor header line (both
+    Maccor text layouts read their head this way)."""
     with open(path, "rb") as fh:
         head = fh.read(_HEAD)
     if not head.strip():
@@ -93,7 +95,11 @@ def _layout(path: pathlib.Path) -> _Layout:
     if looks_binary(head):
         raise ParseError("not a Maccor text export: binary content")
     text, encoding = decode(head)
-    lines = text.splitlines()
+    return text.splitlines(), encoding
+
+
+def _layout(path: pathlib.Path) -> _Layout:
+    lines, encoding = head_lines(path)
     for number, line in enumerate(lines[:200], start=1):
         fields = _header_fields(line)
         if fields is not None:

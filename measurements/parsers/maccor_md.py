@@ -91,14 +91,7 @@ def _preamble(lines: list[str]) -> dict[str, str]:
 
 
 def _layout(path: pathlib.Path) -> _Layout:
-    with open(path, "rb") as fh:
-        head = fh.read(_HEAD)
-    if not head.strip():
-        raise ParseError("empty file: no Maccor data")
-    if looks_binary(head):
-        raise ParseError("not a Maccor text export: binary content")
-    text, encoding = decode(head)
-    lines = text.splitlines()
+    lines, encoding = maccor.head_lines(path)
     for number, line in enumerate(lines[:200], start=1):
         fields = _header_fields(line)
         if fields is not None:
