@@ -1,8 +1,9 @@
 """Time reading the largest real Neware .ndax (252 951 records) with our parser and with navani.
 
-- ours: ``parse_file`` (NewareNDA with pandas' string inference off, then canonical polars
-  columns), in this venv (pandas 3); also, for comparison, the same parse with string inference
-  left on (how it read before), to show what the switch buys;
+- ours: ``parse_file`` (our numpy reader of the .ndc tables, ``measurements/parsers/neware_ndc``,
+  then canonical polars columns), in this venv (pandas 3); also, for comparison, the same parse
+  through NewareNDA (the fallback for .ndc layouts our reader does not implement, and how every
+  .ndax was read before), with pandas' string inference off as the parser sets it;
 - navani: ``navani.echem.echem_file_loader`` (NewareNDA, then navani's own columns), run in
   ``.venv-peers`` through a subprocess in the same benchmark run. navani is a peer used for
   comparison only, never a dependency of the project. Build that venv once with
@@ -27,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from measurements.parsers import neware_ndax, parse_file  # noqa: E402
+from measurements.parsers import neware_ndc, parse_file  # noqa: E402
 from tests.instrument_files import instrument_file  # noqa: E402
 
 NDAX = instrument_file("cellpy/20260302_IFE_BTS85_2_9_8_1.ndax")
@@ -65,22 +66,20 @@ def _ours() -> int:
     return parse_file(NDAX).data.height
 
 
-def _ours_with_string_inference() -> int:
-    """The same parse with NewareNDA reading under pandas 3's default Arrow-backed strings."""
-    original = neware_ndax.object_strings
-    neware_ndax.object_strings = _no_switch
+def _ours_through_newarenda() -> int:
+    """The same parse with NewareNDA reading the file (the fallback path)."""
+    original = neware_ndc.read_ndax
+    neware_ndc.read_ndax = _unsupported
     try:
-        return parse_file(NDAX).data.height
+        result = parse_file(NDAX)
+        assert result.metadata["reader"].startswith("NewareNDA")
+        return result.data.height
     finally:
-        neware_ndax.object_strings = original
+        neware_ndc.read_ndax = original
 
 
-class _no_switch:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
+def _unsupported(zf, cycle_mode):
+    raise neware_ndc.Unsupported("benchmark: NewareNDA path")
 
 
 def _navani(repetitions: int) -> dict | None:
@@ -104,11 +103,11 @@ def main() -> None:
 
     print(f"{NDAX.name}: {NDAX.stat().st_size / 1e6:.1f} MB, median of {repetitions} runs")
     ours = statistics.median(_timed(_ours, repetitions))
-    before = statistics.median(_timed(_ours_with_string_inference, repetitions))
+    before = statistics.median(_timed(_ours_through_newarenda, repetitions))
     rows = _ours()
-    print(f"  ours (pandas {pd.__version__}, string inference off) {rows} rows  {ours:6.3f} s")
+    print(f"  ours, numpy .ndc reader (pandas {pd.__version__}) {rows} rows  {ours:6.3f} s")
     print(
-        f"  ours with pandas' string inference on (before)      {before:6.3f} s "
+        f"  ours through NewareNDA (fallback, before)        {before:6.3f} s "
         f"({before / ours:.2f}x ours)"
     )
     peer = _navani(repetitions)

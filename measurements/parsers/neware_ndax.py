@@ -1,4 +1,8 @@
-"""Neware BTS ``.ndax`` (zip of binary ``.ndc`` tables + XML), read by ``NewareNDA``.
+"""Neware BTS ``.ndax`` (zip of binary ``.ndc`` tables + XML), read by our numpy reader or ``NewareNDA``.
+
+The ``.ndc`` layouts checked on real files (ndc version 17: see ``neware_ndc``) are decoded by
+``neware_ndc`` with numpy, giving the same frame as NewareNDA several times faster; every other
+layout is read by NewareNDA as before. ``metadata["reader"]`` says which one read the file.
 
 NewareNDA returns ``Current(mA)`` signed (negative on discharge), ``Voltage`` in V,
 capacities in mAh split into charge and discharge counters that reset at each step, and
@@ -23,6 +27,7 @@ import polars as pl
 
 from measurements import canonical as c
 
+from . import neware_ndc
 from ._common import ensure_rows, finish, names_metadata
 from .base import ParsedData, ParseError, guard, one_of
 
@@ -71,16 +76,17 @@ def _read(path: pathlib.Path, cycle_mode: str):
         return read_ndax(str(path), software_cycle_number=True, cycle_mode=cycle_mode)
 
 
-def _check_container(path: pathlib.Path) -> None:
+def _open_container(path: pathlib.Path) -> zipfile.ZipFile:
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
+        zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
         raise ParseError(
             "not a Neware .ndax file: not a readable zip archive (truncated?)"
         ) from None
-    if "data.ndc" not in names:
+    if "data.ndc" not in zf.namelist():
+        zf.close()
         raise ParseError("not a Neware .ndax file: the archive has no data.ndc")
+    return zf
 
 
 def _time_s(frame: pl.DataFrame) -> tuple[pl.Expr, str, list[str]]:
@@ -121,9 +127,21 @@ class NewareNdaxParser:
     def parse(self, path: pathlib.Path, *, options: dict | None = None) -> ParsedData:
         if path.stat().st_size == 0:
             raise ParseError("empty file: no Neware data")
-        _check_container(path)
         cycle_mode = (options or {}).get("cycle_mode", "chg")
-        return canonical(_read(path, cycle_mode), self.label, cycle_mode)
+        with _open_container(path) as zf:
+            try:
+                decoded = neware_ndc.read_ndax(zf, cycle_mode)
+            except neware_ndc.Unsupported as why:
+                fallback = str(why)
+            else:
+                result = canonical_frame(decoded.frame, decoded.columns, self.label, cycle_mode)
+                result.metadata["reader"] = neware_ndc.READER
+                return result
+        # A layout our reader does not implement: NewareNDA reads it (and raises on what it
+        # cannot read, which ``guard`` turns into a ParseError).
+        result = canonical(_read(path, cycle_mode), self.label, cycle_mode)
+        result.metadata["reader"] = f"NewareNDA ({fallback})"
+        return result
 
 
 def canonical(raw: pd.DataFrame, label: str, cycle_mode: str) -> ParsedData:
@@ -132,7 +150,16 @@ def canonical(raw: pd.DataFrame, label: str, cycle_mode: str) -> ParsedData:
     if missing:
         raise ParseError(f"column '{missing[0]}' missing from the Neware data")
     keep = [*_COLUMNS, *(["Timestamp"] if "Timestamp" in raw.columns else [])]
-    frame = pl.from_pandas(raw[keep])
+    return canonical_frame(pl.from_pandas(raw[keep]), list(raw.columns), label, cycle_mode)
+
+
+def canonical_frame(
+    frame: pl.DataFrame, original: list[str], label: str, cycle_mode: str
+) -> ParsedData:
+    """NewareNDA's columns (as polars, from either reader) in canonical columns.
+
+    ``original``: the column names of NewareNDA's frame for the file (listed in the metadata).
+    """
     ensure_rows(frame, label)
     time_expr, time_source, warnings = _time_s(frame)
     data = finish("cycling", _expressions(time_expr), frame)
@@ -142,7 +169,7 @@ def canonical(raw: pd.DataFrame, label: str, cycle_mode: str) -> ParsedData:
         "row_count": data.height,
         "time_source": time_source,
         "cycle_source": f"NewareNDA software cycle number (cycle_mode={cycle_mode!r})",
-        **names_metadata(raw.columns, _USED),
+        **names_metadata(original, _USED),
     }
     if "Timestamp" in frame.columns:
         metadata["start_time"] = str(frame.get_column("Timestamp").first())
