@@ -151,6 +151,7 @@ def compute_cycling(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> Outcome:
                 cycling.ALGORITHM_VERSION,
                 used,
                 quality.first_cycle_warnings(rows, material)
+                + quality.last_cycle_warnings(rows)
                 + quality.capacity_warnings(rows, material)
                 + quality.coulombic_efficiency_warnings(rows),
             ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -577,9 +578,11 @@ def _unusable_reason(m: Measurement, values: dict | None) -> tuple[str, bool] | 
     if m.status in (Status.QUEUED, Status.PROCESSING):
         return f"not used: the measurement is not processed yet ({m.get_status_display()})", False
     if m.status == Status.FAILED:
-        return f"not used: the measurement failed ({m.status_detail[:200]})", False
+        # Cut at a word, never mid-word: the reason must stay readable.
+        detail = textwrap.shorten(m.status_detail, 300, placeholder=" …")
+        return f"not used: the measurement failed ({detail})", False
     if m.status == Status.NEEDS_INPUT:
-        return f"not used: the measurement needs input ({m.status_detail[:200]})", True
+        return f"not used: the measurement needs input ({m.status_detail})", True
     if m.temperature_c is None:
         return "not used: the measurement has no temperature", True
     sigma = (values or {}).get("conductivity_s_cm")

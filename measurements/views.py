@@ -46,6 +46,10 @@ def measurement_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Saved {measurement.code}; processing has been queued.")
             return redirect(measurement)
+    if request.method == "POST" and request.FILES.getlist("files") and "files" not in form.errors:
+        # A browser never refills a file input: say so, or the next save has no raw file.
+        names = ", ".join(f.name for f in request.FILES.getlist("files"))
+        form.add_error("files", f"Nothing was saved: choose the file(s) again ({names}).")
     status = 400 if request.method == "POST" else 200
     return render(request, "measurements/form.html", {"form": form}, status=status)
 

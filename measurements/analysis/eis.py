@@ -788,7 +788,15 @@ def _fit_warnings(fit: EisFit, features: _FeatureCache) -> list[dict[str, str]]:
                 f"{100 * UNCERTAINTY_LIMIT:g} %): the spectrum determines it poorly.",
                 parameter=label,
             )
-        if r["stderr"] is not None and r["stderr"] > r["value"]:
+        if r["stderr"] is None:
+            warn(
+                "resistance_undetermined",
+                f"the {label} resistance {r['value']:.4g} Ω has no standard error: the "
+                "spectrum does not determine it (the circuit's parameters trade off against "
+                "each other, or one stopped at its limit), so it cannot be trusted",
+                parameter=label,
+            )
+        elif r["stderr"] > r["value"]:
             warn(
                 "stderr_exceeds_value",
                 f"the {label} resistance {r['value']:.4g} Ω has a standard error of "

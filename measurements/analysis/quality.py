@@ -201,6 +201,30 @@ def first_cycle_warnings(rows: list[Mapping[str, Any]], material: str | None) ->
     return out
 
 
+def last_cycle_warnings(rows: list[Mapping[str, Any]]) -> list[Warning_]:
+    """A last cycle with no charge or no discharge (the test was stopped mid-cycle): its
+    capacity, and a retention or end-of-life cycle measured at it, are not a cycle's."""
+    if len(rows) < 2:
+        return []
+    last = max(rows, key=lambda r: r["cycle"])
+    missing = [
+        word
+        for word, column in (("charge", "charge_mAh"), ("discharge", "discharge_mAh"))
+        if not _finite(last.get(column)) or last[column] <= 0
+    ]
+    if not missing:
+        return []
+    return [
+        warning(
+            "last_cycle_incomplete",
+            f"The last cycle ({last['cycle']}) has no {' and no '.join(missing)} capacity: the "
+            "test stopped mid-cycle, so the retention and the cycle below the threshold, "
+            "which are read at the last cycle, are not meaningful.",
+            parameter="cycle",
+        )
+    ]
+
+
 def coulombic_efficiency_warnings(rows: list[Mapping[str, Any]]) -> list[Warning_]:
     values = _cycles(rows, "coulombic_efficiency")
     over = [(cycle, ce) for cycle, ce in values if ce > MAX_COULOMBIC_EFFICIENCY]

@@ -244,3 +244,15 @@ def test_real_spectra_are_judged_by_lin_kk():
     fit = eis.fit_impedance_frame(zplot, model=eis.GRAIN_BOUNDARY)
     assert fit.linkk["rms"] < 0.01 and fit.warnings == []
     assert len(fit.linkk["residuals_real"]) == zplot.height
+
+
+def test_a_resistance_the_spectrum_cannot_determine_is_flagged():
+    # Two resistors in series are one resistance to any spectrum: the fit cannot give either
+    # an error (the VersaStudio walk-through showed such a fit as plainly done).
+    z = eis.model_impedance(eis.GRAIN_BOUNDARY, synthetic.LAGP_CIRCUIT, FREQ)
+    fit = eis.fit_impedance(
+        FREQ, z.real, z.imag, model="R0-R9-p(R1,CPE1)-CPE2", conductivity="bulk=R0; total=R0+R9+R1"
+    )
+    flagged = {w["parameter"] for w in fit.warnings if w["code"] == "resistance_undetermined"}
+    assert "bulk" in flagged
+    assert fit.resistances["bulk"]["stderr"] is None

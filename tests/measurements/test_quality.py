@@ -195,3 +195,17 @@ def test_overpotential_limit_follows_the_instrument():
     assert "BioLogic VMP's range of ±10 V" in w["message"]
     [w] = quality.overpotential_warnings([6.0], "")
     assert "beyond ±5 V" in w["message"]
+
+
+def test_a_last_cycle_without_charge_or_discharge_is_flagged():
+    # cellpy's Arbin .res ends with a discharge-only cycle 18 (78 of ~480 mAh/g): retention
+    # read there (13.6 %) is not a cycle's.
+    rows = [
+        {"cycle": 17, "charge_mAh": 1.70, "discharge_mAh": 1.57},
+        {"cycle": 18, "charge_mAh": 0.0, "discharge_mAh": 0.2393},
+    ]
+    [w] = quality.last_cycle_warnings(rows)
+    assert w["code"] == "last_cycle_incomplete"
+    assert w["message"].startswith("The last cycle (18) has no charge capacity")
+    assert quality.last_cycle_warnings(rows[:1]) == []
+    assert quality.last_cycle_warnings([{**rows[1], "charge_mAh": 0.25}, rows[0]]) == []

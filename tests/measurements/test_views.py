@@ -160,6 +160,7 @@ def test_the_form_takes_a_circuit_and_labelled_conductivities_and_shows_each(
     page = refused.content.decode()
     assert "expected &#x27;,&#x27; or &#x27;)&#x27; to close p(" in page
     assert 'list="builtin-circuits"' in page and "R0-p(R1,CPE1)-p(R2,CPE2)-CPE3" in page
+    assert "Nothing was saved: choose the file(s) again (pel.mpt)." in page
     assert not Measurement.objects.exists()
     path_bytes = path.read_bytes()
     with django_capture_on_commit_callbacks(execute=True):
