@@ -43,7 +43,7 @@ from .models import (
 )
 
 log = logging.getLogger(__name__)
-PARSE_CACHE_VERSION = "2"  # bump when a parser's output changes, to re-parse stored files
+PARSE_CACHE_VERSION = "3"  # bump when a parser's output changes, to re-parse stored files
 MIN_VFT_T0_K = 50.0
 MAX_UPLOAD_BYTES = settings.LIMS_MAX_UPLOAD_BYTES
 
@@ -267,14 +267,21 @@ def process_measurement(measurement_id: int, run: int) -> str:
 
 def _run_pipeline(measurement: Measurement, run: int):
     links = list(measurement.files.select_related("raw_file"))
-    frames, kinds = [], []
+    frames, kinds, doubts = [], [], []
     for index, link in enumerate(links):
-        frame, kind = _parsed(measurement, link)
+        frame, kind, file_doubts = _parsed(measurement, link)
         frames.append((link.filename, frame))
         kinds.append(kind)
+        doubts += [f"{link.filename}: {d}" for d in file_doubts]
         _set_state(measurement.pk, run, progress=10 + int(60 * (index + 1) / len(links)))
     inputs = measurement_inputs(measurement)
     outcome = compute.compute(measurement.technique, frames, kinds, inputs)
+    if doubts and outcome.results:
+        # What makes the file doubtful makes its numbers doubtful: the headline result says so.
+        outcome.results[0].warnings = [
+            *({"code": "file_doubt", "message": f"{d}."} for d in doubts),
+            *outcome.results[0].warnings,
+        ]
     _set_state(measurement.pk, run, progress=85)
     return _store_results(measurement, run, outcome)
 
@@ -286,8 +293,9 @@ def _options_key(options: dict) -> str:
     return f"{PARSE_CACHE_VERSION}-{digest}"
 
 
-def _parsed(measurement: Measurement, link: MeasurementFile) -> tuple[pl.DataFrame, str]:
-    """The file's canonical data: from the Parquet cache, or parsed now and cached."""
+def _parsed(measurement: Measurement, link: MeasurementFile) -> tuple[pl.DataFrame, str, list]:
+    """The file's canonical data, its kind and its doubts (``parsers.Doubt``): from the
+    Parquet cache, or parsed now and cached."""
     raw = link.raw_file
     path = storage.raw_path(raw.sha256)
     options = measurement.options or {}
@@ -296,7 +304,7 @@ def _parsed(measurement: Measurement, link: MeasurementFile) -> tuple[pl.DataFra
         storage.parsed_path(raw.sha256, parser_name, _options_key(options)) if parser_name else None
     )
     if cached is not None and cached.exists() and link.metadata.get("kind"):
-        return storage.read_parquet(cached), link.metadata["kind"]
+        return storage.read_parquet(cached), link.metadata["kind"], link.metadata.get("doubts", [])
     try:
         parsed = parsers.parse_file(
             path, filename=link.filename, parser_name=parser_name or None, options=options or None
@@ -311,9 +319,9 @@ def _parsed(measurement: Measurement, link: MeasurementFile) -> tuple[pl.DataFra
         parsed_path=str(target.relative_to(storage.root())),
         parsed_rows=parsed.data.height,
         warnings=parsed.warnings,
-        metadata={**{k: v for k, v in parsed.metadata.items()}, "kind": parsed.kind},
+        metadata={**parsed.metadata, "kind": parsed.kind, "doubts": parsed.doubts},
     )
-    return parsed.data, parsed.kind
+    return parsed.data, parsed.kind, parsed.doubts
 
 
 def measurement_inputs(measurement: Measurement) -> dict[str, Any]:

@@ -37,10 +37,11 @@ from . import (
     zplot,
 )
 from ._common import HEAD_BYTES
-from .base import ParsedData, ParseError, Parser, option_errors
+from .base import Doubt, ParsedData, ParseError, Parser, option_errors
 
 __all__ = [
     "PARSERS",
+    "Doubt",
     "ParseError",
     "ParsedData",
     "Parser",

@@ -33,7 +33,7 @@ import polars as pl
 from measurements import canonical as c
 
 from ._common import finish, names_metadata
-from .base import ParsedData, ParseError, guard, whole_number
+from .base import Doubt, ParsedData, ParseError, guard, whole_number
 
 _JET_SIGNATURES = (b"Standard Jet DB", b"Standard ACE DB")
 _DATA_TABLE = "Channel_Normal_Table"
@@ -290,12 +290,16 @@ def _warnings(frame: pl.DataFrame) -> list[str]:
     missing = int(points.max() - points.min() + 1 - points.n_unique())
     if missing > 0:
         warnings.append(
-            f"{missing} data points are missing between {points.min()} and {points.max()} "
-            "(Data_Point is not consecutive: damaged file?)"
+            Doubt(
+                f"{missing} data points are missing between {points.min()} and {points.max()} "
+                "(Data_Point is not consecutive: damaged file?)"
+            )
         )
     back = frame.select((pl.col("Test_Time").diff() < 0).sum()).item()
     if back:
-        warnings.append(f"Test_Time goes backwards {back} times (test resumed or clock changed)")
+        warnings.append(
+            Doubt(f"Test_Time goes backwards {back} times (test resumed or clock changed)")
+        )
     same_cycle = pl.col("Cycle_Index") == pl.col("Cycle_Index").shift(1)
     for name in _COUNTERS[:2]:
         if name in frame.columns:

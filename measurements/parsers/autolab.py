@@ -28,7 +28,7 @@ from ._common import (
     require_text,
     split_fields,
 )
-from .base import ParsedData, ParseError, guard
+from .base import Doubt, ParsedData, ParseError, guard
 
 _Z60W = re.compile(r'^\ufeff?"?Z60W Data File', re.IGNORECASE)
 _Z60W_WANTED = {c.FREQUENCY_HZ: "Freq (Hz)", c.Z_REAL_OHM: "Z'(a)", c.Z_IMAG_OHM: "Z''(b)"}
@@ -94,8 +94,10 @@ class AutolabParser:
         announced = lines[start - 1].strip() if start else ""
         if announced.isdigit() and int(announced) != data.height:
             warnings.append(
-                f"header announces {announced} points, file has {data.height} "
-                "(sweep stopped early?)"
+                Doubt(
+                    f"header announces {announced} points, file has {data.height} "
+                    "(sweep stopped early?)"
+                )
             )
         metadata = {
             "instrument": "Metrohm Autolab (FRA)",

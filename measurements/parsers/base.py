@@ -33,12 +33,22 @@ class ParseError(Exception):
         super().__init__(f"line {line}: {message}" if line is not None else message)
 
 
+class Doubt(str):
+    """A warning that makes the file's numbers doubtful (data points missing, a sweep cut
+    short, a clock running backwards), not only worth knowing: a measurement computed from
+    such a file is "done, with warnings", never plainly done."""
+
+
 @dataclass
 class ParsedData:
     kind: Kind
     data: pl.DataFrame
     metadata: dict[str, MetaValue] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def doubts(self) -> list[str]:
+        return [str(w) for w in self.warnings if isinstance(w, Doubt)]
 
 
 # Checks one option's value: what is wrong with it, or None when it is fine.

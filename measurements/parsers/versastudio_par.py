@@ -27,7 +27,7 @@ from ._common import (
     numeric_rows,
     require_text,
 )
-from .base import ParsedData, ParseError, guard
+from .base import Doubt, ParsedData, ParseError, guard
 
 _WANTED = {c.FREQUENCY_HZ: "Frequency(Hz)", c.Z_REAL_OHM: "Z Real", c.Z_IMAG_OHM: "Z Imag"}
 _OPEN = re.compile(r"^<(Segment\d+)>\s*$")
@@ -105,8 +105,10 @@ def _warnings(metadata: dict, spectrum: _spectra.Spectrum) -> list[str]:
         return []
     if end > 0 and last > 0 and abs(math.log10(last / end)) > 0.1:
         return [
-            f"the sweep ends at {last:g} Hz, the method's end frequency is {end:g} Hz "
-            "(sweep stopped early?)"
+            Doubt(
+                f"the sweep ends at {last:g} Hz, the method's end frequency is {end:g} Hz "
+                "(sweep stopped early?)"
+            )
         ]
     return []
 

@@ -26,7 +26,7 @@ from ._common import (
     require_text,
     split_fields,
 )
-from .base import ParsedData, ParseError, guard
+from .base import Doubt, ParsedData, ParseError, guard
 
 _DEFAULT_NAMES = ["Freq(Hz)", "Ampl", "Bias", "Time(Sec)", "Z'(a)", "Z''(b)", "GD", "Err", "Range"]
 _WANTED = {c.FREQUENCY_HZ: "Freq(Hz)", c.Z_REAL_OHM: "Z'(a)", c.Z_IMAG_OHM: "Z''(b)"}
@@ -122,7 +122,10 @@ class ZPlotParser:
             match = re.match(r"\s*Data Points:\s*(\d+)", line)
             if match and int(match.group(1)) != rows:
                 return [
-                    f"header announces {match.group(1)} data points, file has {rows} (sweep stopped early?)"
+                    Doubt(
+                        f"header announces {match.group(1)} data points, file has {rows} "
+                        "(sweep stopped early?)"
+                    )
                 ]
         return []
 

@@ -307,3 +307,32 @@ def test_a_biologic_mpr_without_current_column_is_processed(
     assert codes == {"first_cycle_incomplete"}, m.status_detail
     assert CycleRow.objects.filter(measurement=m).count() == 7
     assert result(m, "cycling_summary")["cycle_rule"] == "instrument counter"
+
+
+def test_a_sweep_cut_short_makes_the_measurement_doubtful(
+    pellet, django_capture_on_commit_callbacks
+):
+    # impedance.py's ZPlot example announces 56 points but holds 21: its arc never closes.
+    m = measure(
+        pellet,
+        "eis",
+        [upload(SHARED / "impedance.py" / "exampleDataZPlot.z")],
+        django_capture_on_commit_callbacks,
+        eis_model="R0-p(R1,CPE1)-CPE2",
+    )
+    assert m.status == "done_with_warnings", m.status_detail
+    [doubt] = [
+        w
+        for r in Result.objects.filter(measurement=m)
+        for w in r.warnings
+        if w["code"] == "file_doubt"
+    ]
+    assert doubt["message"] == (
+        "exampleDataZPlot.z: header announces 56 data points, file has 21 (sweep stopped early?)."
+    )
+    assert m.files.get().metadata["doubts"] == [doubt["message"][20:-1]]
+    # Re-processing reads the cached Parquet and still knows the doubt.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.measurement_reprocess(m)
+    m.refresh_from_db()
+    assert m.status == "done_with_warnings"

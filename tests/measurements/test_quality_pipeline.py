@@ -236,7 +236,9 @@ def test_patching_the_measurements_own_thickness_also_computes_it(
         response = api.patch(f"/api/measurements/{m.code}/", {"thickness_um": 450}, format="json")
     assert response.status_code == 200, response.json()
     m.refresh_from_db()
-    assert m.status == "done", m.status_detail
+    # The file itself is doubtful (a sweep cut short); the thickness is no longer missing.
+    assert m.status == "done_with_warnings", m.status_detail
+    assert "sweep stopped early" in m.status_detail
     sigma = Result.objects.get(measurement=m, kind="conductivity")
     assert sigma.inputs["thickness_um"] == 450
     assert sigma.values["conductivity_s_cm"] > 0
