@@ -38,6 +38,7 @@ from measurements.analysis import eis  # noqa: E402
 from measurements.analysis.circuits import parse_circuit  # noqa: E402
 
 TOLERANCE = 0.01
+PEER_MAX_NFEV = 2000
 
 
 @dataclass
@@ -161,7 +162,9 @@ def fit_impedance_py(case: Case) -> tuple[float, float, float]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.fit(case.freq, case.z, weight_by_modulus=True)
+            # impedance.py allows 1e5 evaluations by default: a few fits then run for minutes.
+            # 2 000 (its own default with bounds would be 100 per parameter) bounds them.
+            model.fit(case.freq, case.z, weight_by_modulus=True, maxfev=PEER_MAX_NFEV)
         params = dict(zip(model.get_param_names()[0], model.parameters_, strict=True))
         resistance = sum(params[name] for name in case.total.split("+"))
         zm = model.predict(case.freq)
