@@ -164,6 +164,15 @@ def capacity_warnings(rows: list[Mapping[str, Any]], material: str | None) -> li
     ]
 
 
+def _missing_halves(row: Mapping[str, Any]) -> list[str]:
+    """ "charge" and/or "discharge" when the cycle has no such capacity (a half-cycle only)."""
+    return [
+        word
+        for word, column in (("charge", "charge_mAh"), ("discharge", "discharge_mAh"))
+        if not _finite(row.get(column)) or row[column] <= 0
+    ]
+
+
 def first_cycle_warnings(rows: list[Mapping[str, Any]], material: str | None) -> list[Warning_]:
     """A first cycle that cannot be a whole cycle of the cell: no charge or no discharge (the
     file starts or ends mid-cycle), or a first-cycle capacity above the theoretical one."""
@@ -171,11 +180,7 @@ def first_cycle_warnings(rows: list[Mapping[str, Any]], material: str | None) ->
         return []
     first = min(rows, key=lambda r: r["cycle"])
     out = []
-    missing = [
-        word
-        for word, column in (("charge", "charge_mAh"), ("discharge", "discharge_mAh"))
-        if not _finite(first.get(column)) or first[column] <= 0
-    ]
+    missing = _missing_halves(first)
     if missing:
         out.append(
             warning(
@@ -207,11 +212,7 @@ def last_cycle_warnings(rows: list[Mapping[str, Any]]) -> list[Warning_]:
     if len(rows) < 2:
         return []
     last = max(rows, key=lambda r: r["cycle"])
-    missing = [
-        word
-        for word, column in (("charge", "charge_mAh"), ("discharge", "discharge_mAh"))
-        if not _finite(last.get(column)) or last[column] <= 0
-    ]
+    missing = _missing_halves(last)
     if not missing:
         return []
     return [
@@ -225,12 +226,17 @@ def last_cycle_warnings(rows: list[Mapping[str, Any]]) -> list[Warning_]:
     ]
 
 
+def _over(rows, column: str, limit: float) -> tuple[list, list, tuple]:
+    """(every cycle's value, those above ``limit``, the highest (cycle, value) of those)."""
+    values = _cycles(rows, column)
+    over = [(cycle, v) for cycle, v in values if v > limit]
+    return values, over, max(over, key=lambda cv: cv[1]) if over else (None, None)
+
+
 def coulombic_efficiency_warnings(rows: list[Mapping[str, Any]]) -> list[Warning_]:
-    values = _cycles(rows, "coulombic_efficiency")
-    over = [(cycle, ce) for cycle, ce in values if ce > MAX_COULOMBIC_EFFICIENCY]
+    values, over, (cycle, highest) = _over(rows, "coulombic_efficiency", MAX_COULOMBIC_EFFICIENCY)
     if not over:
         return []
-    cycle, highest = max(over, key=lambda cv: cv[1])
     return [
         warning(
             "coulombic_efficiency_above_limit",
@@ -243,11 +249,9 @@ def coulombic_efficiency_warnings(rows: list[Mapping[str, Any]]) -> list[Warning
 
 
 def c_rate_warnings(rows: list[Mapping[str, Any]]) -> list[Warning_]:
-    values = _cycles(rows, "c_rate")
-    over = [(cycle, rate) for cycle, rate in values if rate > MAX_C_RATE]
+    values, over, (cycle, highest) = _over(rows, "c_rate", MAX_C_RATE)
     if not over:
         return []
-    cycle, highest = max(over, key=lambda cv: cv[1])
     return [
         warning(
             "c_rate_implausible",
