@@ -775,7 +775,8 @@ def _fit_warnings(fit: EisFit, features: _FeatureCache) -> list[dict[str, str]]:
         if not legit:
             warn(
                 "parameter_at_bound",
-                f"{name} stopped at the limit of its range ({value:.3g}): the spectrum does not "
+                f"parameter {name} stopped at the limit of its range ({value:.3g}): the spectrum "
+                "does not "
                 "determine it, or the circuit has an element the data do not show.",
                 parameter=name,
             )

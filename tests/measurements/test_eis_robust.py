@@ -256,3 +256,12 @@ def test_a_resistance_the_spectrum_cannot_determine_is_flagged():
     flagged = {w["parameter"] for w in fit.warnings if w["code"] == "resistance_undetermined"}
     assert "bulk" in flagged
     assert fit.resistances["bulk"]["stderr"] is None
+
+
+def test_warnings_read_as_sentences_and_keep_parameter_names():
+    # impedance.py's VersaStudio spectrum: n2 of the spike ends at its lower limit (0.3).
+    data = parse_file(instrument_file("impedance.py/exampleDataVersaStudio.par")).data
+    fit = eis.fit_impedance_frame(data, model=eis.GRAIN_BOUNDARY)
+    [bound] = [w for w in fit.warnings if w["code"] == "parameter_at_bound"]
+    assert bound["message"].startswith("Parameter n2 stopped at the limit of its range (0.3)")
+    assert all(w["message"][0].isupper() and w["message"].endswith(".") for w in fit.warnings)
