@@ -29,6 +29,7 @@ test: $(VENV)/.test
 lint: $(VENV)/.test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(VENV)/.runtime
 	$(PY) benchmarks/lineage_query.py

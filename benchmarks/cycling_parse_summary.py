@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from demo.synthetic.files import write_maccor_cycling  # noqa: E402
 from measurements import compute, parsers  # noqa: E402
-from measurements.parsers.synthetic import write_maccor_cycling  # noqa: E402
 
 ACTIVE_MASS_MG = 3.054
 

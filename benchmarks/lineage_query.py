@@ -35,8 +35,8 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.db.utils import OperationalError  # noqa: E402
 
-from lims.models import Item, LineageEdge  # noqa: E402
-from lims.selectors import lineage  # noqa: E402
+from core.models import Item, LineageEdge  # noqa: E402
+from core.selectors import lineage  # noqa: E402
 
 SHAPE = {  # kind: count (100 000 items in all)
     "reagent_lot": 2_000,

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from lims.admin import ItemAdmin
+from core.admin import ItemAdmin
 
 from . import services
 from .models import Cell, CellLayer

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from lims.forms import ItemCodeField, LabForm, LabFormSet, LabModelForm
+from core.forms import ItemCodeField, LabForm, LabFormSet, LabModelForm
 
 from .models import Cell, LayerSide
 

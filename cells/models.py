@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from lims.models import Item, ItemKind, LineageRole, register_item_model
-from lims.validators import at_least, at_most, greater_than_zero
+from core.models import Item, ItemKind, LineageRole, register_item_model
+from core.validators import at_least, at_most, greater_than_zero
 
 from . import stack
 
@@ -22,6 +22,7 @@ class CellFormat(models.TextChoices):
 @register_item_model
 class Cell(Item):
     KIND = ItemKind.CELL
+    LIST_URL, NEW_URL = "cells:cell-list", "cells:cell-new"
     CODE_PREFIX = "CELL"
 
     format = models.CharField(max_length=10, choices=CellFormat.choices, default=CellFormat.COIN)
@@ -67,6 +68,14 @@ class Cell(Item):
         return [
             (layer.item, LineageRole.LAYER, layer.amount_ul, "µL" if layer.amount_ul else "")
             for layer in self.layers.select_related("item")
+        ]
+
+    def positive_active_lots(self) -> list:
+        # A coating is not a piece and never a layer itself; its disks are.
+        return [
+            lot
+            for layer in self.layers.filter(side=LayerSide.POSITIVE).select_related("item")
+            for lot in layer.item.specific.positive_active_lots()
         ]
 
     def layer_specs(self) -> list[stack.LayerSpec]:

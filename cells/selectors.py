@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from lims.models import Item
+from core.models import Item
 
 from . import stack
 

@@ -7,9 +7,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from lims.models import Item
-from lims.services import record_save
-from lims.signals import notify_item_changed
+from core import jobs
+from core.models import Item
+from core.selectors import lineage_ids_sql
+from core.services import record_save
+from core.signals import notify_item_changed
 
 from . import stack
 from .models import Cell, CellLayer
@@ -123,15 +125,11 @@ def cell_save(
 
 def refresh_cells_descending_from(item_id: int) -> list[int]:
     """Queue a recomputation of every cell built (at any depth) from an item."""
-    from lims.selectors import lineage_ids_sql
-
-    from .tasks import refresh_cell_derived
-
     cell_ids = list(
         Cell.objects.filter(pk__in=lineage_ids_sql(item_id, "descendants")).values_list(
             "pk", flat=True
         )
     )
     for cell_id in cell_ids:
-        refresh_cell_derived.delay(cell_id)
+        jobs.enqueue("cells.tasks.refresh_cell_derived", cell_id)
     return cell_ids

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from django.urls import reverse_lazy
-
-from lims.views import ItemListView, RecordFormView, bound_or_initial
+from core.views import ItemListView, RecordFormView, bound_or_initial
 
 from . import filters, forms, selectors, services
 from .models import Cell
@@ -50,7 +48,6 @@ class CellFormView(RecordFormView):
 class CellList(ItemListView):
     model = Cell
     filterset_class = filters.CellFilter
-    create_url = reverse_lazy("cells:cell-new")
     columns = [
         ("notation", "notation"),
         ("format", "get_format_display"),

@@ -123,25 +123,32 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc files served locally (no CDN)
-    "lims",
+    # Layers, bottom up (docs/architecture.md): the core, the lab's apps, then the demo
+    # (composition, with the project package `lims`: settings, URLs, API router, Celery).
+    "core",
     "synthesis",
     "cells",
     "measurements",
+    "demo",
 ]
+
+# Apps whose records the audit log follows (core.audit); a model opts out with AUDITED = False.
+# The core's label is "lims" (core/apps.py). Not authtoken: a token row is its secret key.
+AUDITED_APPS = {"lims", "synthesis", "cells", "measurements", "auth"}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "lims.middleware.UploadSizeLimitMiddleware",
+    "core.middleware.UploadSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After the session and user (its 400 page has the site's navigation), before any view
     # or the CSRF check reads the body.
-    "lims.middleware.RefuseUnreadableInputMiddleware",
-    "lims.middleware.LoginRequiredMiddleware",  # Django's, minus the API (token auth, 401 JSON)
-    "lims.audit.CurrentUserMiddleware",
+    "core.middleware.RefuseUnreadableInputMiddleware",
+    "core.middleware.LoginRequiredMiddleware",  # Django's, minus the API (token auth, 401 JSON)
+    "core.audit.CurrentUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -234,8 +241,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Two choice sets share the field name "kind": name their enums after what they are.
     "ENUM_NAME_OVERRIDES": {
-        "ItemKindEnum": "lims.models.ItemKind",
-        "StepKindEnum": "lims.models.StepKind",
+        "ItemKindEnum": "core.models.ItemKind",
+        "StepKindEnum": "core.models.StepKind",
     },
 }
 

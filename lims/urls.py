@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views, views_tokens
+from core import views, views_tokens
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,5 +20,5 @@ urlpatterns = [
 ]
 
 # Styled error pages (templates 400/403/404/500.html); 404 and 500 use Django's own views.
-handler400 = "lims.views.bad_request"
-handler403 = "lims.views.permission_denied"
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"

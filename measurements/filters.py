@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import django_filters as df
 
-from lims.models import Item
-from lims.selectors import lineage_ids_sql
+from core.models import Item
+from core.selectors import lineage_ids_sql
 
 from .models import Measurement, Status, Technique
 

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from lims.forms import ItemCodeField, LabForm, LabModelForm
+from core.forms import ItemCodeField, LabForm, LabModelForm
 
 from . import parsers
 from .models import EisModel, Measurement

@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from lims.models import Item, VersionedModel
-from lims.validators import (
+from core.models import Item, VersionedModel
+from core.validators import (
     NOTES_MAX_LENGTH,
     MaxJsonSize,
     at_least,
@@ -258,6 +258,8 @@ class Result(models.Model):
     belongs to the sample, with `measurement` empty.
     """
 
+    AUDITED = False  # core.audit: not a record people change
+
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="results")
     measurement = models.ForeignKey(
         Measurement, null=True, blank=True, on_delete=models.CASCADE, related_name="results"
@@ -291,6 +293,8 @@ class Result(models.Model):
 class CycleRow(models.Model):
     """One row of a cycling test's per-cycle table, queryable across cells."""
 
+    AUDITED = False  # core.audit: not a record people change
+
     measurement = models.ForeignKey(Measurement, on_delete=models.CASCADE, related_name="cycles")
     cycle = models.IntegerField()
     charge_mAh = models.FloatField(null=True)
@@ -323,6 +327,8 @@ class TemperatureSeries(models.Model):
     the table the last computation used (every EIS measurement of the item, whether it was
     included and why) and `warnings` the series' own (points excluded, too few points).
     """
+
+    AUDITED = False  # core.audit: not a record people change
 
     item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="temperature_series")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)

@@ -23,7 +23,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from lims.services import allocate_code, apply_changes
+from core import jobs
+from core.models import Item
+from core.services import allocate_code, apply_changes
 
 from . import compute, parsers, storage
 from .analysis import AnalysisError, quality
@@ -195,24 +197,21 @@ def measurement_delete(measurement: Measurement) -> None:
 @transaction.atomic
 def measurement_reprocess(measurement: Measurement) -> int:
     """Queue a fresh run; the task is sent only once this transaction commits."""
-    from .tasks import process_measurement
-
     Measurement.objects.filter(pk=measurement.pk).update(
         run=F("run") + 1, status=Status.QUEUED, progress=0, status_detail=""
     )
     measurement.refresh_from_db(fields=["run", "status", "progress", "status_detail"])
     run, pk = measurement.run, measurement.pk
-    transaction.on_commit(lambda: process_measurement.delay(pk, run))
+    jobs.enqueue_on_commit("measurements.tasks.process_measurement", pk, run)
     return run
 
 
 def dependent_measurements(item_id: int):
     """Measurements whose inputs come from this item: its own, and those of the pieces that
     take their thickness from it (an SPE membrane's pieces without a thickness of their own)."""
-    from synthesis.models import MembranePiece
-
-    pieces = MembranePiece.objects.filter(membrane_id=item_id, measured_thickness_um__isnull=True)
-    return Measurement.objects.filter(Q(item_id=item_id) | Q(item_id__in=pieces.values("pk")))
+    item = Item.objects.filter(pk=item_id).first()
+    borrowers = [b.pk for b in item.specific.geometry_borrowers()] if item is not None else []
+    return Measurement.objects.filter(Q(item_id=item_id) | Q(item_id__in=borrowers))
 
 
 def reprocess_item_measurements(item_id: int) -> int:
@@ -357,21 +356,9 @@ def active_material(item) -> str | None:
     """The active material of a cell's positive electrode (or of a disk or coating measured
     on its own) as a key of the theoretical-capacity table, from the coating's active
     material lot; None when the records do not say or the material is not in the table."""
-    from synthesis.models import CathodeCoating, ElectrodeDisk
-
-    coatings = []
-    if isinstance(item, CathodeCoating):
-        coatings = [item]
-    elif isinstance(item, ElectrodeDisk):
-        coatings = [item.coating]
-    elif item.kind == "cell":
-        for layer in item.layers.filter(side="positive").select_related("item"):
-            piece = layer.item.specific
-            if isinstance(piece, ElectrodeDisk):
-                coatings.append(piece.coating)
     keys = set()
-    for coating in coatings:
-        chemical = coating.active_lot.chemical
+    for lot in item.positive_active_lots():
+        chemical = lot.chemical
         keys.add(quality.material_key(chemical.notation_label, chemical.formula, chemical.name))
     # Two different materials (or one unknown) on the positive side: no single bound applies.
     return keys.pop() if len(keys) == 1 else None
@@ -483,15 +470,13 @@ def _cycle_rows(measurement: Measurement, table: pl.DataFrame) -> list[CycleRow]
 @transaction.atomic
 def temperature_series_request(item_id: int) -> TemperatureSeries:
     """Queue a fresh computation of the item's series; the task is sent on commit."""
-    from .tasks import update_temperature_series
-
     series, _ = TemperatureSeries.objects.get_or_create(item_id=item_id)
     TemperatureSeries.objects.filter(pk=series.pk).update(
         run=F("run") + 1, status=Status.QUEUED, status_detail=""
     )
     series.refresh_from_db()
     run = series.run
-    transaction.on_commit(lambda: update_temperature_series.delay(item_id, run))
+    jobs.enqueue_on_commit("measurements.tasks.update_temperature_series", item_id, run)
     return series
 
 

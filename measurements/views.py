@@ -7,10 +7,10 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from lims.forms import apply_service_errors
-from lims.models import Item
-from lims.services import RecordChanged
-from lims.views import changed_meanwhile, posted_version, staff_required
+from core.forms import apply_service_errors
+from core.models import Item
+from core.services import RecordChanged
+from core.views import changed_meanwhile, posted_version, staff_required
 
 from . import canonical, filters, forms, selectors, services, storage
 from .models import Measurement, Status, TemperatureSeries

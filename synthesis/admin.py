@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from lims.admin import ItemAdmin
+from core.admin import ItemAdmin
 
 from . import services
 from .models import (

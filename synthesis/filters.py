@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters as df
 
-from lims.filters import ItemFilterSet
+from core.filters import ItemFilterSet
 
 from .models import (
     CathodeCoating,

@@ -4,7 +4,7 @@ from django import forms
 from django.core.validators import MaxValueValidator
 from django.utils.text import capfirst
 
-from lims.forms import (
+from core.forms import (
     FixedChoice,
     ItemCodeField,
     LabForm,
@@ -12,7 +12,7 @@ from lims.forms import (
     LabModelForm,
     LabModelFormSet,
 )
-from lims.validators import greater_than_zero
+from core.validators import greater_than_zero
 
 from . import chemistry, selectors
 from .models import (
@@ -320,14 +320,6 @@ class SpeMembraneForm(ConfirmOverdrawMixin, LabModelForm):
         ]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
-    def clean_molar_ratio(self):
-        value = self.cleaned_data["molar_ratio"]
-        try:
-            chemistry.parse_ratio(value, 3)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
-        return value
-
 
 @with_slot_fields
 class IleBatchForm(ConfirmOverdrawMixin, LabModelForm):
@@ -365,36 +357,6 @@ class CathodeCoatingForm(ConfirmOverdrawMixin, LabModelForm):
         ]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
-    def clean_mass_ratio(self):
-        value = self.cleaned_data["mass_ratio"]
-        try:
-            chemistry.parse_ratio(value, 3)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
-        return value
-
-
-class ElectrodeDiskSetForm(LabModelForm):
-    coating = ItemCodeField(kinds=("cathode_coating",), label="Cathode coating")
-    count = forms.IntegerField(label="Number of disks", min_value=1, max_value=100, initial=6)
-    field_order = ["coating", "count"]
-
-    class Meta:
-        model = ElectrodeDisk
-        fields = ["diameter_mm", "active_loading_mg_cm2", "notes"]
-        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
-
-
-class MembranePieceSetForm(LabModelForm):
-    membrane = ItemCodeField(kinds=("spe_membrane",), label="SPE membrane")
-    count = forms.IntegerField(label="Number of pieces", min_value=1, max_value=100, initial=4)
-    field_order = ["membrane", "count"]
-
-    class Meta:
-        model = MembranePiece
-        fields = ["diameter_mm", "measured_thickness_um", "notes"]
-        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
-
 
 class MembranePieceForm(LabModelForm):
     class Meta:
@@ -408,3 +370,33 @@ class ElectrodeDiskForm(LabModelForm):
         model = ElectrodeDisk
         fields = ["diameter_mm", "active_loading_mg_cm2", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+
+def piece_set_form(edit_form, *, parent: str, kind: str, label: str, count_label: str, count: int):
+    """The form that makes several pieces at once: the piece's own form, plus the item they
+    are cut from (`parent`, a code of `kind`) and how many."""
+    fields = {
+        parent: ItemCodeField(kinds=(kind,), label=label),
+        "count": forms.IntegerField(label=count_label, min_value=1, max_value=100, initial=count),
+        "field_order": [parent, "count"],
+    }
+    name = edit_form.__name__.replace("Form", "SetForm")
+    return type(edit_form)(name, (edit_form,), {"__module__": __name__, **fields})
+
+
+ElectrodeDiskSetForm = piece_set_form(
+    ElectrodeDiskForm,
+    parent="coating",
+    kind="cathode_coating",
+    label="Cathode coating",
+    count_label="Number of disks",
+    count=6,
+)
+MembranePieceSetForm = piece_set_form(
+    MembranePieceForm,
+    parent="membrane",
+    kind="spe_membrane",
+    label="SPE membrane",
+    count_label="Number of pieces",
+    count=4,
+)

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from lims.models import Item, ItemKind, LineageRole, VersionedModel, register_item_model
-from lims.validators import at_least, at_most, greater_than_zero
+from core.models import Item, ItemKind, LineageRole, VersionedModel, register_item_model
+from core.validators import at_least, at_most, greater_than_zero
 
 from . import chemistry, units
 
@@ -32,8 +32,19 @@ def _gte0_or_null(name: str) -> models.CheckConstraint:
     )
 
 
+def three_part_ratio(value: str) -> None:
+    """Validator of a ratio field ("10:1:4"): one check for the forms, the API and the
+    services, with parse_ratio's message."""
+    try:
+        chemistry.parse_ratio(value, 3)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 def _ratio_field(default: str, help_text: str) -> models.CharField:
-    return models.CharField(max_length=40, default=default, help_text=help_text)
+    return models.CharField(
+        max_length=40, default=default, help_text=help_text, validators=[three_part_ratio]
+    )
 
 
 class ChemicalCategory(models.TextChoices):
@@ -88,6 +99,7 @@ class Chemical(VersionedModel):
 @register_item_model
 class ReagentLot(Item):
     KIND = ItemKind.REAGENT_LOT
+    LIST_URL, NEW_URL = "synthesis:reagent-list", "synthesis:reagent-new"
     CODE_PREFIX = "RGT"
 
     chemical = models.ForeignKey(Chemical, on_delete=models.PROTECT, related_name="lots")
@@ -264,6 +276,7 @@ class LotUse(models.Model):
 @register_item_model
 class LagpBatch(Item):
     KIND = ItemKind.LAGP_BATCH
+    LIST_URL, NEW_URL = "synthesis:batch-list", "synthesis:batch-new"
     CODE_PREFIX = "LAGP"
     NOTATION_LABEL = "LAGP"
 
@@ -488,6 +501,7 @@ class PelletSet(VersionedModel):
 @register_item_model
 class Pellet(Item):
     KIND = ItemKind.PELLET
+    LIST_URL, NEW_URL = "synthesis:pellet-list", "synthesis:pellet-set-new"
     CODE_PREFIX = "PEL"
     NOTATION_LABEL = "LAGP"
     IS_PIECE = True
@@ -561,6 +575,7 @@ class SpeMembrane(SlotUsesMixin, Item):
     """A hot-pressed, crosslinked membrane sheet; cells take pieces cut from it."""
 
     KIND = ItemKind.SPE_MEMBRANE
+    LIST_URL, NEW_URL = "synthesis:membrane-list", "synthesis:membrane-new"
     CODE_PREFIX = "SPE"
     NOTATION_LABEL = "SPE"
     REAGENT_SLOTS = (
@@ -624,12 +639,8 @@ class SpeMembrane(SlotUsesMixin, Item):
         lots = (self.peo_lot, self.lifsi_lot, self.pyr14fsi_lot, self.benzophenone_lot)
         return [(lot, LineageRole.COMPONENT, None, "") for lot in lots if lot is not None]
 
-    def clean(self) -> None:
-        super().clean()
-        try:
-            chemistry.parse_ratio(self.molar_ratio, 3)
-        except ValueError as exc:
-            raise ValidationError({"molar_ratio": str(exc)}) from None
+    def geometry_borrowers(self):
+        return self.pieces.filter(measured_thickness_um__isnull=True)
 
     @property
     def weight_percentages(self) -> tuple[float, float, float]:
@@ -643,6 +654,7 @@ class SpeMembrane(SlotUsesMixin, Item):
 @register_item_model
 class IleBatch(SlotUsesMixin, Item):
     KIND = ItemKind.ILE_BATCH
+    LIST_URL, NEW_URL = "synthesis:ile-list", "synthesis:ile-new"
     CODE_PREFIX = "ILE"
     NOTATION_LABEL = "ILE"
     REAGENT_SLOTS = (
@@ -708,6 +720,7 @@ class IleBatch(SlotUsesMixin, Item):
 @register_item_model
 class CathodeCoating(SlotUsesMixin, Item):
     KIND = ItemKind.CATHODE_COATING
+    LIST_URL, NEW_URL = "synthesis:coating-list", "synthesis:coating-new"
     CODE_PREFIX = "CAT"
     NOTATION_LABEL = "NCM811"
     REAGENT_SLOTS = (
@@ -784,13 +797,6 @@ class CathodeCoating(SlotUsesMixin, Item):
         lots = (self.active_lot, self.carbon_lot, self.binder_lot, self.solvent_lot, self.foil_lot)
         return [(lot, LineageRole.COMPONENT, None, "") for lot in lots if lot is not None]
 
-    def clean(self) -> None:
-        super().clean()
-        try:
-            chemistry.parse_ratio(self.mass_ratio, 3)
-        except ValueError as exc:
-            raise ValidationError({"mass_ratio": str(exc)}) from None
-
     @property
     def active_fraction(self) -> float:
         parts = chemistry.parse_ratio(self.mass_ratio, 3)
@@ -802,10 +808,14 @@ class CathodeCoating(SlotUsesMixin, Item):
     def notation_label(self) -> str:
         return self.active_lot.chemical.notation_label or self.NOTATION_LABEL
 
+    def positive_active_lots(self) -> list:
+        return [self.active_lot]
+
 
 @register_item_model
 class ElectrodeDisk(Item):
     KIND = ItemKind.ELECTRODE_DISK
+    LIST_URL, NEW_URL = "synthesis:disk-list", "synthesis:disk-new"
     CODE_PREFIX = "ELD"
     IS_PIECE = True
 
@@ -846,12 +856,16 @@ class ElectrodeDisk(Item):
     def notation_label(self) -> str:
         return self.coating.notation_label()
 
+    def positive_active_lots(self) -> list:
+        return self.coating.positive_active_lots()
+
 
 @register_item_model
 class MembranePiece(Item):
     """A piece cut or punched from an SPE membrane sheet; one piece goes into one cell."""
 
     KIND = ItemKind.MEMBRANE_PIECE
+    LIST_URL, NEW_URL = "synthesis:piece-list", "synthesis:piece-new"
     CODE_PREFIX = "SPEP"
     NOTATION_LABEL = "SPE"
     IS_PIECE = True

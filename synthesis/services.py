@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 
-from lims.models import Item
-from lims.services import apply_changes, item_create, item_update, record_save, sync_lineage
-from lims.signals import notify_item_changed
+from core.models import Item
+from core.services import apply_changes, item_create, item_update, record_save, sync_lineage
+from core.signals import notify_item_changed
 
 from . import units
 from .models import (
@@ -147,7 +147,7 @@ def reagent_record_save(
     confirm_overdraw: bool = False,
     expected_version: int | None = None,
 ):
-    """`lims.services.record_save` for records made from reagent lots (whose `clean()` checks
+    """`core.services.record_save` for records made from reagent lots (whose `clean()` checks
     that each lot suits its slot): what the record used is taken from the lots, all or
     nothing."""
     with transaction.atomic():
@@ -295,10 +295,8 @@ def membrane_pieces_create(
 def electrode_disk_update(
     disk: ElectrodeDisk, *, fields: Mapping[str, Any], expected_version: int | None = None
 ) -> ElectrodeDisk:
-    """Change a disk; the cells built on it get their active mass recomputed by a worker."""
-    from cells.services import refresh_cells_descending_from
-
+    """Change a disk; the cells built on it get their active mass recomputed by a worker (the
+    cells app listens to `item_changed`, which `item_update` sends when a value changed)."""
     disk = item_update(disk, expected_version=expected_version, **fields)
     sync_lineage(disk)
-    transaction.on_commit(lambda: refresh_cells_descending_from(disk.pk))
     return disk

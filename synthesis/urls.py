@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lims.views import EDIT_VIEWS
+from core.views import EDIT_VIEWS
 
 from . import views
 

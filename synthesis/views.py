@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 
-from lims.forms import apply_service_errors
-from lims.services import RecordChanged, record_save
-from lims.views import (
+from core.forms import apply_service_errors
+from core.services import RecordChanged, record_save
+from core.views import (
     ItemListView,
     RecordFormView,
     bound_or_initial,
@@ -371,7 +371,6 @@ class ReagentLotList(ItemListView):
     model = ReagentLot
     filterset_class = filters.ReagentLotFilter
     select_related = ("chemical",)
-    create_url = reverse_lazy("synthesis:reagent-new")
     columns = [
         ("chemical", "chemical.name"),
         ("category", "chemical.get_category_display"),
@@ -390,7 +389,6 @@ class ReagentLotList(ItemListView):
 class LagpBatchList(ItemListView):
     model = LagpBatch
     filterset_class = filters.LagpBatchFilter
-    create_url = reverse_lazy("synthesis:batch-new")
     columns = [
         ("composition", "composition"),
         ("target (g)", "target_mass_g"),
@@ -405,7 +403,6 @@ class PelletList(ItemListView):
     model = Pellet
     filterset_class = filters.PelletFilter
     select_related = ("pellet_set__batch",)
-    create_url = reverse_lazy("synthesis:pellet-set-new")
     columns = [
         ("batch", "pellet_set.batch"),
         ("sintered at (°C)", "pellet_set.sintering_temperature_c"),
@@ -420,7 +417,6 @@ class PelletList(ItemListView):
 class SpeMembraneList(ItemListView):
     model = SpeMembrane
     filterset_class = filters.SpeMembraneFilter
-    create_url = reverse_lazy("synthesis:membrane-new")
     columns = [
         ("PEO:LiFSI:Pyr14FSI (mol)", "molar_ratio"),
         ("benzophenone (wt% PEO)", "benzophenone_wt_pct"),
@@ -433,7 +429,6 @@ class SpeMembraneList(ItemListView):
 class IleBatchList(ItemListView):
     model = IleBatch
     filterset_class = filters.IleBatchFilter
-    create_url = reverse_lazy("synthesis:ile-new")
     columns = [
         ("composition", "composition"),
         ("water (ppm)", "water_content_ppm"),
@@ -444,7 +439,6 @@ class IleBatchList(ItemListView):
 class CathodeCoatingList(ItemListView):
     model = CathodeCoating
     filterset_class = filters.CathodeCoatingFilter
-    create_url = reverse_lazy("synthesis:coating-new")
     columns = [
         ("AM:C:binder (wt)", "mass_ratio"),
         ("solids (%)", "solids_pct"),
@@ -457,7 +451,6 @@ class MembranePieceList(ItemListView):
     model = MembranePiece
     filterset_class = filters.MembranePieceFilter
     select_related = ("membrane",)
-    create_url = reverse_lazy("synthesis:piece-new")
     columns = [
         ("membrane", "membrane"),
         ("diameter (mm)", "diameter_mm"),
@@ -470,7 +463,6 @@ class ElectrodeDiskList(ItemListView):
     model = ElectrodeDisk
     filterset_class = filters.ElectrodeDiskFilter
     select_related = ("coating",)
-    create_url = reverse_lazy("synthesis:disk-new")
     columns = [
         ("coating", "coating"),
         ("diameter (mm)", "diameter_mm"),

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from lims.api.tokens import token_rotate
+from core.api.tokens import token_rotate
 from lims.celery import app as celery_app
 
 
@@ -42,7 +42,7 @@ def viewer_client(client, viewer):
 
 @pytest.fixture
 def demo(db, staff):
-    from lims.demo import load_demo
+    from demo.records import load_demo
 
     return load_demo(staff)
 

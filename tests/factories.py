@@ -7,7 +7,7 @@ import itertools
 import factory
 
 from cells.services import cell_save
-from lims.services import record_save
+from core.services import record_save
 from synthesis import chemistry
 from synthesis.models import Chemical, ReagentLot
 from synthesis.services import electrode_disks_create, lagp_batch_save, pellet_set_create

@@ -7,14 +7,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cells.models import Cell, CellLayer
-from lims.api.serializers import (
+from core.api.serializers import (
     ItemCodeField,
     ItemSerializer,
     ModelSerializer,
     NaturalKeyField,
     item_fields,
 )
-from lims.models import Item
+from core.models import Item
 
 # The longest stack a cell has (electrodes, interlayers, separators, drops of electrolyte);
 # positions are small integers.

@@ -9,7 +9,7 @@ import django_filters as df
 
 from cells import filters, services
 from cells.models import Cell, CellFormat
-from lims.api.base import RecordViewSet
+from core.api.base import RecordViewSet
 
 from . import serializers as s
 

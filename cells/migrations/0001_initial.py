@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import lims.validators
+import core.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('format', models.CharField(choices=[('coin', 'Coin cell (CR2032)'), ('pouch', 'Pouch cell'), ('swagelok', 'Swagelok / T-cell'), ('other', 'Other')], default='coin', max_length=10)),
                 ('notation', models.CharField(blank=True, db_index=True, editable=False, max_length=120)),
                 ('active_mass_mg', models.FloatField(blank=True, editable=False, null=True, verbose_name='active mass (mg)')),
-                ('active_area_cm2', models.FloatField(blank=True, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='active area (cm²)')),
+                ('active_area_cm2', models.FloatField(blank=True, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='active area (cm²)')),
                 ('assembled_on', models.DateField(blank=True, null=True)),
                 ('dew_point_c', models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(-100.0), django.core.validators.MaxValueValidator(20.0)], verbose_name='dry-room dew point (°C)')),
                 ('test_temperature_c', models.FloatField(default=40.0, validators=[django.core.validators.MinValueValidator(-60.0), django.core.validators.MaxValueValidator(200.0)], verbose_name='test temperature (°C)')),

@@ -1,8 +1,10 @@
 """The API's URLs: one router that every app with an API registers its viewsets into.
 
-An app lists its endpoints as `ROUTES = [(prefix, viewset), ...]` in `<app>/api/views.py` and
-is named in API_APPS below (the measurements app adds "measurements.api.views" there); paths
-that are not viewsets go in an optional `URLS` list in the same module.
+Composition layer: this is the one place that names every app's API. An app lists its
+endpoints as `ROUTES = [(prefix, viewset), ...]` in `<app>/api/views.py` and is named in
+API_APPS below; paths that are not viewsets go in an optional `URLS` list in the same module.
+Record viewsets are also registered with the core (`register_record_viewset`), whose generic
+endpoints (`/api/items/`, lineage tables) serve every kind through them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from core.api import views
+from core.api.base import RecordViewSet, register_record_viewset
 
 API_APPS = ["synthesis.api.views", "cells.api.views", "measurements.api.views"]
 
@@ -45,6 +48,8 @@ for module_name in API_APPS:
     module = import_module(module_name)
     for prefix, viewset in module.ROUTES:
         router.register(prefix, viewset)
+        if issubclass(viewset, RecordViewSet):
+            register_record_viewset(viewset)
     app_urls.extend(getattr(module, "URLS", []))
 
 # Namespaced: DRF's route names ("item-detail") must not shadow the web pages' names.

@@ -8,7 +8,9 @@ traced to the code that produced it and recomputed when the algorithm changes:
 - ``cycling``: per-cycle capacities, efficiencies, energies and summaries of galvanostatic tests.
 - ``stripping``: overpotential, failure and short circuits of Li stripping/plating tests.
 - ``tga``: mass-loss temperatures, extrapolated onset and residue of thermogravimetry.
-- ``synthetic``: generators of realistic data for tests, benchmarks and demos.
+
+Generators of realistic synthetic data (for the demo, tests and benchmarks) are in
+``demo.synthetic``, outside the science packages.
 """
 
 from __future__ import annotations

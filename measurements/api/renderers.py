@@ -7,7 +7,7 @@ import io
 import polars as pl
 from rest_framework import renderers
 
-from lims.api.renderers import JSONRenderer
+from core.api.renderers import JSONRenderer
 
 
 def _frame(data) -> pl.DataFrame | None:

@@ -4,9 +4,9 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from lims.api.serializers import ChoiceField, ItemCodeField, ModelSerializer, Serializer
-from lims.models import Item
-from lims.validators import UNSTORABLE_MESSAGE, unstorable_paths
+from core.api.serializers import ChoiceField, ItemCodeField, ModelSerializer, Serializer
+from core.models import Item
+from core.validators import UNSTORABLE_MESSAGE, unstorable_paths
 from measurements import parsers
 from measurements.models import Measurement, MeasurementFile, Result, TemperatureSeries
 from measurements.services import EDITABLE

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lims.api.lineage_table import register_extra_columns
+from core.api.lineage_table import register_extra_columns
 from measurements.models import Result
 
 ROOM_TEMPERATURE_C = 25.0

@@ -16,11 +16,11 @@ from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from lims.api.base import ApiMixin, service_call
-from lims.api.conditional import ConditionalMixin
-from lims.api.parsers import FormParser, JSONParser, MultiPartParser
-from lims.api.renderers import JSONRenderer
-from lims.models import Item
+from core.api.base import ApiMixin, service_call
+from core.api.conditional import ConditionalMixin
+from core.api.parsers import FormParser, JSONParser, MultiPartParser
+from core.api.renderers import JSONRenderer
+from core.models import Item
 from measurements import filters, selectors, services
 from measurements.models import (
     CycleRow,

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import lims.validators
+import core.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -25,9 +25,9 @@ class Migration(migrations.Migration):
                 ('technique', models.CharField(choices=[('eis', 'Impedance (EIS)'), ('cycling', 'Galvanostatic cycling'), ('stripping', 'Li stripping/plating'), ('tga', 'Thermogravimetry (TGA)'), ('xrd', 'X-ray diffraction')], max_length=12)),
                 ('instrument', models.CharField(blank=True, choices=[('biologic_vmp', 'BioLogic VMP'), ('maccor_4300', 'Maccor 4300'), ('solartron_1260', 'Solartron 1260'), ('gamry', 'Gamry'), ('neware', 'Neware'), ('tga', 'TGA (TA / Mettler)'), ('xrd', 'Diffractometer'), ('other', 'Other')], max_length=20)),
                 ('temperature_c', models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(-100.0), django.core.validators.MaxValueValidator(1200.0)], verbose_name='temperature (°C)')),
-                ('thickness_um', models.FloatField(blank=True, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='sample thickness (µm)')),
-                ('area_cm2', models.FloatField(blank=True, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='electrode area (cm²)')),
-                ('active_mass_mg', models.FloatField(blank=True, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='active mass (mg)')),
+                ('thickness_um', models.FloatField(blank=True, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='sample thickness (µm)')),
+                ('area_cm2', models.FloatField(blank=True, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='electrode area (cm²)')),
+                ('active_mass_mg', models.FloatField(blank=True, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='active mass (mg)')),
                 ('eis_model', models.CharField(choices=[('auto', 'choose automatically'), ('R0-p(R1,CPE1)-CPE2', 'R0-p(R1,CPE1)-CPE2 (ceramic with grain boundary)'), ('L-R0-CPE', 'L-R0-CPE (thin membrane with lead inductance)')], default='auto', max_length=24, verbose_name='equivalent circuit')),
                 ('reference_cycle', models.PositiveIntegerField(default=1, help_text='for capacity retention')),
                 ('parser', models.CharField(blank=True, help_text='empty: detect from the file', max_length=30)),

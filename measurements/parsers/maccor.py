@@ -45,7 +45,10 @@ _REST_STATES = ("R", "O")
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
+    """Where a Maccor text export's table starts and what its columns are called (both Maccor
+    text layouts, the classic one here and the MIMS Client one of maccor_md)."""
+
     path: pathlib.Path
     header_line: int  # 1-based
     names: list[str]
@@ -98,7 +101,7 @@ def head_lines(path: pathlib.Path) -> tuple[list[str], str]:
     return text.splitlines(), encoding
 
 
-def _layout(path: pathlib.Path) -> _Layout:
+def _layout(path: pathlib.Path) -> Layout:
     lines, encoding = head_lines(path)
     for number, line in enumerate(lines[:200], start=1):
         fields = _header_fields(line)
@@ -107,7 +110,7 @@ def _layout(path: pathlib.Path) -> _Layout:
             while fields and not fields[-1]:
                 fields.pop()
             preamble = _preamble_fields(lines[: number - 1])
-            return _Layout(path, number, fields, sep, encoding, preamble)
+            return Layout(path, number, fields, sep, encoding, preamble)
     raise ParseError(
         "not a Maccor text export: no header line starting with 'Rec#' (with Cyc#, State)"
     )
@@ -126,7 +129,7 @@ class _Columns:
     milli: bool
 
 
-def _columns(layout: _Layout) -> _Columns:
+def _columns(layout: Layout) -> _Columns:
     def need(label: str, *names: str) -> int:
         found = layout.index(*names)
         if found is None:
@@ -154,7 +157,7 @@ def _col(index: int) -> str:
 
 
 def _read(
-    path: pathlib.Path, layout: _Layout, cols: _Columns, decimal_comma: bool, n_fields: int
+    path: pathlib.Path, layout: Layout, cols: _Columns, decimal_comma: bool, n_fields: int
 ) -> pl.DataFrame:
     wanted: dict[int, pl.DataType] = {
         cols.cycle: pl.Int64,
@@ -192,7 +195,7 @@ def _read(
     return frame.filter(~pl.all_horizontal(pl.all().is_null()))
 
 
-def _diagnose(path: pathlib.Path, layout: _Layout, numeric: dict[int, str]) -> None:
+def _diagnose(path: pathlib.Path, layout: Layout, numeric: dict[int, str]) -> None:
     """Turn a refused or incomplete table into an error naming the line."""
     start = layout.header_line + 1
     bad = first_ragged_line(
@@ -322,7 +325,7 @@ class MaccorParser:
         return self._canonical(frame, layout, cols, decimal_comma)
 
     def _check_complete(
-        self, path: pathlib.Path, layout: _Layout, cols: _Columns, frame: pl.DataFrame
+        self, path: pathlib.Path, layout: Layout, cols: _Columns, frame: pl.DataFrame
     ) -> None:
         required = [cols.cycle, cols.step, cols.time, cols.current, cols.voltage, cols.state]
         if any(frame.get_column(_col(i)).null_count() for i in required):
@@ -341,7 +344,7 @@ class MaccorParser:
             )
 
     def _canonical(
-        self, frame: pl.DataFrame, layout: _Layout, cols: _Columns, decimal_comma: bool
+        self, frame: pl.DataFrame, layout: Layout, cols: _Columns, decimal_comma: bool
     ) -> ParsedData:
         warnings = _state_warnings(frame, _col(cols.state))
         volts = _volts_scale(frame, cols)
@@ -377,7 +380,7 @@ class MaccorParser:
 
 
 def _expressions(
-    layout: _Layout, cols: _Columns, volts: float, time_expr: pl.Expr
+    layout: Layout, cols: _Columns, volts: float, time_expr: pl.Expr
 ) -> tuple[dict[str, pl.Expr], dict[str, str]]:
     amp = 1.0 if cols.milli else 1000.0  # A, Ah, Wh -> mA, mAh, mWh
     state = pl.col(_col(cols.state)).str.strip_chars()
@@ -404,7 +407,7 @@ def _expressions(
     return exprs, used
 
 
-def _check_times(data: pl.DataFrame, frame: pl.DataFrame, layout: _Layout, cols: _Columns) -> None:
+def _check_times(data: pl.DataFrame, frame: pl.DataFrame, layout: Layout, cols: _Columns) -> None:
     missing = data.get_column(c.TIME_S).is_null()
     if missing.any():
         bad = frame.get_column(_col(cols.time)).filter(missing).head(1).item()
@@ -419,14 +422,14 @@ def _check_times(data: pl.DataFrame, frame: pl.DataFrame, layout: _Layout, cols:
         raise ParseError(f"column '{layout.names[cols.time]}': cannot read time '{bad}'", line=line)
 
 
-def _first_data_fields(path: pathlib.Path, layout: _Layout) -> list[str]:
+def _first_data_fields(path: pathlib.Path, layout: Layout) -> list[str]:
     for number, line in iter_lines(path, layout.encoding):
         if number > layout.header_line and line.strip():
             return line.split(layout.separator)
     return []
 
 
-def _decimal_comma(layout: _Layout, first: list[str]) -> bool:
+def _decimal_comma(layout: Layout, first: list[str]) -> bool:
     """European-locale exports write ``3,4625``; decided from the first data line."""
     index = layout.index("Volts")
     if layout.separator == "," or index is None or index >= len(first):

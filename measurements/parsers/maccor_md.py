@@ -42,26 +42,10 @@ from ._common import (
 )
 from .base import ParsedData, ParseError, guard
 
-_HEAD = 64 * 1024
 _CYCLE = ("Cycle C", "Cycle P")
 _TIME = ("TestTime", "Test Time", "TestTime (min)", "Test Time (min)")
 _UNIT = re.compile(r"^(?P<name>.+?)\s*\[(?P<milli>m?)(?P<unit>Ah|Wh|A|V)\]$")
 _CLOCK_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S")
-
-
-@dataclass(frozen=True)
-class _Layout:
-    path: pathlib.Path
-    header_line: int  # 1-based
-    names: list[str]
-    encoding: str
-    preamble: dict[str, str]
-
-    def index(self, *candidates: str) -> int | None:
-        for name in candidates:
-            if name in self.names:
-                return self.names.index(name)
-        return None
 
 
 def _header_fields(line: str) -> list[str] | None:
@@ -90,12 +74,14 @@ def _preamble(lines: list[str]) -> dict[str, str]:
     return out
 
 
-def _layout(path: pathlib.Path) -> _Layout:
+def _layout(path: pathlib.Path) -> maccor.Layout:
     lines, encoding = maccor.head_lines(path)
     for number, line in enumerate(lines[:200], start=1):
         fields = _header_fields(line)
         if fields is not None:
-            return _Layout(path, number, fields, encoding, _preamble(lines[: number - 1]))
+            return maccor.Layout(
+                path, number, fields, "\t", encoding, _preamble(lines[: number - 1])
+            )
     raise ParseError(
         "not a Maccor text export: no header line starting with 'Rec' (with Cycle C, Md)"
     )
@@ -114,7 +100,7 @@ class _Columns:
     scale: dict[str, float]  # column name -> factor to mA, mAh, mWh, V
 
 
-def _unit_column(layout: _Layout, name: str, unit: str) -> tuple[int | None, float]:
+def _unit_column(layout: maccor.Layout, name: str, unit: str) -> tuple[int | None, float]:
     """Index of ``<name> [unit]`` or ``<name> [m<unit>]`` and its factor to milli-units
     (volts stay volts)."""
     for index, field in enumerate(layout.names):
@@ -127,7 +113,7 @@ def _unit_column(layout: _Layout, name: str, unit: str) -> tuple[int | None, flo
     return None, 1.0
 
 
-def _columns(layout: _Layout) -> _Columns:
+def _columns(layout: maccor.Layout) -> _Columns:
     def need(label: str, found: int | None) -> int:
         if found is None:
             raise ParseError(
@@ -156,7 +142,7 @@ def _col(index: int) -> str:
     return f"column_{index + 1}"
 
 
-def _first_data_line(layout: _Layout) -> tuple[int, list[str]]:
+def _first_data_line(layout: maccor.Layout) -> tuple[int, list[str]]:
     """(1-based number, fields) of the first data line: a blank line follows the header."""
     for number, line in iter_lines(layout.path, layout.encoding):
         if number > layout.header_line and line.strip():
@@ -164,7 +150,7 @@ def _first_data_line(layout: _Layout) -> tuple[int, list[str]]:
     return layout.header_line + 1, []
 
 
-def _decimal_comma(layout: _Layout, cols: _Columns, first: list[str]) -> bool:
+def _decimal_comma(layout: maccor.Layout, cols: _Columns, first: list[str]) -> bool:
     """``0,1377`` on European installs; decided from the first data line's voltage."""
     if cols.voltage >= len(first):
         return False
@@ -173,7 +159,7 @@ def _decimal_comma(layout: _Layout, cols: _Columns, first: list[str]) -> bool:
 
 
 def _read(
-    layout: _Layout, cols: _Columns, decimal_comma: bool, first: tuple[int, list[str]], clock
+    layout: maccor.Layout, cols: _Columns, decimal_comma: bool, first: tuple[int, list[str]], clock
 ) -> pl.DataFrame:
     first_line, first_fields = first
     wanted: dict[int, pl.DataType] = {
@@ -212,7 +198,7 @@ def _read(
     return frame.filter(~pl.all_horizontal(pl.all().is_null()))
 
 
-def _diagnose(layout: _Layout, numeric: dict[int, str], decimal_comma: bool) -> None:
+def _diagnose(layout: maccor.Layout, numeric: dict[int, str], decimal_comma: bool) -> None:
     start = layout.header_line + 1
     bad = first_ragged_line(
         layout.path,
@@ -235,7 +221,9 @@ def _diagnose(layout: _Layout, numeric: dict[int, str], decimal_comma: bool) -> 
         raise error
 
 
-def _check_complete(layout: _Layout, cols: _Columns, frame: pl.DataFrame, decimal_comma: bool):
+def _check_complete(
+    layout: maccor.Layout, cols: _Columns, frame: pl.DataFrame, decimal_comma: bool
+):
     required = [cols.cycle, cols.step, cols.time, cols.current, cols.voltage, cols.mode]
     if any(frame.get_column(_col(i)).null_count() for i in required):
         _diagnose(layout, {}, decimal_comma)
@@ -263,7 +251,7 @@ def _clock_seconds(frame: pl.DataFrame, clock: str) -> pl.Series | None:
     return None
 
 
-def _time_factor(frame: pl.DataFrame, layout: _Layout, cols: _Columns, clock: int | None):
+def _time_factor(frame: pl.DataFrame, layout: maccor.Layout, cols: _Columns, clock: int | None):
     """(seconds per TestTime unit, how it was decided).
 
     This layout writes minutes. The wall clock (``DPT Time``, whole seconds) confirms it: the

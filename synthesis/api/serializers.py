@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from lims.api.serializers import (
+from core.api.serializers import (
     DerivedFloatField,
     ItemCodeField,
     ItemSerializer,

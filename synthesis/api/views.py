@@ -10,9 +10,9 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 
-from lims.api.base import ApiMixin, RecordViewSet, ServiceWriteMixin, service_call
-from lims.api.conditional import ConditionalMixin
-from lims.api.serializers import MadeTogether
+from core.api.base import ApiMixin, RecordViewSet, ServiceWriteMixin, service_call
+from core.api.conditional import ConditionalMixin
+from core.api.serializers import MadeTogether
 from synthesis import defaults, filters, selectors, services
 from synthesis.models import (
     CathodeCoating,

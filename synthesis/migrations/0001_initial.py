@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import lims.validators
+import core.validators
 from django.db import migrations, models
 
 
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, unique=True)),
                 ('formula', models.CharField(blank=True, max_length=60)),
-                ('molar_mass_g_mol', models.FloatField(blank=True, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='molar mass (g/mol)')),
+                ('molar_mass_g_mol', models.FloatField(blank=True, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='molar mass (g/mol)')),
                 ('cas_number', models.CharField(blank=True, max_length=20, verbose_name='CAS number')),
                 ('notation_label', models.CharField(blank=True, max_length=20)),
             ],
@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('item_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to='lims.item')),
                 ('x_al', models.FloatField(default=0.5, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)], verbose_name='x in Li(1+x)Al(x)Ge(2-x)(PO4)3')),
-                ('target_mass_g', models.FloatField(default=10.0, validators=[lims.validators.GreaterThanZero()], verbose_name='target mass (g)')),
+                ('target_mass_g', models.FloatField(default=10.0, validators=[core.validators.GreaterThanZero()], verbose_name='target mass (g)')),
                 ('li_excess_pct', models.FloatField(default=10.0, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(100.0)], verbose_name='Li excess (%)')),
                 ('yield_g', models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0.0, 'Must not be negative.')], verbose_name='yield (g)')),
                 ('phase_result', models.CharField(blank=True, help_text='e.g. NASICON LAGP with minor AlPO4', max_length=200, verbose_name='phase (XRD)')),
@@ -51,15 +51,15 @@ class Migration(migrations.Migration):
             name='PelletSet',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('die_diameter_mm', models.FloatField(default=15.0, validators=[lims.validators.GreaterThanZero()], verbose_name='die diameter (mm)')),
-                ('pressing_pressure_t_cm2', models.FloatField(default=3.0, validators=[lims.validators.GreaterThanZero()], verbose_name='pressing pressure (t/cm²)')),
+                ('die_diameter_mm', models.FloatField(default=15.0, validators=[core.validators.GreaterThanZero()], verbose_name='die diameter (mm)')),
+                ('pressing_pressure_t_cm2', models.FloatField(default=3.0, validators=[core.validators.GreaterThanZero()], verbose_name='pressing pressure (t/cm²)')),
                 ('pretreatment_temperature_c', models.FloatField(blank=True, default=400.0, null=True, validators=[django.core.validators.MinValueValidator(20.0), django.core.validators.MaxValueValidator(1300.0)], verbose_name='pretreatment (°C)')),
-                ('pretreatment_dwell_h', models.FloatField(blank=True, default=2.0, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='pretreatment dwell (h)')),
-                ('pretreatment_ramp_c_min', models.FloatField(blank=True, default=3.0, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='pretreatment ramp (°C/min)')),
+                ('pretreatment_dwell_h', models.FloatField(blank=True, default=2.0, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='pretreatment dwell (h)')),
+                ('pretreatment_ramp_c_min', models.FloatField(blank=True, default=3.0, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='pretreatment ramp (°C/min)')),
                 ('sintering_temperature_c', models.FloatField(default=900.0, validators=[django.core.validators.MinValueValidator(500.0), django.core.validators.MaxValueValidator(1300.0)], verbose_name='sintering temperature (°C)')),
-                ('sintering_dwell_h', models.FloatField(default=8.0, validators=[lims.validators.GreaterThanZero()], verbose_name='sintering dwell (h)')),
-                ('sintering_ramp_c_min', models.FloatField(default=5.0, validators=[lims.validators.GreaterThanZero()], verbose_name='sintering ramp (°C/min)')),
-                ('theoretical_density_g_cm3', models.FloatField(default=3.47, validators=[lims.validators.GreaterThanZero()], verbose_name='theoretical density (g/cm³)')),
+                ('sintering_dwell_h', models.FloatField(default=8.0, validators=[core.validators.GreaterThanZero()], verbose_name='sintering dwell (h)')),
+                ('sintering_ramp_c_min', models.FloatField(default=5.0, validators=[core.validators.GreaterThanZero()], verbose_name='sintering ramp (°C/min)')),
+                ('theoretical_density_g_cm3', models.FloatField(default=3.47, validators=[core.validators.GreaterThanZero()], verbose_name='theoretical density (g/cm³)')),
                 ('sintered_on', models.DateField(blank=True, null=True)),
                 ('batch', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='pellet_sets', to='synthesis.lagpbatch')),
             ],
@@ -71,9 +71,9 @@ class Migration(migrations.Migration):
             name='Pellet',
             fields=[
                 ('item_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to='lims.item')),
-                ('diameter_mm', models.FloatField(blank=True, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='sintered diameter (mm)')),
-                ('thickness_mm', models.FloatField(blank=True, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='thickness after polishing (mm)')),
-                ('mass_mg', models.FloatField(blank=True, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='mass (mg)')),
+                ('diameter_mm', models.FloatField(blank=True, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='sintered diameter (mm)')),
+                ('thickness_mm', models.FloatField(blank=True, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='thickness after polishing (mm)')),
+                ('mass_mg', models.FloatField(blank=True, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='mass (mg)')),
                 ('pellet_set', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='pellets', to='synthesis.pelletset')),
             ],
             bases=('lims.item',),
@@ -97,7 +97,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('role', models.CharField(choices=[('li', 'Li source (Li2CO3)'), ('al', 'Al source (Al(NO3)3·9H2O)'), ('ge', 'Ge source (GeO2)'), ('p', 'P source (NH4H2PO4)')], max_length=2)),
-                ('planned_mass_g', models.FloatField(validators=[lims.validators.GreaterThanZero()], verbose_name='planned (g)')),
+                ('planned_mass_g', models.FloatField(validators=[core.validators.GreaterThanZero()], verbose_name='planned (g)')),
                 ('weighed_mass_g', models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0.0, 'Must not be negative.')], verbose_name='weighed (g)')),
                 ('batch', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='precursors', to='synthesis.lagpbatch')),
                 ('reagent_lot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='synthesis.reagentlot')),
@@ -141,7 +141,7 @@ class Migration(migrations.Migration):
                 ('item_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to='lims.item')),
                 ('molar_ratio', models.CharField(default='10:1:4', help_text='PEO:LiFSI:Pyr14FSI as mol EO units : salt : IL', max_length=40)),
                 ('benzophenone_wt_pct', models.FloatField(default=5.0, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(50.0)], verbose_name='benzophenone (wt% of PEO)')),
-                ('thickness_um', models.FloatField(blank=True, null=True, validators=[lims.validators.GreaterThanZero()], verbose_name='thickness (µm)')),
+                ('thickness_um', models.FloatField(blank=True, null=True, validators=[core.validators.GreaterThanZero()], verbose_name='thickness (µm)')),
                 ('uv_crosslinked', models.BooleanField(default=True, verbose_name='UV crosslinked')),
                 ('benzophenone_lot', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='synthesis.reagentlot', verbose_name='benzophenone lot')),
                 ('lifsi_lot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='synthesis.reagentlot', verbose_name='LiFSI lot')),
@@ -157,8 +157,8 @@ class Migration(migrations.Migration):
             name='ElectrodeDisk',
             fields=[
                 ('item_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to='lims.item')),
-                ('diameter_mm', models.FloatField(default=12.0, validators=[lims.validators.GreaterThanZero()], verbose_name='diameter (mm)')),
-                ('active_loading_mg_cm2', models.FloatField(default=2.7, validators=[lims.validators.GreaterThanZero()], verbose_name='active-material loading (mg/cm²)')),
+                ('diameter_mm', models.FloatField(default=12.0, validators=[core.validators.GreaterThanZero()], verbose_name='diameter (mm)')),
+                ('active_loading_mg_cm2', models.FloatField(default=2.7, validators=[core.validators.GreaterThanZero()], verbose_name='active-material loading (mg/cm²)')),
                 ('coating', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disks', to='synthesis.cathodecoating')),
             ],
             options={

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import lims.validators
+import core.validators
 from django.db import migrations, models
 
 
@@ -35,8 +35,8 @@ class Migration(migrations.Migration):
             name='MembranePiece',
             fields=[
                 ('item_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to='lims.item')),
-                ('diameter_mm', models.FloatField(default=16.0, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(100.0)], verbose_name='diameter (mm)')),
-                ('measured_thickness_um', models.FloatField(blank=True, help_text="if measured on the piece; otherwise the membrane's", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='thickness (µm)')),
+                ('diameter_mm', models.FloatField(default=16.0, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(100.0)], verbose_name='diameter (mm)')),
+                ('measured_thickness_um', models.FloatField(blank=True, help_text="if measured on the piece; otherwise the membrane's", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='thickness (µm)')),
             ],
             options={
                 'verbose_name': 'SPE membrane piece',
@@ -55,22 +55,22 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='cathodecoating',
             name='active_mass_g',
-            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='active material used (g)'),
+            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='active material used (g)'),
         ),
         migrations.AddField(
             model_name='cathodecoating',
             name='binder_mass_g',
-            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='binder used (g)'),
+            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='binder used (g)'),
         ),
         migrations.AddField(
             model_name='cathodecoating',
             name='carbon_mass_g',
-            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='carbon used (g)'),
+            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='carbon used (g)'),
         ),
         migrations.AddField(
             model_name='cathodecoating',
             name='solvent_mass_g',
-            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='solvent used (g)'),
+            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='solvent used (g)'),
         ),
         migrations.AddField(
             model_name='chemical',
@@ -85,12 +85,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='ilebatch',
             name='litfsi_mass_g',
-            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='LiTFSI used (g)'),
+            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='LiTFSI used (g)'),
         ),
         migrations.AddField(
             model_name='ilebatch',
             name='pyr14fsi_mass_g',
-            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='Pyr14FSI used (g)'),
+            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='Pyr14FSI used (g)'),
         ),
         migrations.AddField(
             model_name='pelletset',
@@ -110,22 +110,22 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='spemembrane',
             name='benzophenone_mass_g',
-            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='benzophenone used (g)'),
+            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='benzophenone used (g)'),
         ),
         migrations.AddField(
             model_name='spemembrane',
             name='lifsi_mass_g',
-            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='LiFSI used (g)'),
+            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='LiFSI used (g)'),
         ),
         migrations.AddField(
             model_name='spemembrane',
             name='peo_mass_g',
-            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='PEO used (g)'),
+            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='PEO used (g)'),
         ),
         migrations.AddField(
             model_name='spemembrane',
             name='pyr14fsi_mass_g',
-            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[lims.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='Pyr14FSI used (g)'),
+            field=models.FloatField(blank=True, help_text="weighed in; taken from the lot's quantity", null=True, validators=[core.validators.GreaterThanZero(), django.core.validators.MaxValueValidator(10000.0)], verbose_name='Pyr14FSI used (g)'),
         ),
         migrations.AddConstraint(
             model_name='reagentlot',

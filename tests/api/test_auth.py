@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.authtoken.models import Token
 
-from lims.models import AuditEvent
+from core.models import AuditEvent
 from synthesis.models import Chemical, ReagentLot
 from tests import factories
 

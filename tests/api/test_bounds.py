@@ -8,7 +8,7 @@ from django.apps import apps
 from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
 
-from lims.validators import MaxJsonSize
+from core.validators import MaxJsonSize
 
 APPS = ("lims", "synthesis", "cells", "measurements")
 
@@ -69,7 +69,7 @@ JSON = [(n, f) for n, f in _editable_fields() if isinstance(f, models.JSONField)
 @pytest.mark.parametrize("name, field", NUMBERS, ids=[n for n, _ in NUMBERS])
 def test_every_number_a_user_writes_has_an_upper_bound(name, field):
     bounds = _declared(field, MaxValueValidator)
-    assert bounds, f"{name} has no MaxValueValidator (lims.validators.at_most)"
+    assert bounds, f"{name} has no MaxValueValidator (core.validators.at_most)"
     assert bounds[0].limit_value <= 1e9
 
 

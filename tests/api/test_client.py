@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from lims.api.tokens import token_rotate
+from core.api.tokens import token_rotate
 from lims.client import ApiError, Client
 
 
 @pytest.fixture
 def lims(transactional_db, live_server, django_user_model):
     """A notebook's client; the data is committed so the server thread sees it."""
-    from lims.demo import load_demo
+    from demo.records import load_demo
 
     user = django_user_model.objects.create_user("nb", password="pw-nb-12345", is_staff=True)
     load_demo(user)
@@ -53,7 +53,7 @@ def test_errors_raise_with_the_body(lims):
 
 
 def test_upload_waits_for_the_result_and_cycling_returns_the_per_cycle_table(lims, tmp_path):
-    from measurements.parsers.synthetic import write_maccor_cycling
+    from demo.synthetic.files import write_maccor_cycling
 
     cell = lims.cells(notation="Li|ILE/SPE/LAGP/ILE|NCM811").iloc[0]
     path = write_maccor_cycling(

@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from lims.api.tokens import token_rotate
-from lims.services import item_update
+from core.api.tokens import token_rotate
+from core.services import item_update
 from synthesis.models import Pellet
 from tests import factories
 

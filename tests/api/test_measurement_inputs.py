@@ -187,7 +187,7 @@ def test_an_unknown_raw_file_is_a_json_404(api, db):
 def test_data_and_cycles_read_with_a_token(
     viewer_api, api, tmp_path, django_capture_on_commit_callbacks
 ):
-    from measurements.parsers.synthetic import write_maccor_cycling
+    from demo.synthetic.files import write_maccor_cycling
 
     cell = factories.full_cell()
     path = write_maccor_cycling(

@@ -7,11 +7,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
-from measurements import exports
+from demo.synthetic import exports
+from demo.synthetic import spectra as syn
+from demo.synthetic.files import write_maccor_cycling
 from measurements.analysis import eis
-from measurements.analysis import synthetic as syn
 from measurements.models import Measurement, RawFile, Result
-from measurements.parsers.synthetic import write_maccor_cycling
 from synthesis.services import pellets_measure
 from tests import factories
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from lims.services import record_save
+from core.services import record_save
 from synthesis.models import CathodeCoating, Chemical, IleBatch, SpeMembrane
 from synthesis.services import electrode_disks_create, pellet_set_create
 from tests import factories

@@ -9,8 +9,8 @@ import pytest
 from django.forms.models import model_to_dict
 
 from cells.models import Cell
-from lims.models import AuditEvent, CodeCounter, Item, LineageEdge
-from lims.services import set_steps
+from core.models import AuditEvent, CodeCounter, Item, LineageEdge
+from core.services import set_steps
 from synthesis.models import (
     CathodeCoating,
     ElectrodeDisk,
@@ -480,7 +480,7 @@ def test_bad_input_is_400_naming_the_field_and_nothing_is_written(api, parts, ca
 
 def test_a_lineage_cycle_is_refused(api, parts):
     """A lot recorded as made from a cell (say, recycled lithium) cannot go into that cell."""
-    from lims.services import link
+    from core.services import link
 
     cell = factories.full_cell(li=parts["li"], pellet=parts["pellet"], disk=parts["disk"])
     recycled = factories.reagent_lot("Lithium foil", "Li", "Li")

@@ -45,7 +45,7 @@ def test_the_schema_states_the_bounds_the_validators_apply(db):
         "type": "number",
         "format": "double",
         "minimum": 0,
-        "exclusiveMinimum": True,  # lims.validators.greater_than_zero
+        "exclusiveMinimum": True,  # core.validators.greater_than_zero
         "maximum": 50.0,
         "nullable": True,
         "title": "Thickness after polishing (mm)",
@@ -80,8 +80,8 @@ def test_a_steps_schema_says_what_each_kind_of_step_needs(db):
 
 def test_examples_name_demo_records(demo):
     from cells.models import Cell
-    from lims.demo import EXAMPLE_CODES, EXAMPLE_NAMES
-    from lims.models import Item
+    from core.models import Item
+    from demo.records import EXAMPLE_CODES, EXAMPLE_NAMES
     from synthesis.models import Chemical
 
     schema = _schema()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.files import File
 
-from lims.api.tokens import token_rotate
+from core.api.tokens import token_rotate
 from lims.celery import app as celery_app
 
 pytestmark = pytest.mark.skipif(
@@ -44,8 +44,8 @@ def _demo_records(user, folder: Path) -> str:
     MEAS-0002 to upload files to and MEAS-0003 to delete, so that MEAS-0001 keeps its data.
     The SHA-256 of MEAS-0001's raw file."""
     from cells.models import Cell
-    from lims.demo import load_demo
-    from measurements.parsers.synthetic import write_maccor_cycling
+    from demo.records import load_demo
+    from demo.synthetic.files import write_maccor_cycling
     from measurements.services import measurement_create
 
     load_demo(user)
@@ -65,7 +65,7 @@ def _demo_records(user, folder: Path) -> str:
 def test_the_api_keeps_its_schema_under_generated_requests(
     transactional_db, live_server, django_user_model, tmp_path, capsys
 ):
-    # The demo data and user the schema's examples name (`lims.demo.EXAMPLE_CODES`).
+    # The demo data and user the schema's examples name (`demo.records.EXAMPLE_CODES`).
     user = django_user_model.objects.create_user("demo", password="pw-fuzz-12345", is_staff=True)
     raw_sha = _demo_records(user, tmp_path)
     token = token_rotate(user).key

@@ -10,9 +10,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework import serializers
 
-from lims.api.serializers import ItemCodeField
-from lims.models import AuditEvent, Item
-from lims.validators import UNSTORABLE_MESSAGE
+from core.api.serializers import ItemCodeField
+from core.models import AuditEvent, Item
+from core.validators import UNSTORABLE_MESSAGE
 from measurements.models import Measurement, RawFile
 from synthesis.api.serializers import ElectrodeDiskSetSerializer
 from synthesis.models import PelletSet
@@ -351,7 +351,7 @@ def test_a_blocked_delete_lists_the_measurements_that_block_it(api, db):
 def test_database_errors_are_answered_without_the_databases_words(rf, caplog):
     from django.db import DataError, IntegrityError
 
-    from lims.api.exceptions import exception_handler
+    from core.api.exceptions import exception_handler
 
     leak = 'duplicate key value violates unique constraint "synthesis_chemical_name_key"'
     response = exception_handler(IntegrityError(leak), {})

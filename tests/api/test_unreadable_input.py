@@ -9,7 +9,7 @@ import json
 import pytest
 from django.test.client import encode_multipart
 
-from lims.input_checks import TRUNCATED
+from core.input_checks import TRUNCATED
 from measurements.models import Measurement, RawFile
 from synthesis.models import ReagentLot
 from tests import factories
@@ -182,7 +182,7 @@ def test_an_upload_whose_connection_ends_early_is_400_on_a_real_server(
     import socket
     from urllib.parse import urlparse
 
-    from lims.api.tokens import token_rotate
+    from core.api.tokens import token_rotate
 
     user = django_user_model.objects.create_user("up", password="pw-up-12345", is_staff=True)
     pellet = factories.pellets(count=1)[0]

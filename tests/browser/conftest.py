@@ -60,8 +60,8 @@ def logged_in(page, staff):
 def lots(staff):
     """The demo study's reagent lots (chemicals and lots only: the records are made in the
     browser from blank forms), keyed by formula."""
-    from lims.audit import acting_as
-    from lims.demo import _lots
+    from core.audit import acting_as
+    from demo.records import _lots
 
     with acting_as(staff):
         return _lots(staff)

@@ -173,9 +173,9 @@ def test_chemical_lot_batch_with_calculator_and_steps_then_pellets_measured(logg
 
 
 def test_membrane_ile_cathode_disks_two_cells_and_a_measurement(logged_in, lots, tmp_path):
-    from measurements import exports
+    from demo.synthetic import exports
+    from demo.synthetic import spectra as syn
     from measurements.analysis import eis
-    from measurements.analysis import synthetic as syn
     from tests import factories
 
     page = logged_in

@@ -3,7 +3,7 @@
 import pytest
 
 from cells.models import Cell
-from lims.models import LineageEdge
+from core.models import LineageEdge
 from tests import factories
 from tests.synthesis.test_views import formset
 

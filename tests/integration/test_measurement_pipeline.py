@@ -4,9 +4,9 @@ database (PostgreSQL in CI)."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from measurements import exports
+from demo.synthetic import exports
+from demo.synthetic import spectra as syn
 from measurements.analysis import eis
-from measurements.analysis import synthetic as syn
 from measurements.models import Measurement, Result
 from synthesis.services import pellets_measure
 from tests import factories

@@ -11,8 +11,8 @@ import pytest
 from django.core.files import File
 from django.db import connection
 
+from demo.synthetic.files import write_maccor_cycling
 from measurements.models import CycleRow, Measurement, Result
-from measurements.parsers.synthetic import write_maccor_cycling
 from measurements.services import measurement_create
 from tests import factories
 from tests.integration.conftest import wait_for

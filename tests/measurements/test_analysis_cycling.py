@@ -14,7 +14,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from measurements.analysis import AnalysisError, cycling, synthetic
+from demo.synthetic import spectra as synthetic
+from measurements.analysis import AnalysisError, cycling
 from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
 MASS_G = synthetic.PAPER_ACTIVE_MASS_G

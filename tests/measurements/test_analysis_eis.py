@@ -15,7 +15,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from measurements.analysis import AnalysisError, eis, synthetic
+from demo.synthetic import spectra as synthetic
+from measurements.analysis import AnalysisError, eis
 from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
 IMPEDANCE_FILES = INSTRUMENT_FILES / "impedance.py"

@@ -10,7 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from measurements.analysis import AnalysisError, stripping, synthetic
+from demo.synthetic import spectra as synthetic
+from measurements.analysis import AnalysisError, stripping
 
 BARE = "Li|LAGP|Li"
 ILE = "Li|ILE/LAGP/ILE|Li"

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from measurements.analysis import AnalysisError, synthetic, temperature
+from demo.synthetic import spectra as synthetic
+from measurements.analysis import AnalysisError, temperature
 
 LAGP_TEMPERATURES_C = np.arange(20.0, 81.0, 10.0)
 SPE_TEMPERATURES_C = np.array([25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0])

@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from measurements.analysis import AnalysisError, synthetic, tga
+from demo.synthetic import spectra as synthetic
+from measurements.analysis import AnalysisError, tga
 
 
 def test_spe_onset_is_215_c():

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from benchmarks import eis_fit as bench
-from measurements.analysis import AnalysisError, eis, linkk, synthetic
+from demo.synthetic import spectra as synthetic
+from measurements.analysis import AnalysisError, eis, linkk
 from measurements.analysis.circuits import parse_circuit
 from measurements.parsers import parse_file
 from tests.instrument_files import instrument_file

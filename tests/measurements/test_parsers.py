@@ -14,6 +14,7 @@ import random
 import polars as pl
 import pytest
 
+from demo.synthetic.files import write_maccor_cycling
 from measurements import canonical as c
 from measurements.parsers import (
     PARSERS,
@@ -26,7 +27,6 @@ from measurements.parsers import (
 )
 from measurements.parsers import generic_csv as generic
 from measurements.parsers._common import KIND_COLUMNS
-from measurements.parsers.synthetic import write_maccor_cycling
 from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
 FILES = INSTRUMENT_FILES

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from measurements import exports, services
+from demo.synthetic import exports
+from demo.synthetic import spectra as syn
+from demo.synthetic.files import write_maccor_cycling
+from measurements import services
 from measurements.analysis import eis
-from measurements.analysis import synthetic as syn
 from measurements.models import CycleRow, Measurement, RawFile, Result, TemperatureSeries
-from measurements.parsers.synthetic import write_maccor_cycling
 from synthesis.services import pellets_measure
 from tests import factories
 from tests.instrument_files import ROOT as INSTRUMENT_FILES

@@ -9,9 +9,9 @@ import math
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from demo.synthetic.files import write_maccor_cycling
 from measurements import services
 from measurements.models import CycleRow, Measurement, Result, TemperatureSeries
-from measurements.parsers.synthetic import write_maccor_cycling
 from synthesis.services import pellets_measure
 from tests import factories
 from tests.instrument_files import instrument_file

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from lims.models import AuditEvent
-from lims.services import allocate_code
+from core.models import AuditEvent
+from core.services import allocate_code
+from demo.synthetic import spectra as synthetic
 from measurements import services
-from measurements.analysis import synthetic, temperature
+from measurements.analysis import temperature
 from measurements.models import Measurement, Result, SeriesPointOverride, TemperatureSeries
 from synthesis.services import pellets_measure
 from tests import factories

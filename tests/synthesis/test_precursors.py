@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from lims.models import LineageEdge
+from core.models import LineageEdge
 from synthesis import chemistry
 from synthesis.forms import follow_calculator
 from synthesis.models import LagpBatch

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from lims.models import AuditEvent
+from core.models import AuditEvent
 from synthesis import chemistry
 from synthesis.models import LotUse, ReagentLot, SpeMembrane
 from synthesis.services import chemical_save, lagp_batch_save, reagent_record_save
@@ -98,7 +98,7 @@ def test_every_use_shows_in_the_lots_history(spe_lots):
 
 
 def test_the_quantity_of_a_used_lot_cannot_drop_below_what_was_used(spe_lots):
-    from lims.services import record_save
+    from core.services import record_save
 
     _membrane(spe_lots)
     with pytest.raises(ValidationError) as refused:

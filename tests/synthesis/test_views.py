@@ -2,7 +2,7 @@
 
 import pytest
 
-from lims.models import Item, LineageEdge
+from core.models import Item, LineageEdge
 from synthesis.models import LagpBatch, Pellet, SpeMembrane
 from tests import factories
 

@@ -1,0 +1,107 @@
+from django import forms
+from django.contrib import admin
+
+from .models import AuditEvent, CodeCounter, Item, LineageEdge, ProcessStep
+from .selectors import is_ancestor
+from .services import allocate_code, link
+
+
+class ProcessStepInline(admin.TabularInline):
+    model = ProcessStep
+    extra = 0
+
+
+class ParentEdgeInline(admin.TabularInline):
+    model = LineageEdge
+    fk_name = "child"
+    extra = 0
+    raw_id_fields = ("parent",)
+    verbose_name_plural = "made from"
+
+
+class ItemAdmin(admin.ModelAdmin):
+    """Base admin for every kind of item; codes are allocated by the services, not typed."""
+
+    list_display = ("code", "created_at", "created_by")
+    search_fields = ("code", "notes")
+    readonly_fields = ("code", "kind", "created_at", "updated_at", "created_by")
+    inlines = [ProcessStepInline, ParentEdgeInline]
+    list_per_page = 50
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.kind = obj.KIND
+            obj.created_by = request.user
+            obj.code = allocate_code(obj.CODE_PREFIX)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Item)
+class AnyItemAdmin(admin.ModelAdmin):
+    list_display = ("code", "kind", "created_at", "created_by")
+    list_filter = ("kind",)
+    search_fields = ("code",)
+    readonly_fields = ("code", "kind", "created_at", "updated_at", "created_by")
+    inlines = [ParentEdgeInline]
+
+    def has_add_permission(self, request):
+        return False  # items are added as a concrete kind
+
+
+class LineageEdgeForm(forms.ModelForm):
+    class Meta:
+        model = LineageEdge
+        fields = ["parent", "child", "role", "amount", "amount_unit"]
+
+    def clean(self):
+        data = super().clean()
+        parent, child = data.get("parent"), data.get("child")
+        if parent and child and parent != child and is_ancestor(child.pk, parent.pk):
+            raise forms.ValidationError(
+                f"{parent.code} descends from {child.code}: this link would make a cycle."
+            )
+        return data
+
+
+@admin.register(LineageEdge)
+class LineageEdgeAdmin(admin.ModelAdmin):
+    form = LineageEdgeForm
+    list_display = ("parent", "child", "role", "amount", "amount_unit")
+    list_filter = ("role",)
+    search_fields = ("parent__code", "child__code")
+    raw_id_fields = ("parent", "child")
+
+    def save_model(self, request, obj, form, change):
+        # Through the service too: it re-checks under the graph lock.
+        link(obj.parent, obj.child, role=obj.role, amount=obj.amount, amount_unit=obj.amount_unit)
+
+
+@admin.register(ProcessStep)
+class ProcessStepAdmin(admin.ModelAdmin):
+    list_display = ("item", "position", "kind", "temperature_c", "duration_min")
+    list_filter = ("kind",)
+    search_fields = ("item__code",)
+    raw_id_fields = ("item",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "user", "action", "model", "object_repr")
+    list_filter = ("action", "model")
+    search_fields = ("object_repr", "object_pk")
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CodeCounter)
+class CodeCounterAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "last_number")
+    readonly_fields = ("prefix", "last_number")

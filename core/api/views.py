@@ -1,0 +1,218 @@
+"""Generic endpoints across all kinds: the item registry, lineage, lineage tables, tokens."""
+
+from __future__ import annotations
+
+import django_filters as df
+from django.http import HttpRequest
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core import selectors
+from core.audit import acting_as
+from core.filters import ItemFilterSet
+from core.models import Item, ItemKind
+
+from . import lineage_table, tokens
+from .base import ApiMixin, CodeLookupMixin, record_viewsets
+from .schema import AutoSchema
+from .serializers import (
+    ItemSerializer,
+    LineageQuerySerializer,
+    LineageRowSerializer,
+    TokenSerializer,
+)
+
+
+class ItemFilter(ItemFilterSet):
+    kind = df.ChoiceFilter(choices=ItemKind.choices)
+
+    class Meta:
+        model = Item
+        fields = []
+
+
+def _kind_serializers() -> dict[str, type]:
+    # Called while the schema is generated, when every app has registered its viewsets.
+    return {kind: vs.serializer_class for kind, vs in sorted(record_viewsets().items())}
+
+
+class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Every tracked item, whatever its kind: find codes (`?q=PEL`, `?kind=pellet`,
+    `?ancestor=LAGP-0001`), read one with all its fields, walk its lineage."""
+
+    queryset = Item.objects.select_related("created_by")
+    serializer_class = ItemSerializer
+    filterset_class = ItemFilter
+    ordering_fields = ["code", "kind", "created_at", "updated_at"]
+    ordering = ["code"]
+
+    @extend_schema(
+        responses=PolymorphicProxySerializer(
+            component_name="AnyItem",
+            serializers=_kind_serializers,
+            resource_type_field_name="kind",
+        )
+    )
+    def retrieve(self, request: HttpRequest, *args, **kwargs) -> Response:
+        """One item with the fields of its kind (the same body as its kind's endpoint)."""
+        item = self.get_object()
+        viewset = record_viewsets().get(item.kind)
+        if viewset is None:  # a kind whose app has no API yet
+            return Response(ItemSerializer(item, context=self.get_serializer_context()).data)
+        record = viewset.queryset.get(pk=item.pk)
+        return Response(
+            viewset.serializer_class(record, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(parameters=[LineageQuerySerializer], responses=LineageRowSerializer(many=True))
+    @action(detail=True, filter_backends=[], pagination_class=None)
+    def lineage(self, request: HttpRequest, *args, **kwargs) -> Response:
+        """What the item was made from (`direction=ancestors`) or went into (`descendants`),
+        at any depth or up to `depth` edges, nearest first; one database query."""
+        item = self.get_object()
+        query = LineageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.lineage(
+            item.pk, query.validated_data["direction"], query.validated_data.get("depth")
+        )
+        return Response(LineageRowSerializer(rows, many=True).data)
+
+
+TABLE_RESPONSE = {
+    "type": "object",
+    "required": ["count", "next", "previous", "columns", "results"],
+    "properties": {
+        "count": {"type": "integer"},
+        "next": {"type": "string", "format": "uri", "nullable": True},
+        "previous": {"type": "string", "format": "uri", "nullable": True},
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "results": {
+            "type": "array",
+            "items": {"type": "object", "additionalProperties": {}},
+            "description": "one object per row, keyed by `columns`",
+        },
+    },
+}
+
+_FILTER_TYPES = {
+    df.NumberFilter: OpenApiTypes.NUMBER,
+    df.BooleanFilter: OpenApiTypes.BOOL,
+}
+
+
+def _filter_parameter(prefix: str, name: str, filter_, description: str) -> OpenApiParameter:
+    kind = next((t for cls, t in _FILTER_TYPES.items() if isinstance(filter_, cls)), None)
+    choices = getattr(filter_, "extra", {}).get("choices")
+    return OpenApiParameter(
+        f"{prefix}{name}",
+        kind or OpenApiTypes.STR,
+        description=f"{description}: {filter_.label or name}",
+        enum=[value for value, _label in choices] if choices else None,
+    )
+
+
+class LineageTableSchema(AutoSchema):
+    """The table's filters come from the registered kinds, known only once apps registered."""
+
+    def get_override_parameters(self):
+        viewsets = record_viewsets()
+        params = [
+            OpenApiParameter(
+                "root_kind",
+                OpenApiTypes.STR,
+                enum=sorted(viewsets),
+                description="the kind of item each row is (default: cell)",
+            )
+        ]
+        root_filters: dict[str, OpenApiParameter] = {}
+        for kind, viewset in sorted(viewsets.items()):
+            for name, filter_ in viewset.filterset_class.base_filters.items():
+                root_filters.setdefault(
+                    name, _filter_parameter("", name, filter_, "rows (of kinds that have it)")
+                )
+                params.append(
+                    _filter_parameter(
+                        f"{kind}{lineage_table.ANCESTOR_SEPARATOR}",
+                        name,
+                        filter_,
+                        f"rows descending from a {ItemKind(kind).label} with",
+                    )
+                )
+        return [*params, *root_filters.values()]
+
+
+class LineageTableView(ApiMixin, GenericAPIView):
+    """Rows of one kind (cells by default) with the columns of their ancestors: e.g.
+    `?pellet__sintering_temperature_c=900` gives every cell descending from a pellet sintered
+    at 900 °C with the pellet's, the powder batch's, the membrane's... data. `?format=csv` for
+    a CSV table; filters without a prefix are the row kind's list filters."""
+
+    schema = LineageTableSchema()
+    filter_backends: list = []  # the filters are applied by lineage_table, per kind
+
+    @extend_schema(responses={200: OpenApiResponse(response=TABLE_RESPONSE)})
+    def get(self, request: HttpRequest) -> Response:
+        viewsets = record_viewsets()
+        kind = request.query_params.get("root_kind") or ItemKind.CELL
+        if kind not in viewsets:
+            raise ValidationError({"root_kind": [f"Choose one of: {', '.join(sorted(viewsets))}."]})
+        roots = lineage_table.filter_roots(kind, request.query_params, viewsets, request)
+        page = self.paginate_queryset(roots)
+        return Response(
+            {
+                "count": self.paginator.page.paginator.count,
+                "next": self.paginator.get_next_link(),
+                "previous": self.paginator.get_previous_link(),
+                "columns": lineage_table.columns(kind, viewsets),
+                "results": lineage_table.rows(kind, page, viewsets, request),
+            }
+        )
+
+
+class TokenView(ApiMixin, APIView):
+    """Your API token. Any logged-in account may make one (read-only accounts read with it)."""
+
+    permission_classes = [IsAuthenticated]
+    filter_backends: list = []
+
+    @extend_schema(request=None, responses={201: TokenSerializer})
+    def post(self, request: HttpRequest) -> Response:
+        """Create a token, or replace the current one (which stops working at once)."""
+        with acting_as(request.user):
+            token = tokens.token_rotate(request.user)
+        data = {
+            "token": token.key,
+            "username": request.user.get_username(),
+            "created": token.created,
+        }
+        return Response(TokenSerializer(data).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: HttpRequest) -> Response:
+        """Revoke your token."""
+        with acting_as(request.user):
+            tokens.token_revoke(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UnknownEndpoint(ApiMixin, APIView):
+    """Any other URL under /api/: a JSON 404 for scripts, rather than the site's HTML page."""
+
+    permission_classes = [AllowAny]
+    schema = None  # not an endpoint
+
+    def initial(self, request: HttpRequest, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        raise NotFound("No such API endpoint; /api/ lists them.")

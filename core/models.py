@@ -1,0 +1,369 @@
+"""Shared core: the item registry, the lineage graph, process steps and the audit log.
+
+Every physical thing the lab tracks (reagent lot, powder batch, pellet, membrane, ILE batch,
+coating, electrode disk, cell) is an `Item` (multi-table inheritance), so lineage is one graph
+across all kinds, stored as `LineageEdge` rows and walked with one recursive SQL query.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.expressions import Combinable
+from django.urls import reverse
+
+from .validators import NOTES_MAX_LENGTH, at_least, at_most, greater_than_zero, max_length
+
+
+class ItemKind(models.TextChoices):
+    REAGENT_LOT = "reagent_lot", "Reagent lot"
+    LAGP_BATCH = "lagp_batch", "LAGP powder batch"
+    PELLET = "pellet", "LAGP pellet"
+    SPE_MEMBRANE = "spe_membrane", "SPE membrane"
+    MEMBRANE_PIECE = "membrane_piece", "SPE membrane piece"
+    ILE_BATCH = "ile_batch", "ILE batch"
+    CATHODE_COATING = "cathode_coating", "Cathode coating"
+    ELECTRODE_DISK = "electrode_disk", "Electrode disk"
+    CELL = "cell", "Cell"
+
+
+class VersionedModel(models.Model):
+    """A record whose version number every save raises, so a form or an API client that read
+    version n can tell that someone saved the record since (optimistic concurrency)."""
+
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            # Raised in SQL, not from the value in memory: two saves of one stale copy still
+            # give two versions.
+            self.version = F("version") + 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+        super().save(*args, **kwargs)
+        if isinstance(self.version, Combinable):
+            self.refresh_from_db(fields=["version"])
+
+
+class Item(VersionedModel):
+    """A tracked thing with a short human code (`PEL-0042`)."""
+
+    code = models.CharField(max_length=20, unique=True, editable=False)
+    kind = models.CharField(max_length=20, choices=ItemKind.choices, editable=False, db_index=True)
+    # A few words that tell a person what the item is in a list of codes ("Lithium foil, Honjo
+    # lot 7", "sintered 900 °C"); refreshed by the services on every save.
+    summary = models.CharField(max_length=200, blank=True, editable=False)
+    notes = models.TextField(
+        blank=True, max_length=NOTES_MAX_LENGTH, validators=[max_length(NOTES_MAX_LENGTH)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    # Set by every subclass.
+    KIND: str = ""
+    CODE_PREFIX: str = ""
+    # The label this item has in a cell notation (e.g. "LAGP" in Li|LAGP|Li).
+    NOTATION_LABEL: str = ""
+    # A physical piece (a pellet, a membrane piece, an electrode disk) goes into one thing only.
+    IS_PIECE: bool = False
+    # URL names of the kind's list and new-record pages (the app's own), for the nav and tiles.
+    LIST_URL: str = ""
+    NEW_URL: str = ""
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def get_absolute_url(self) -> str:
+        return reverse("item-detail", args=[self.code])
+
+    @property
+    def specific(self) -> Item:
+        """The subclass instance (Pellet, Cell, ...) behind this registry row."""
+        if type(self) is not Item:
+            return self
+        model = ITEM_MODELS[self.kind]
+        return model.objects.get(pk=self.pk)
+
+    def notation_label(self) -> str:
+        return self.NOTATION_LABEL or self.code
+
+    def describe(self) -> str:
+        """The `summary` of this item; subclasses say what matters about them."""
+        return ""
+
+    def lineage_parents(self) -> list[tuple[Item, str, float | None, str]]:
+        """(parent, role, amount, unit) for every item this one was made from; the save
+        services keep the lineage edges equal to this list."""
+        return []
+
+    # Hooks through which the measurements app reads what it needs of any kind without
+    # importing the kinds' apps.
+    def geometry_borrowers(self) -> models.QuerySet | list:
+        """Items whose measurements take a dimension from this one (an SPE membrane's pieces
+        without a thickness of their own): a change here recomputes their measurements too."""
+        return []
+
+    def positive_active_lots(self) -> list:
+        """Reagent lots of the active material on this item's positive side (a coating's, a
+        disk's coating's, a cell's cathode disks'); empty when there is none."""
+        return []
+
+
+# kind -> concrete model; filled by `register_item_model` in each app's models module.
+ITEM_MODELS: dict[str, type[Item]] = {}
+
+
+def register_item_model(model: type[Item]) -> type[Item]:
+    ITEM_MODELS[model.KIND] = model
+    return model
+
+
+class CodeCounter(models.Model):
+    """Last number handed out per code prefix; rows are locked while a code is allocated."""
+
+    AUDITED = False  # core.audit: not a record people change
+
+    prefix = models.CharField(max_length=10, primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.last_number:04d}"
+
+
+class LineageRole(models.TextChoices):
+    PRECURSOR = "precursor", "Precursor"
+    POWDER = "powder", "Powder"
+    COMPONENT = "component", "Component"
+    COATING = "coating", "Coating"
+    PIECE = "piece", "Piece of"
+    LAYER = "layer", "Cell layer"
+    OTHER = "other", "Other"
+
+
+class LineageEdge(models.Model):
+    """parent -> child: the parent (or part of it) went into the child."""
+
+    # No single-column indexes: (parent, child) and (child, parent) below serve both walks.
+    parent = models.ForeignKey(
+        Item, on_delete=models.PROTECT, related_name="child_edges", db_index=False
+    )
+    child = models.ForeignKey(
+        Item, on_delete=models.CASCADE, related_name="parent_edges", db_index=False
+    )
+    role = models.CharField(max_length=20, choices=LineageRole.choices, default=LineageRole.OTHER)
+    amount = models.FloatField(null=True, blank=True)
+    amount_unit = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "child"], name="lineage_edge_unique"),
+            models.CheckConstraint(condition=~Q(parent=F("child")), name="lineage_no_self_loop"),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gte=0), name="lineage_amount_gte_0"
+            ),
+        ]
+        # Both directions are walked by the recursive queries.
+        indexes = [models.Index(fields=["child", "parent"], name="lineage_child_parent")]
+
+    def __str__(self) -> str:
+        return f"{self.parent_id} -> {self.child_id} ({self.role})"
+
+
+class StepKind(models.TextChoices):
+    BALL_MILLING = "ball_milling", "Ball milling"
+    SOLVENT_REMOVAL = "solvent_removal", "Solvent removal"
+    DRYING = "drying", "Drying"
+    VACUUM_DRYING = "vacuum_drying", "Vacuum drying"
+    PRETREATMENT = "pretreatment", "Pretreatment"
+    CALCINATION = "calcination", "Calcination"
+    PRESSING = "pressing", "Pressing"
+    SINTERING = "sintering", "Sintering"
+    HOT_PRESSING = "hot_pressing", "Hot pressing"
+    UV_CROSSLINKING = "uv_crosslinking", "UV crosslinking"
+    CASTING = "casting", "Coating / casting"
+    OTHER = "other", "Other"
+
+
+HEAT_TREATMENTS = {
+    StepKind.DRYING,
+    StepKind.VACUUM_DRYING,
+    StepKind.PRETREATMENT,
+    StepKind.CALCINATION,
+    StepKind.SINTERING,
+}
+# Which fields a step of each kind must carry, so a record says how it was really done.
+REQUIRED_STEP_FIELDS: dict[str, tuple[str, ...]] = {
+    **{kind: ("temperature_c", "duration_min") for kind in HEAT_TREATMENTS},
+    # Drying is often "overnight" or "until dry": the temperature is what must be recorded.
+    StepKind.DRYING: ("temperature_c",),
+    StepKind.VACUUM_DRYING: ("temperature_c",),
+    StepKind.BALL_MILLING: ("rpm", "duration_min"),
+    StepKind.PRESSING: ("pressure_t_cm2",),
+    StepKind.HOT_PRESSING: ("temperature_c", "pressure_t_cm2", "duration_min"),
+    StepKind.UV_CROSSLINKING: ("lamp_power_w", "duration_min"),
+}
+
+
+class Atmosphere(models.TextChoices):
+    AIR = "air", "Air"
+    VACUUM = "vacuum", "Vacuum"
+    ARGON = "argon", "Argon"
+    DRY_ROOM = "dry_room", "Dry room"
+
+
+class ProcessStep(models.Model):
+    """One structured step of how an item was made (milling, a heat treatment, pressing...)."""
+
+    AUDIT_ITEM_FIELD = "item"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=20, choices=StepKind.choices)
+    temperature_c = models.FloatField(
+        "temperature (°C)",
+        null=True,
+        blank=True,
+        validators=[at_least(-100.0), at_most(1600.0)],
+    )
+    # Upper bounds are generous physical limits (about ten weeks, a rapid thermal annealer's
+    # ramp, twice atmospheric pressure, a rotor-stator mixer's speed): what lies beyond is a
+    # typo or a unit mix-up, not a process.
+    duration_min = models.FloatField(
+        "duration (min)", null=True, blank=True, validators=[greater_than_zero, at_most(100_000.0)]
+    )
+    ramp_c_min = models.FloatField(
+        "heating ramp (°C/min)",
+        null=True,
+        blank=True,
+        validators=[greater_than_zero, at_most(1000.0)],
+    )
+    atmosphere = models.CharField(max_length=10, choices=Atmosphere.choices, blank=True)
+    pressure_mbar = models.FloatField(
+        "vacuum (mbar)", null=True, blank=True, validators=[greater_than_zero, at_most(2000.0)]
+    )
+    rpm = models.PositiveIntegerField(
+        "speed (rpm)", null=True, blank=True, validators=[at_most(30_000)]
+    )
+    solvent = models.CharField(max_length=50, blank=True)
+    jar_material = models.CharField(max_length=30, blank=True)
+    pressure_t_cm2 = models.FloatField(
+        "pressure (t/cm²)", null=True, blank=True, validators=[greater_than_zero, at_most(100.0)]
+    )
+    lamp_power_w = models.FloatField(
+        "lamp power (W)", null=True, blank=True, validators=[greater_than_zero, at_most(10_000.0)]
+    )
+    notes = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["item", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "position"], name="step_position_unique"),
+            models.CheckConstraint(
+                condition=Q(temperature_c__isnull=True)
+                | Q(temperature_c__gte=-100, temperature_c__lte=1600),
+                name="step_temperature_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_min__isnull=True) | Q(duration_min__gt=0),
+                name="step_duration_gt_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(ramp_c_min__isnull=True) | Q(ramp_c_min__gt=0),
+                name="step_ramp_gt_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(pressure_t_cm2__isnull=True) | Q(pressure_t_cm2__gt=0),
+                name="step_pressure_gt_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.summary()}"
+
+    def clean(self) -> None:
+        missing = {
+            name: "Required for this kind of step."
+            for name in REQUIRED_STEP_FIELDS.get(self.kind, ())
+            if getattr(self, name) in (None, "")
+        }
+        if missing:
+            raise ValidationError(missing)
+
+    def summary(self) -> str:
+        """'900 °C, 8 h, 5 °C/min' — how a chemist writes a step."""
+        parts = []
+        if self.temperature_c is not None:
+            parts.append(f"{self.temperature_c:g} °C")
+        if self.pressure_t_cm2 is not None:
+            parts.append(f"{self.pressure_t_cm2:g} t/cm²")
+        if self.rpm is not None:
+            parts.append(f"{self.rpm} rpm")
+        if self.duration_min is not None:
+            parts.append(format_duration(self.duration_min))
+        if self.ramp_c_min is not None:
+            parts.append(f"{self.ramp_c_min:g} °C/min")
+        if self.lamp_power_w is not None:
+            parts.append(f"{self.lamp_power_w:g} W lamp")
+        if self.atmosphere:
+            parts.append(self.get_atmosphere_display().lower())
+        if self.pressure_mbar is not None:
+            parts.append(f"< {self.pressure_mbar:g} mbar")
+        parts.extend(
+            p for p in (self.solvent, self.jar_material and f"{self.jar_material} jar") if p
+        )
+        return ", ".join(parts)
+
+
+def format_duration(minutes: float) -> str:
+    if minutes >= 60 and (minutes / 60) == round(minutes / 60, 2):
+        return f"{minutes / 60:g} h"
+    return f"{minutes:g} min"
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", "Created"
+    UPDATE = "update", "Changed"
+    DELETE = "delete", "Deleted"
+
+
+class AuditEvent(models.Model):
+    """Who changed what, when, with the values before and after."""
+
+    AUDITED = False  # the log itself
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=10, choices=AuditAction.choices)
+    model = models.CharField(max_length=60)
+    object_pk = models.CharField(max_length=40)
+    object_repr = models.CharField(max_length=200)
+    item = models.ForeignKey(
+        Item, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["model", "object_pk"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
+
+    def changes(self) -> dict[str, tuple]:
+        before, after = self.before or {}, self.after or {}
+        keys = sorted(set(before) | set(after))
+        return {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}

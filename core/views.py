@@ -1,0 +1,389 @@
+"""Shared pages: home, search, the item detail page with lineage, and the base create/edit view
+every record form uses."""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.forms.models import model_to_dict
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import select_template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import capfirst
+from django.views import View
+
+from . import display, selectors
+from .forms import BadFormData, StepFormSet, apply_service_errors, step_data
+from .history import history_rows
+from .models import ITEM_MODELS, AuditEvent, Item, ItemKind
+from .services import WRITE_OPTIONS, RecordChanged, step_dicts
+
+
+def record_kinds() -> list[dict]:
+    """Every kind of item with its names (the models' verbose names, so the nav, the home tiles
+    and the list titles say "LAGP powder batches" alike) and its list and new-record URLs."""
+    return [
+        {
+            "kind": kind,
+            "name": capfirst(ITEM_MODELS[kind]._meta.verbose_name),
+            "in_text": ITEM_MODELS[kind]._meta.verbose_name,  # "reagent lot", "SPE membrane"
+            "plural": capfirst(ITEM_MODELS[kind]._meta.verbose_name_plural),
+            "list_url": reverse(ITEM_MODELS[kind].LIST_URL),
+            "new_url": reverse(ITEM_MODELS[kind].NEW_URL),
+        }
+        for kind in ItemKind.values
+        if kind in ITEM_MODELS
+    ]
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    counts = dict(Item.objects.values_list("kind").annotate(n=Count("id")))
+    kinds = [{**k, "count": counts.get(k["kind"], 0)} for k in record_kinds()]
+    recent = Item.objects.order_by("-created_at", "-id")[:15]
+    return render(request, "lims/home.html", {"kinds": kinds, "recent": recent})
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    matches = Item.objects.filter(code__icontains=query)[:50] if query else []
+    exact = [m for m in matches if m.code.lower() == query.lower()]
+    if exact:
+        return redirect(exact[0])
+    if len(matches) == 1:
+        return redirect(matches[0])
+    return render(request, "lims/search.html", {"query": query, "matches": matches})
+
+
+def _depth_param(request: HttpRequest) -> int | None:
+    raw = request.GET.get("depth", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def item_detail(request: HttpRequest, code: str) -> HttpResponse:
+    item = selectors.item_by_code(code).specific
+    depth = _depth_param(request)
+    context = {
+        "item": item,
+        "facts": item_facts(item),
+        "steps": item.steps.all(),
+        "ancestors": selectors.lineage(item.pk, "ancestors", depth),
+        "descendants": selectors.lineage(item.pk, "descendants", depth),
+        "parents": selectors.direct_parents(item),
+        "history": history_rows(AuditEvent.objects.filter(item=item).select_related("user")[:50]),
+        "part_template": select_template([f"parts/{item.kind}.html", "parts/none.html"]),
+        "depth": depth,
+        "copy_url": f"{reverse(item.NEW_URL)}?copy={item.code}",
+        # Temperature-series fits (Arrhenius, VFT) belong to the sample, not to one measurement.
+        "series": item.results.filter(measurement__isnull=True),
+    }
+    return render(request, "lims/item_detail.html", context)
+
+
+def item_edit(request: HttpRequest, code: str) -> HttpResponse:
+    item = selectors.item_by_code(code)
+    view = EDIT_VIEWS.get(item.kind)
+    if view is None:
+        raise Http404("This kind of item is edited through its set.")
+    return view(request, code=item.code)
+
+
+# kind -> edit view, filled by the apps' url modules (an app knows its own forms).
+EDIT_VIEWS: dict[str, object] = {}
+
+# Shown elsewhere on the page (code, notes, who and when) or bookkeeping (version, summary).
+BASE_FIELDS = {
+    "id",
+    "item_ptr",
+    "code",
+    "kind",
+    "notes",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "version",
+    "summary",
+}
+
+
+def item_facts(item: Item) -> list[tuple[str, object]]:
+    """Every recorded field of an item with its verbose name (units included), then the values
+    derived from them."""
+    facts = []
+    for field in item._meta.concrete_fields:
+        if field.name in BASE_FIELDS:
+            continue
+        value = getattr(item, field.name)
+        if field.choices:
+            value = getattr(item, f"get_{field.name}_display")()
+        elif isinstance(value, float) and field.editable:  # typed, not derived (active mass)
+            value = display.recorded(value)
+        facts.append((field.verbose_name, value))
+    facts.extend(item.derived_facts() if hasattr(item, "derived_facts") else [])
+    return facts
+
+
+def bound_or_initial(formset_class, data, prefix: str, initial: list[dict]):
+    """A posted formset must not get `initial`: Django would treat rows equal to their initial
+    values as unchanged extra forms and silently drop them."""
+    if data is not None:
+        return formset_class(data, prefix=prefix)
+    return formset_class(prefix=prefix, initial=initial)
+
+
+READ_ONLY_MESSAGE = "Your account is read-only: only staff can add or change records."
+
+
+def require_staff(request: HttpRequest) -> None:
+    """Writes are for staff; a logged-in read-only user gets the 403 page, not the login form
+    (logging in again would not help)."""
+    if not request.user.is_staff:
+        raise PermissionDenied(READ_ONLY_MESSAGE)
+
+
+def staff_required(view):
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        require_staff(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class StaffRequiredMixin:
+    def dispatch(self, request, *args, **kwargs):
+        require_staff(request)
+        return super().dispatch(request, *args, **kwargs)
+
+
+# Submit buttons that re-render the form without saving: "Add a row" (its value is the
+# prefix of the grid that grows) and the calculator's "Recalculate" (for browsers without JS).
+ADD_ROW = "add_row"
+REFRESH_ACTIONS = (ADD_ROW, "recalculate")
+
+
+def with_added_row(data, formsets: dict) -> tuple[object, str | None]:
+    """The posted data with one more row in the grid named by `add_row` (no-JS fallback of the
+    grid's own button); unchanged, with a message, when the grid is full."""
+    prefix = data.get(ADD_ROW)
+    grid = next((fs for fs in formsets.values() if fs.prefix == prefix), None)
+    if grid is None:
+        return data, None
+    total = grid.total_form_count()
+    if total >= grid.max_num:
+        return data, f"{grid.title or capfirst(prefix)}: no more rows, {grid.max_num} at most."
+    data = data.copy()
+    data[f"{prefix}-TOTAL_FORMS"] = str(total + 1)
+    return data, None
+
+
+class RecordFormView(StaffRequiredMixin, View):
+    """Create or edit one kind of item: its form, its process steps and any part formsets,
+    saved by the app's service in one transaction. `?copy=CODE` starts from an earlier record."""
+
+    model: type[Item]
+    form_class = None
+    default_steps: list[dict] | None = None  # None: this kind has no process steps
+    template_name = "lims/record_form.html"
+    title = ""
+
+    def get_instance(self):
+        code = self.kwargs.get("code")
+        if not code:
+            return None
+        return selectors.item_by_code(code).specific
+
+    def copy_source(self):
+        code = self.request.GET.get("copy")
+        if not code:
+            return None
+        source = Item.objects.filter(code__iexact=code).first()
+        if source is None or source.kind != self.model.KIND:
+            messages.warning(self.request, f"No {self.model._meta.verbose_name} {code} to copy.")
+            return None
+        return source.specific
+
+    def initial(self, source) -> dict:
+        if source is None:
+            return {}
+        return model_to_dict(source, fields=list(self.form_class.base_fields))
+
+    def part_formsets(self, data, instance, source) -> dict:
+        return {}
+
+    def extra_context(self, form) -> dict:
+        return {}
+
+    def prepare_data(self, data):
+        """Posted data as the form should see it (the batch form refills planned masses)."""
+        return data
+
+    def save(self, form, formsets, instance, steps):
+        raise NotImplementedError
+
+    def build(self, data=None):
+        instance = self.get_instance()
+        source = self.copy_source() if instance is None else None
+        form = self.form_class(data, instance=instance, initial=self.initial(source))
+        formsets = self.part_formsets(data, instance, source)
+        if self.default_steps is not None:
+            origin = instance or source
+            steps = step_dicts(origin) if origin is not None else self.default_steps
+            formsets["steps"] = bound_or_initial(StepFormSet, data, "steps", steps)
+        return instance, source, form, formsets
+
+    def render_form(self, instance, source, form, formsets, status=200, quiet=False):
+        context = {
+            "form": form,
+            "formsets": formsets,
+            "instance": instance,
+            "source": source,
+            # A form shown again after an error keeps the version it was first loaded with, so
+            # a change saved meanwhile is still noticed on the next submit.
+            "form_version": getattr(self, "expected_version", None)
+            or getattr(instance, "version", None),
+            "loaded_at": getattr(self, "loaded_at", None)
+            or self.request.POST.get("_loaded_at")
+            or timezone.now().isoformat(),
+            "changed_meanwhile": getattr(self, "changed_meanwhile", None),
+            "title": self.title
+            or f"{'Edit' if instance else 'New'} {self.model._meta.verbose_name}",
+            "model_name": self.model._meta.verbose_name,
+            # A re-render for "Add a row" is not a failed save: no errors on it yet.
+            "quiet": quiet,
+            **self.extra_context(form),
+        }
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request, *args, **kwargs):
+        return self.render_form(*self.build())
+
+    def post(self, request, *args, **kwargs):
+        data = self.prepare_data(request.POST)
+        instance, source, form, formsets = self.build(data)
+        self.expected_version = posted_version(request) if instance is not None else None
+        for formset in formsets.values():
+            formset.check_posted()  # a broken grid is a 400 page, before anything else
+        if any(action in data for action in REFRESH_ACTIONS):
+            data, problem = with_added_row(data, formsets)
+            if problem:
+                messages.warning(request, problem)
+            return self.render_form(*self.build(data), quiet=True)
+        valid = form.is_valid() and all(fs.is_valid() for fs in formsets.values())
+        if valid:
+            steps = step_data(formsets["steps"]) if "steps" in formsets else None
+            try:
+                with transaction.atomic():
+                    item = self.save(form, formsets, instance, steps)
+            except RecordChanged as exc:
+                # Keep what the user typed; the form now carries the current version, so
+                # saving again (after comparing) is a deliberate overwrite.
+                self.changed_meanwhile = selectors.changes_since(
+                    exc.current, request.POST.get("_loaded_at", "")
+                )
+                instance, self.expected_version = exc.current, exc.current.version
+                self.loaded_at = timezone.now().isoformat()
+            except ValidationError as exc:
+                apply_service_errors(form, exc, formsets)
+                offer_overdraw(form, exc)
+            else:
+                messages.success(request, f"Saved {item.code}.")
+                return redirect(item)
+        return self.render_form(instance, source, form, formsets, status=400)
+
+    def fields(self, form) -> dict:
+        """The record's own values from the form (not the form's write options)."""
+        return {k: v for k, v in form.cleaned_data.items() if k not in WRITE_OPTIONS}
+
+    def write_options(self, form) -> dict:
+        """How to save: against the version the form was loaded with; and, for records that
+        take from reagent lots, whether the user confirmed a use beyond what a lot has left."""
+        options = {"expected_version": getattr(self, "expected_version", None)}
+        if "confirm_overdraw" in form.fields:
+            options["confirm_overdraw"] = form.cleaned_data.get("confirm_overdraw", False)
+        return options
+
+
+def changed_meanwhile(record, name: str) -> str:
+    """What a form says when its record was saved by someone else after it was loaded."""
+    last = (
+        AuditEvent.objects.filter(model=record._meta.label_lower, object_pk=str(record.pk))
+        .select_related("user")
+        .first()
+    )
+    who = f" by {last.user or 'the system'} at {timezone.localtime(last.at):%H:%M}" if last else ""
+    return (
+        f"{name} was changed{who} while you were editing it; nothing was saved. The form shows "
+        "your entries against the current record: check them and save again to keep them."
+    )
+
+
+def posted_version(request: HttpRequest) -> int | None:
+    """The record version a form was loaded with (its hidden `_version`)."""
+    raw = request.POST.get("_version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def offer_overdraw(form, exc: ValidationError) -> None:
+    """After a refusal because a reagent lot has too little left, show the box to confirm."""
+    errors = exc.error_dict.values() if hasattr(exc, "error_dict") else [exc.error_list]
+    if hasattr(form, "offer_overdraw") and any(
+        e.code == "overdraw" for group in errors for e in group
+    ):
+        form.offer_overdraw()
+
+
+def login_not_required_view(view):
+    from django.contrib.auth.decorators import login_not_required
+
+    return login_not_required(view)
+
+
+class ItemListView(View):
+    """A filterable, paginated table of one kind of item."""
+
+    model: type[Item]
+    filterset_class = None
+    # (heading with unit, dotted attribute) or (heading, attribute, "pct") for a fraction
+    # shown as a percentage, as on the item pages.
+    columns: list[tuple[str, ...]] = []
+    select_related: tuple[str, ...] = ()
+    template_name = "lims/item_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return self.model.objects.select_related(*self.select_related).order_by("-id")
+
+    def get(self, request, *args, **kwargs):
+        from django.core.paginator import Paginator
+
+        filterset = self.filterset_class(request.GET, queryset=self.get_queryset())
+        rows = filterset.qs if filterset.is_valid() else self.model.objects.none()
+        page = Paginator(rows, self.paginate_by).get_page(request.GET.get("page"))
+        context = {
+            "filter": filterset,
+            "page": page,
+            "columns": [
+                {"heading": c[0], "path": c[1], "pct": c[2:] == ("pct",)} for c in self.columns
+            ],
+            "title": capfirst(self.model._meta.verbose_name_plural),
+            "create_url": reverse(self.model.NEW_URL),
+        }
+        template = "lims/item_list_rows.html" if request.htmx else self.template_name
+        return render(request, template, context)
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    """400 page; says what was wrong when we raised it ourselves (a broken grid of rows)."""
+    reason = str(exception) if isinstance(exception, BadFormData) else ""
+    return render(request, "400.html", {"reason": reason}, status=400)
+
+
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    reason = str(exception) if isinstance(exception, PermissionDenied) and exception.args else ""
+    return render(request, "403.html", {"reason": reason}, status=403)
