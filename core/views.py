@@ -7,6 +7,7 @@ import functools
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count
 from django.forms.models import model_to_dict
@@ -344,6 +345,14 @@ def login_not_required_view(view):
     return login_not_required(view)
 
 
+def filtered_page(request: HttpRequest, filterset_class, queryset, per_page: int = 50):
+    """A list page's filter form and the page of rows it selects (none while the filter's
+    values are invalid: the form then shows why)."""
+    filterset = filterset_class(request.GET, queryset=queryset)
+    rows = filterset.qs if filterset.is_valid() else queryset.none()
+    return filterset, Paginator(rows, per_page).get_page(request.GET.get("page"))
+
+
 class ItemListView(View):
     """A filterable, paginated table of one kind of item."""
 
@@ -360,11 +369,9 @@ class ItemListView(View):
         return self.model.objects.select_related(*self.select_related).order_by("-id")
 
     def get(self, request, *args, **kwargs):
-        from django.core.paginator import Paginator
-
-        filterset = self.filterset_class(request.GET, queryset=self.get_queryset())
-        rows = filterset.qs if filterset.is_valid() else self.model.objects.none()
-        page = Paginator(rows, self.paginate_by).get_page(request.GET.get("page"))
+        filterset, page = filtered_page(
+            request, self.filterset_class, self.get_queryset(), self.paginate_by
+        )
         context = {
             "filter": filterset,
             "page": page,

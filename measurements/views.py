@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -10,7 +9,7 @@ from django.views.decorators.http import require_POST
 from core.forms import apply_service_errors
 from core.models import Item
 from core.services import RecordChanged
-from core.views import changed_meanwhile, posted_version, staff_required
+from core.views import changed_meanwhile, filtered_page, posted_version, staff_required
 
 from . import canonical, filters, forms, selectors, services, storage
 from .models import Measurement, Status, TemperatureSeries
@@ -22,9 +21,7 @@ SHOWS_PLOT = (Status.DONE, Status.DONE_WITH_WARNINGS, Status.NEEDS_INPUT)
 
 def measurement_list(request: HttpRequest) -> HttpResponse:
     queryset = selectors.attention_first(selectors.with_related())
-    filterset = filters.MeasurementFilter(request.GET, queryset=queryset)
-    rows = filterset.qs if filterset.is_valid() else Measurement.objects.none()
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    filterset, page = filtered_page(request, filters.MeasurementFilter, queryset)
     return render(request, "measurements/list.html", {"filter": filterset, "page": page})
 
 
