@@ -34,10 +34,10 @@
     traces.push({ x: d.x, y: d.y, mode: "lines", name: "intensity" });
     layout.xaxis = { title: "2θ (°)" };
   }
-  Plotly.newPlot("plot", traces, layout, { responsive: true, displaylogo: false });
+  LIMS.plot("plot", traces, layout);
   // Lin-KK residuals: what a Kramers-Kronig-consistent impedance cannot follow, in % of |Z|.
   if (d.kk_f && document.getElementById("plot-kk")) {
-    Plotly.newPlot(
+    LIMS.plot(
       "plot-kk",
       [
         { x: d.kk_f, y: d.kk_re, mode: "lines+markers", name: "Δ real" },
@@ -49,8 +49,7 @@
         title: { text: "Lin-KK residuals" },
         xaxis: { type: "log", title: { text: "frequency (Hz)" } },
         yaxis: { title: { text: "residual (% of |Z|)" }, zeroline: true },
-      },
-      { responsive: true, displaylogo: false }
+      }
     );
   }
 })();
