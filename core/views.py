@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.views import View
 
-from . import display, selectors
+from . import display, labels, selectors
 from .forms import BadFormData, StepFormSet, apply_service_errors, step_data
 from .history import history_rows
 from .models import ITEM_MODELS, AuditEvent, Item, ItemKind
@@ -51,11 +51,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
+    """Go to a code: typed, or scanned from a label (the scanner types the code or the QR
+    code's URL, and Enter). A code that is no item's lists the codes that contain it."""
+    query = labels.scanned_code(request.GET.get("q", ""))
+    exact = Item.objects.filter(code__iexact=query).first() if query else None
+    if exact is not None:
+        return redirect(exact)
     matches = Item.objects.filter(code__icontains=query)[:50] if query else []
-    exact = [m for m in matches if m.code.lower() == query.lower()]
-    if exact:
-        return redirect(exact[0])
     if len(matches) == 1:
         return redirect(matches[0])
     return render(request, "lims/search.html", {"query": query, "matches": matches})

@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from core import views, views_tokens
+from core import views, views_labels, views_tokens
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
     path("items/<str:code>/", views.item_detail, name="item-detail"),
     path("items/<str:code>/edit/", views.item_edit, name="item-edit"),
+    path("labels/", views_labels.labels_page, name="labels"),
     path("synthesis/", include("synthesis.urls")),
     path("cells/", include("cells.urls")),
     path("measurements/", include("measurements.urls")),

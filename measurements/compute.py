@@ -211,6 +211,17 @@ def compute_xrd(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed
     return [Computed("xrd", jsonable(values), "xrd-summary/1", {})]
 
 
+# The measurement settings each technique's computation reads (technique, instrument,
+# temperature, file format and notes belong to every measurement). The settings forms show
+# only these; keep them in step with the compute_* functions above.
+TECHNIQUE_INPUTS = {
+    "eis": ("thickness_um", "area_cm2", "eis_model", "conductivity_resistances"),
+    "cycling": ("active_mass_mg", "reference_cycle"),
+    "stripping": ("area_cm2",),  # the current density; the instrument bounds the overpotential
+    "tga": (),
+    "xrd": (),
+}
+
 TECHNIQUE_DATA_KIND = {
     "eis": "eis",
     "cycling": "cycling",

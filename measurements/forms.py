@@ -7,6 +7,7 @@ from django.utils.safestring import mark_safe
 from core.forms import ItemCodeField, LabForm, LabModelForm
 
 from . import parsers
+from .compute import TECHNIQUE_INPUTS
 from .models import EisModel, Measurement
 from .services import EDITABLE
 
@@ -52,6 +53,11 @@ def parser_choices() -> list[tuple[str, str]]:
 SETTINGS_FIELDS = [name for name in EDITABLE if name != "options"]
 
 
+def techniques_using(name: str) -> list[str]:
+    """The techniques whose computation reads setting `name` (empty: every measurement's)."""
+    return [technique for technique, names in TECHNIQUE_INPUTS.items() if name in names]
+
+
 class MeasurementForm(LabModelForm):
     item = ItemCodeField(label="Sample (item code)")
     parser = forms.ChoiceField(choices=parser_choices, required=False, label="File format")
@@ -63,6 +69,15 @@ class MeasurementForm(LabModelForm):
         fields = SETTINGS_FIELDS
         widgets = {"notes": forms.Textarea(attrs={"rows": 2}), "eis_model": CircuitInput()}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Every field is on the page (the technique can still change, and without JS all of
+        # them show); static/lims/technique-fields.js hides those the chosen technique does
+        # not use. A hidden field is still sent, so what it holds is kept.
+        self.fields["technique"].widget.attrs["data-technique-select"] = ""
+        for name, field in self.fields.items():
+            field.techniques = techniques_using(name)
+
 
 class MeasurementSettingsForm(LabModelForm):
     parser = forms.ChoiceField(choices=parser_choices, required=False, label="File format")
@@ -71,6 +86,16 @@ class MeasurementSettingsForm(LabModelForm):
         model = Measurement
         fields = SETTINGS_FIELDS
         widgets = {"notes": forms.Textarea(attrs={"rows": 2}), "eis_model": CircuitInput()}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the settings this measurement's technique uses; the others are not in the form,
+        # so saving leaves them as they are (they show again if the technique is changed back).
+        technique = self.instance.technique
+        for name in list(self.fields):
+            if techniques_using(name) and technique not in techniques_using(name):
+                del self.fields[name]
+        self.fields["technique"].help_text = "another technique's settings show once saved"
 
 
 class AddFilesForm(LabForm):

@@ -43,7 +43,7 @@ def show(value, unit: str = ""):
     if isinstance(value, Item):
         if not value.code:  # an unsaved item, e.g. a bogus row posted to a formset
             return "—"
-        return format_html('<a href="{}">{}</a>', value.get_absolute_url(), value.code)
+        return format_html('<a class="code" href="{}">{}</a>', value.get_absolute_url(), value.code)
     if isinstance(value, datetime.datetime):
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
     if isinstance(value, datetime.date):
