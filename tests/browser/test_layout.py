@@ -9,17 +9,16 @@ import io
 import re
 
 import pytest
-from django.core.files import File
 from PIL import Image
 
 from core.audit import acting_as
+from demo.records import _upload as upload
 from demo.records import load_demo
 from demo.synthetic import exports
 from demo.synthetic import spectra as syn
 from demo.synthetic.files import write_maccor_cycling
 from measurements.analysis import eis
 from measurements.models import Measurement
-from measurements.services import measurement_create
 from synthesis.models import PelletSet
 from tests import factories
 from tests.qr import decode_image
@@ -27,16 +26,6 @@ from tests.qr import decode_image
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PX_PER_MM = 96 / 25.4  # CSS pixels
-
-
-def upload(user, item, technique, path, **fields):
-    with open(path, "rb") as fh:
-        return measurement_create(
-            user=user,
-            item=item,
-            fields={"technique": technique, **fields},
-            uploads=[File(fh, name=path.name)],
-        )
 
 
 @pytest.fixture
@@ -140,15 +129,11 @@ def colours(page, selector: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("scheme", ["dark", "light"])
-def test_colours_follow_the_system_and_keep_text_readable(browser, live_server, staff, scheme):
+def test_colours_follow_the_system_and_keep_text_readable(logged_in, scheme):
+    page = logged_in
     factories.pellets(count=2)
-    context = browser.new_context(base_url=live_server.url, color_scheme=scheme)
-    page = context.new_page()
+    page.emulate_media(color_scheme=scheme)
     page.goto("/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "pw-alice-123")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
     body_bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
     body_fg = page.evaluate("getComputedStyle(document.body).color")
     if scheme == "dark":
@@ -173,7 +158,6 @@ def test_colours_follow_the_system_and_keep_text_readable(browser, live_server, 
     # The labels stay black on white in either scheme: they preview paper.
     page.goto("/labels/?items=PEL-0001")
     assert colours(page, ".label .code") == ["rgb(0, 0, 0)", "rgb(255, 255, 255)"]
-    context.close()
 
 
 # --- labels -----------------------------------------------------------------------------------

@@ -186,3 +186,10 @@ def test_codes_from_boxes_and_ticks_in_order_each_once():
         "CELL-0005",
         "X",
     ]
+
+
+def test_a_pellet_set_links_to_the_labels_of_all_its_pellets(viewer_client, pellets):
+    body = viewer_client.get(f"/synthesis/pellet-sets/{pellets[0].pellet_set_id}/").content.decode()
+    link = re.search(r'data-testid="set-labels" href="([^"]+)"', body).group(1)
+    assert link == "/labels/?items=PEL-0001+PEL-0002+PEL-0003"
+    assert viewer_client.get(link).content.decode().count('data-code="') == 3
