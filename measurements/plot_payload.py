@@ -82,7 +82,7 @@ def choose_cycles(text: str | None, available: list[int]) -> tuple[list[int], li
     for token in re.split(r"[\s,;]+", text):
         if not token:
             continue
-        if not token.isdigit() or len(token) > 9:
+        if not (token.isascii() and token.isdigit()) or len(token) > 9:
             raise PlotInputError(
                 "cycles",
                 f"“{token[:20]}” is not a cycle number: write cycle numbers separated by "
@@ -180,14 +180,8 @@ def _cycling(measurement, frame, results, cycles) -> dict[str, Any]:
     rows = list(
         CycleRow.objects.filter(measurement=measurement)
         .order_by("cycle")
-        .values_list(
-            "cycle",
-            "charge_mAh",
-            "discharge_mAh",
-            "charge_mAh_g",
-            "discharge_mAh_g",
-            "coulombic_efficiency",
-        )
+        # cycle, charge and discharge in mAh and mAh/g, coulombic efficiency
+        .values_list(*cycling.PER_CYCLE_COLUMNS[:6])
     )
     summary = results.get("cycling_summary")
     mass_mg = (summary.inputs or {}).get("active_mass_mg") if summary is not None else None

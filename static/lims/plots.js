@@ -28,8 +28,10 @@
       x: fit.zr, y: fit.mzi, customdata: fit.f, mode: "lines", name: "fit (" + d.model + ")",
       line: { color: palette[1], width: 2 }, hovertemplate: zHover,
     });
+    const box = document.getElementById("plot");
     const layout = {
-      height: 420,
+      // On a phone the equal scales leave a tall, empty frame: the height follows the width.
+      height: Math.round(Math.max(300, Math.min(420, 0.8 * (box ? box.clientWidth : 500)))),
       // Equal scales: a semicircle looks like one, and a depressed arc like a depressed arc.
       xaxis: { title: "Z′ (Ω)", constrain: "domain" },
       yaxis: { title: "−Z″ (Ω)", scaleanchor: "x", scaleratio: 1, constrain: "domain" },
