@@ -126,7 +126,7 @@ def compute_cycling(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> Outcome:
     if table.height == 0:
         raise AnalysisError("no complete charge/discharge cycle found in the data")
     # Cycles are numbered from 1 in the LIMS; Maccor counts from 0.
-    offset = 1 - int(table["cycle"].min())
+    offset = cycling.first_cycle_offset(table["cycle"])
     table = table.with_columns(pl.col("cycle") + offset)
     reference = min(max(int(inputs.get("reference_cycle") or 1), 1), int(table["cycle"].max()))
     summary = cycling.summarise(table, reference_cycle=reference)
@@ -173,7 +173,7 @@ def _cycling_without_mass(frame: pl.DataFrame) -> Outcome:
     table, _ = cycling.per_cycle_with_rule(frame, 1.0)
     if table.height == 0:
         raise AnalysisError("no complete charge/discharge cycle found in the data")
-    offset = 1 - int(table["cycle"].min())
+    offset = cycling.first_cycle_offset(table["cycle"])
     table = table.with_columns(
         pl.col("cycle") + offset,
         *(pl.lit(None, pl.Float64).alias(n) for n in ("charge_mAh_g", "discharge_mAh_g", "c_rate")),

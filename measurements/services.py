@@ -27,7 +27,7 @@ from core import jobs
 from core.models import Item
 from core.services import allocate_code, apply_changes
 
-from . import compute, parsers, storage
+from . import compute, parsers, selectors, storage
 from .analysis import AnalysisError, quality
 from .analysis._util import jsonable
 from .models import (
@@ -261,7 +261,21 @@ def process_measurement(measurement_id: int, run: int) -> str:
         return "failed"
     if finished is None:
         return "stale"
+    _warm_plot(measurement_id)
     return finished  # the status it finished with: done, done_with_warnings or needs_input
+
+
+def _warm_plot(measurement_id: int) -> None:
+    """Build and cache the page's plot payload now, so the first visit of a large test is as
+    fast as the next. A plot that cannot be built is logged, never a failure of the run: the
+    numbers are stored already."""
+    measurement = Measurement.objects.filter(pk=measurement_id).first()
+    if measurement is None:
+        return
+    try:
+        selectors.plot_data(measurement)
+    except (AnalysisError, OSError, ValueError, pl.exceptions.PolarsError):
+        log.exception("plot payload of %s not cached", measurement.code)
 
 
 def _run_pipeline(measurement: Measurement, run: int):

@@ -14,9 +14,7 @@ from core.views import changed_meanwhile, filtered_page, posted_version, staff_r
 from . import canonical, filters, forms, selectors, services, storage
 from .models import Measurement, Status, TemperatureSeries
 from .parsers import ParseError, generic_csv
-
-# A plot of what was parsed helps most when a number is doubtful or waits for an input.
-SHOWS_PLOT = (Status.DONE, Status.DONE_WITH_WARNINGS, Status.NEEDS_INPUT)
+from .plot_payload import PlotInputError
 
 
 def measurement_list(request: HttpRequest) -> HttpResponse:
@@ -51,13 +49,22 @@ def measurement_create(request: HttpRequest) -> HttpResponse:
     return render(request, "measurements/form.html", {"form": form}, status=status)
 
 
-def _detail_context(measurement: Measurement, sheet: str | None = None) -> dict:
+def _detail_context(
+    measurement: Measurement, sheet: str | None = None, cycles: str | None = None
+) -> dict:
+    try:
+        plot, plot_error = selectors.plot_data(measurement, cycles), None
+    except PlotInputError as exc:
+        # The plots with the default cycles, and why the cycles asked for are not shown.
+        plot, plot_error = selectors.plot_data(measurement), exc
     context = {
         "m": measurement,
         "files": measurement.files.select_related("raw_file"),
         "results": selectors.results_by_kind(measurement),
         "warnings": selectors.warnings_of(measurement),
-        "plot": selectors.plot_data(measurement) if measurement.status in SHOWS_PLOT else None,
+        "plot": plot,
+        "plot_error": plot_error,
+        "cycles_asked": cycles,
         "cycles": measurement.cycles.all()[:30],
         "n_cycles": measurement.cycles.count(),
         "settings_form": forms.MeasurementSettingsForm(instance=measurement),
@@ -73,8 +80,11 @@ def _detail_context(measurement: Measurement, sheet: str | None = None) -> dict:
 
 def measurement_detail(request: HttpRequest, code: str) -> HttpResponse:
     measurement = get_object_or_404(selectors.with_related(), code__iexact=code)
-    context = _detail_context(measurement, sheet=request.GET.get("sheet") or None)
-    return render(request, "measurements/detail.html", context)
+    context = _detail_context(
+        measurement, sheet=request.GET.get("sheet") or None, cycles=request.GET.get("cycles")
+    )
+    status = 400 if context["plot_error"] else 200
+    return render(request, "measurements/detail.html", context, status=status)
 
 
 def measurement_status(request: HttpRequest, code: str) -> HttpResponse:

@@ -162,6 +162,19 @@ def _check_cycling_input(df: Any, active_mass_g: float, specific_current: float)
         raise AnalysisError(f"time_s must not decrease: row {back} goes back in time")
 
 
+def _with_step_ids(df: pl.DataFrame) -> pl.LazyFrame:
+    """The rows with their step id (``_step``) and the cycle counter filled in."""
+    # Rows the instrument left without a cycle number belong to the cycle around them.
+    counter = optional_column(df, c.CYCLE, pl.Int64).forward_fill().backward_fill()
+    return (
+        df.lazy()
+        .with_columns(counter.alias(c.CYCLE))
+        .with_columns(
+            step_id_expr(df, rest_fraction=REST_FRACTION, min_rows=MIN_STEP_ROWS).alias("_step")
+        )
+    )
+
+
 def _step_table(df: pl.DataFrame) -> pl.DataFrame:
     """One row per step: cycle, times, mean current, counter and integrated capacity/energy."""
     i_abs = pl.col(c.CURRENT_MA).abs()
@@ -175,14 +188,8 @@ def _step_table(df: pl.DataFrame) -> pl.DataFrame:
         return pl.when(new_step).then(0.0).otherwise(0.5 * (y + y.shift()) * dt_h)
 
     has_cap, has_energy = has_values(df, c.STEP_CAPACITY_MAH), has_values(df, c.STEP_ENERGY_MWH)
-    # Rows the instrument left without a cycle number belong to the cycle around them.
-    counter = optional_column(df, c.CYCLE, pl.Int64).forward_fill().backward_fill()
     return (
-        df.lazy()
-        .with_columns(counter.alias(c.CYCLE))
-        .with_columns(
-            step_id_expr(df, rest_fraction=REST_FRACTION, min_rows=MIN_STEP_ROWS).alias("_step")
-        )
+        _with_step_ids(df)
         .with_columns(_q=trapezoid(i_abs), _e=trapezoid(p_abs))
         .group_by("_step", maintain_order=True)
         .agg(
@@ -307,6 +314,72 @@ def snap_c_rates(rates: np.ndarray) -> np.ndarray:
     rounded = np.array([round(v, d) for v, d in zip(r, digits, strict=True)])
     out[ok] = np.where(np.abs(r / nearest - 1) <= 0.10, np.round(nearest, 3), rounded)
     return out
+
+
+def first_cycle_offset(cycles: pl.Series) -> int:
+    """What to add to the instrument's cycle numbers so that the first cycle of the per-cycle
+    table is cycle 1 (the LIMS counts from 1; Maccor counts from 0)."""
+    return 1 - int(cycles.min())
+
+
+# --- curves of single cycles ------------------------------------------------------------------
+
+CURVE_COLUMNS = ("cycle", "direction", "step", "capacity_mAh", "voltage_V")
+
+
+def cycle_curves(df: pl.DataFrame, cycles: list[int] | None = None) -> pl.DataFrame:
+    """Voltage against the charge passed so far in each charge and each discharge of the
+    chosen cycles (all cycles when None), one row per measured point, in ``CURVE_COLUMNS``.
+
+    Cycles are numbered as in the per-cycle table from 1 (``first_cycle_offset``), found by
+    the same rule (``cycle_rule``); ``direction`` is +1 for the charge, -1 for the discharge;
+    ``step`` numbers the steps (a CC then a CV charge are two). ``capacity_mAh`` starts at 0
+    at the start of each charge (discharge) and ends at that cycle's ``charge_mAh``
+    (``discharge_mAh``) of the per-cycle table: it follows the same counter (or the same
+    integral of the current) the table sums, so a curve ends where the capacity plot says.
+    Rest steps are left out.
+    """
+    require_frame(df, (c.TIME_S, c.VOLTAGE_V, c.CURRENT_MA), what="cycling", min_rows=2)
+    require_finite_columns(df, (c.TIME_S, c.VOLTAGE_V, c.CURRENT_MA), what="cycling")
+    steps, _ = _cycles_by_rule(_step_table(df), df)
+    steps = _classify_steps(steps)
+    active = steps.filter(pl.col("direction") != 0)
+    table = _cycle_table(steps)
+    if table.height == 0:
+        return pl.DataFrame(schema=dict.fromkeys(CURVE_COLUMNS, pl.Float64))
+    half = ["cycle", "direction"]
+    active = active.with_columns(
+        cycle=pl.col("cycle") + first_cycle_offset(table["cycle"]),
+        # Charge passed by the earlier steps of the same charge (discharge), and where this
+        # step's counter starts (a Maccor CV step carries on from its CC step's count).
+        q_before=pl.col("q").cum_sum().over(half) - pl.col("q"),
+        q_base=pl.col("q_max") - pl.col("q"),
+    )
+    if cycles is not None:
+        active = active.filter(pl.col("cycle").is_in(cycles))
+    i_abs = pl.col(c.CURRENT_MA).abs()
+    dt_h = pl.col(c.TIME_S).diff() / 3600.0
+    integral = (0.5 * (i_abs + i_abs.shift()) * dt_h).fill_null(0.0).cum_sum().over("_step")
+    counter = optional_column(df, c.STEP_CAPACITY_MAH, pl.Float64) - pl.col("q_base")
+    in_step = pl.coalesce(counter, integral)
+    return (
+        _with_step_ids(df)
+        .join(
+            active.lazy().select("_step", "cycle", "direction", "q_before", "q_base"),
+            on="_step",
+            how="inner",
+            suffix="_half",
+            maintain_order="left",
+        )
+        .select(
+            pl.col("cycle_half").alias("cycle"),
+            pl.col("direction").cast(pl.Int8),
+            pl.col("_step").alias("step"),
+            (pl.col("q_before") + in_step).alias("capacity_mAh"),
+            pl.col(c.VOLTAGE_V),
+        )
+        .collect()
+    )
 
 
 # --- summaries --------------------------------------------------------------------------------

@@ -133,15 +133,41 @@ def half_cycles(df: pl.DataFrame, *, late_fraction: float = 0.5) -> pl.DataFrame
     overpotential_V (median |V| over the last ``late_fraction`` of the step's duration)."""
     t = pl.col(c.TIME_S)
     late = t >= t.first() + (1 - late_fraction) * (t.last() - t.first())
+    table = _per_half_cycle(df, overpotential_V=pl.col(c.VOLTAGE_V).abs().filter(late).median())
+    return table.with_columns(index=pl.int_range(1, pl.len() + 1)).select(HALF_CYCLE_COLUMNS)
+
+
+def with_half_cycle_ids(df: pl.DataFrame) -> pl.DataFrame:
+    """The rows with a ``half_cycle`` column numbering the current steps (rests included),
+    as ``half_cycles`` splits them."""
+    return df.with_columns(
+        half_cycle=step_id_expr(df, rest_fraction=REST_FRACTION, min_rows=MIN_STEP_ROWS)
+    )
+
+
+def envelope(df: pl.DataFrame) -> pl.DataFrame:
+    """One row per half cycle (rests left out): start_h, end_h, current_mA (mean, signed),
+    v_max and v_min (the largest and smallest voltage of the half cycle, in V). The voltage
+    farthest from zero, against time, is the overpotential's envelope."""
+    require_frame(df, (c.TIME_S, c.VOLTAGE_V, c.CURRENT_MA), what="stripping/plating")
+    return _per_half_cycle(
+        df, v_max=pl.col(c.VOLTAGE_V).max(), v_min=pl.col(c.VOLTAGE_V).min()
+    ).drop("half_cycle")
+
+
+def _per_half_cycle(df: pl.DataFrame, **aggs: pl.Expr) -> pl.DataFrame:
+    """start_h, end_h, mean current_mA and ``aggs`` of each current step; rests (mean |I|
+    within ``REST_FRACTION`` of the largest) left out."""
+    t = pl.col(c.TIME_S)
     table = (
-        df.lazy()
-        .with_columns(_step=step_id_expr(df, rest_fraction=REST_FRACTION, min_rows=MIN_STEP_ROWS))
-        .group_by("_step", maintain_order=True)
+        with_half_cycle_ids(df)
+        .lazy()
+        .group_by("half_cycle", maintain_order=True)
         .agg(
             start_h=t.first() / 3600.0,
             end_h=t.last() / 3600.0,
             current_mA=pl.col(c.CURRENT_MA).mean(),
-            overpotential_V=pl.col(c.VOLTAGE_V).abs().filter(late).median(),
+            **aggs,
         )
         .collect()
     )
@@ -149,7 +175,7 @@ def half_cycles(df: pl.DataFrame, *, late_fraction: float = 0.5) -> pl.DataFrame
     table = table.filter(pl.col("current_mA").abs() > threshold)
     if table.height == 0:
         raise AnalysisError("no current steps found: the current is zero throughout")
-    return table.with_columns(index=pl.int_range(1, pl.len() + 1)).select(HALF_CYCLE_COLUMNS)
+    return table
 
 
 def _reference(eta: pl.Series, window: int) -> np.ndarray:

@@ -70,6 +70,14 @@ def analyse(df: pl.DataFrame, *, min_step_pct: float = 2.0) -> TgaResult:
     )
 
 
+def derivative(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(temperature in C, d(mass %)/dT in %/C) over the heating ramp: the smoothed slope
+    ``analyse`` finds the steepest loss and the onset on, on a 1 K grid."""
+    temperature, mass = _curve(df)
+    grid_t, grid_m = _heating_grid(temperature, 100.0 * mass / mass[0])
+    return grid_t, _smoothed_slope(grid_t, grid_m)
+
+
 def _curve(df: Any) -> tuple[np.ndarray, np.ndarray]:
     """(temperature, mass) in acquisition order from mass_pct, else mass_mg."""
     require_frame(df, (c.TEMPERATURE_C,), what="TGA", min_rows=MIN_POINTS)

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -30,6 +30,7 @@ from measurements.models import (
     ResultKind,
     TemperatureSeries,
 )
+from measurements.plot_payload import PlotInputError
 
 from . import serializers as s
 from . import tables  # noqa: F401  (registers result columns for lineage tables)
@@ -43,6 +44,12 @@ TABLE_RESPONSES = {
     404: OpenApiResponse(description="not parsed yet"),
 }
 EVERY = OpenApiParameter("every", int, description="keep every n-th row (thin a long series)")
+CYCLES = OpenApiParameter(
+    "cycles",
+    str,
+    description="cycling: the cycles whose voltage and dQ/dV curves to include, separated by "
+    "commas (at most 12), e.g. `1,50,200`; default: the first, 10th, 100th and last",
+)
 
 
 class MeasurementViewSet(
@@ -156,6 +163,31 @@ class MeasurementViewSet(
         if frame is None:
             raise Http404("No parsed data yet: the measurement has not been processed.")
         return Response(_thinned(frame, request))
+
+    @extend_schema(
+        parameters=[CYCLES],
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="the page's plot payload (README, “Plots”): `type` (the "
+                "technique), `version`, and per technique the series each plot draws, thinned "
+                "on the server",
+            ),
+            400: OpenApiResponse(description="`cycles` cannot be used (named in the answer)"),
+            404: OpenApiResponse(description="nothing to plot: not processed, or failed"),
+        },
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def plot(self, request, code=None):
+        """What the measurement page plots, as JSON: the same payload the page draws."""
+        measurement = self.get_object()
+        try:
+            payload = selectors.plot_data(measurement, request.query_params.get("cycles"))
+        except PlotInputError as exc:
+            raise ValidationError({exc.field: [exc.message]}) from None
+        if payload is None:
+            raise Http404("Nothing to plot: the measurement is not processed, or it failed.")
+        return Response(payload)
 
     @extend_schema(responses=TABLE_RESPONSES)
     @action(

@@ -1,0 +1,188 @@
+"""Server time and payload size of a 1.5-million-row cycling measurement's page, and the
+browser's time until every plot is drawn.
+
+    .venv/bin/python benchmarks/plot_page.py [--repeat 7] [--no-browser]
+
+Uses its own SQLite database and media folder under var/bench/plot_page/ (made once: the demo
+records, then the 400-cycle, 1.5-million-row Maccor export of benchmarks/cycling_parse_summary.py
+uploaded to the demo's full cell and processed in-process, as the worker does). Then, medians
+of --repeat runs:
+- the page's server time through Django's test client: with the payload cached (what every
+  visit after the worker's run gets), and built from the Parquet (the cache removed first);
+- the same for other cycles (``?cycles=2,50,200,399``: built on first view, then cached);
+- the size of the embedded plot JSON and of the whole page;
+- with Debian's chromium (unless --no-browser), the time from navigation to every plot drawn,
+  against `manage.py runserver` on a free port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+HERE = ROOT / "var" / "bench" / "plot_page"
+ENV = {
+    "DEBUG": "1",
+    "DATABASE_URL": f"sqlite:///{HERE / 'db.sqlite3'}",
+    "LIMS_VAR_DIR": str(HERE),
+    "MEDIA_ROOT": str(HERE / "media"),
+    "DJANGO_SETTINGS_MODULE": "lims.settings",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+}
+os.environ.update(ENV)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.files import File  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from core.audit import acting_as  # noqa: E402
+from demo.records import ensure_users, load_demo  # noqa: E402
+from demo.synthetic.files import write_maccor_cycling  # noqa: E402
+from measurements import services, storage  # noqa: E402
+from measurements.models import Measurement  # noqa: E402
+
+BIG = ROOT / "var" / "bench" / "maccor_1p5M.txt"
+
+
+def measurement() -> Measurement:
+    """The processed 1.5-million-row measurement (made on the first run)."""
+    HERE.mkdir(parents=True, exist_ok=True)
+    call_command("migrate", verbosity=0)
+    found = Measurement.objects.filter(notes="plot_page benchmark", status="done").first()
+    if found:
+        return found
+    if not BIG.exists():
+        write_maccor_cycling(BIG, n_cycles=400, rows_per_cycle=3750, active_mass_mg=3.054)
+    user, _ = ensure_users("demo-lims")
+    records = load_demo(user)
+    with acting_as(user), open(BIG, "rb") as fh:
+        m = services.measurement_create(
+            user=user,
+            item=records["full_spe"],
+            fields={
+                "technique": "cycling",
+                "active_mass_mg": 3.054,
+                "notes": "plot_page benchmark",
+            },
+            uploads=[File(fh, name=BIG.name)],
+        )
+    m.refresh_from_db()
+    start = time.perf_counter()
+    print("processing:", services.process_measurement(m.pk, m.run), end=" ")
+    print(f"({time.perf_counter() - start:.1f} s, includes building the default plot payload)")
+    m.refresh_from_db()
+    return m
+
+
+def timed_get(client: Client, url: str, repeat: int, *, cold: bool) -> tuple[float, bytes]:
+    times, body = [], b""
+    for _ in range(repeat):
+        if cold:
+            shutil.rmtree(storage.root() / "plots", ignore_errors=True)
+        start = time.perf_counter()
+        response = client.get(url)
+        times.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.status_code
+        body = response.content
+    return statistics.median(times), body
+
+
+def payload_size(body: bytes) -> int:
+    found = re.search(rb'<script id="plot-data" type="application/json">(.*?)</script>', body, re.S)
+    return len(found.group(1)) if found else 0
+
+
+def browser_times(code: str, repeat: int) -> list[float]:
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.goto(f"{base}/")
+            page.fill("#id_username", "demo")
+            page.fill("#id_password", "demo-lims")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/")
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                page.goto(f"{base}/measurements/{code}/")
+                page.wait_for_function(
+                    "() => { const p = [...document.querySelectorAll('.plot-grid .plot')];"
+                    " return p.length > 0 && p.every(e => e.dataset.plotted === 'true'); }"
+                )
+                times.append(time.perf_counter() - start)
+            browser.close()
+        return times
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args()
+    m = measurement()
+    rows = m.files.get().parsed_rows
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="demo"))
+    url = f"/measurements/{m.code}/"
+    client.get(url)  # warm the database connection and the template cache
+    cached, body = timed_get(client, url, args.repeat, cold=False)
+    cold, _ = timed_get(client, url, args.repeat, cold=True)
+    client.get(url)  # leave the default payload cached
+    other = f"{url}?cycles=2,50,200,399"
+    other_cold, _ = timed_get(client, other, args.repeat, cold=True)
+    client.get(url)
+    print(f"{m.code}: {rows:,} rows, {m.cycles.count()} cycles; medians of {args.repeat}")
+    print(f"page, payload cached      {cached * 1000:7.1f} ms")
+    print(f"page, payload built       {cold * 1000:7.1f} ms")
+    print(f"page, other cycles built  {other_cold * 1000:7.1f} ms")
+    print(f"plot JSON {payload_size(body) / 1024:.0f} KiB, page {len(body) / 1024:.0f} KiB")
+    if not args.no_browser:
+        times = browser_times(m.code, args.repeat)
+        print(
+            f"browser, navigation to every plot drawn: median {statistics.median(times):.2f} s "
+            f"(min {min(times):.2f}, max {max(times):.2f})"
+        )
+
+
+if __name__ == "__main__":
+    main()
