@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from core import headlines
 
 from . import selectors
-from .headlines import LOG_SIGMA_AXIS
+from .headlines import LOG_SIGMA_AXIS, conductivity_points
 from .models import CycleRow, Measurement, Result, ResultKind, Status
 
 ATTENTION = (Status.FAILED, Status.NEEDS_INPUT, Status.DONE_WITH_WARNINGS)
@@ -38,23 +38,19 @@ def running_context(request: HttpRequest | None = None) -> dict:
 
 def _recent_conductivities() -> dict | None:
     """σ against 1000/T of the newest conductivities, one trace per sample (log σ)."""
-    results = (
-        Result.objects.filter(
+    newest = Result.objects.filter(
+        pk__in=Result.objects.filter(
             kind=ResultKind.CONDUCTIVITY, measurement__temperature_c__isnull=False
         )
         .order_by("-computed_at", "-id")
-        .values_list("item__code", "measurement__temperature_c", "values")[:RECENT_SIGMAS]
+        .values("pk")[:RECENT_SIGMAS]
     )
-    by_item: OrderedDict[str, list] = OrderedDict()
-    for code, temperature, values in results:
-        sigma = values.get("conductivity_s_cm")
-        if isinstance(sigma, int | float) and sigma > 0:
-            by_item.setdefault(code, []).append((temperature, sigma))
+    # Newest sample first in the legend.
+    by_item = conductivity_points(newest.order_by("-computed_at", "-id"))
     if not by_item:
         return None
     traces = []
     for code, points in by_item.items():
-        points.sort()
         traces.append(
             {
                 "x": [1000 / (t + 273.15) for t, _ in points],

@@ -229,24 +229,25 @@ def _sigma_fact(result: Result | None) -> headlines.Fact | None:
     return headlines.Fact(label, text, note, key="sigma", url=url)
 
 
-def _series_points(item: Item) -> list[tuple[float, float]]:
-    """(temperature °C, σ S/cm) of every conductivity of the item with both, by temperature."""
+def conductivity_points(results: QuerySet) -> dict[str, list[tuple[float, float]]]:
+    """{item code: [(temperature °C, σ S/cm), ...] by temperature} of the conductivity results
+    among `results` that have both (for Arrhenius-type plots: log σ needs σ > 0)."""
     rows = (
-        Result.objects.filter(item=item, kind=ResultKind.CONDUCTIVITY)
+        results.filter(kind=ResultKind.CONDUCTIVITY)
         .exclude(measurement__temperature_c__isnull=True)
-        .values_list("measurement__temperature_c", "values")
+        .values_list("item__code", "measurement__temperature_c", "values")
     )
-    points = [
-        (t, v["conductivity_s_cm"])
-        for t, v in rows
-        if isinstance(v.get("conductivity_s_cm"), int | float) and v["conductivity_s_cm"] > 0
-    ]
-    return sorted(points)
+    points: dict[str, list[tuple[float, float]]] = {}
+    for code, temperature, values in rows:
+        sigma = (values or {}).get("conductivity_s_cm")
+        if isinstance(sigma, int | float) and sigma > 0:
+            points.setdefault(code, []).append((temperature, sigma))
+    return {code: sorted(p) for code, p in points.items()}
 
 
 def _arrhenius_plot(item: Item, arrhenius: Result | None, vft: Result | None) -> dict | None:
     """log σ against 1000/T: the measured points and the fits through them."""
-    points = _series_points(item)
+    points = conductivity_points(Result.objects.filter(item=item)).get(item.code)
     if not points:
         return None
     t_k = [t + 273.15 for t, _ in points]
