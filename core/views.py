@@ -13,13 +13,13 @@ from django.db.models import Count
 from django.forms.models import model_to_dict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import select_template
+from django.template.loader import render_to_string, select_template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import capfirst
+from django.utils.text import capfirst, slugify
 from django.views import View
 
-from . import display, labels, selectors
+from . import display, headlines, labels, lineage_graph, selectors, tables
 from .forms import BadFormData, StepFormSet, apply_service_errors, step_data
 from .history import history_rows
 from .models import ITEM_MODELS, AuditEvent, Item, ItemKind
@@ -44,10 +44,27 @@ def record_kinds() -> list[dict]:
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """The dashboard: the panels apps register (core.headlines.register_panel; measurements:
+    what needs a look, what is being processed, recent results), around the core's own
+    record counts and recent records."""
+    rendered = [
+        {"name": p["name"], "html": render_to_string(p["template"], p["context"], request)}
+        for p in headlines.panels(request)
+    ]
+    return render(request, "lims/home.html", {"panels": rendered})
+
+
+def _record_counts(request: HttpRequest) -> dict:
     counts = dict(Item.objects.values_list("kind").annotate(n=Count("id")))
-    kinds = [{**k, "count": counts.get(k["kind"], 0)} for k in record_kinds()]
-    recent = Item.objects.order_by("-created_at", "-id")[:15]
-    return render(request, "lims/home.html", {"kinds": kinds, "recent": recent})
+    return {"kinds": [{**k, "count": counts.get(k["kind"], 0)} for k in record_kinds()]}
+
+
+def _recent_records(request: HttpRequest) -> dict:
+    return {"recent": Item.objects.order_by("-created_at", "-id")[:15]}
+
+
+headlines.register_panel(headlines.Panel("records", "lims/_home_records.html", _record_counts, 40))
+headlines.register_panel(headlines.Panel("recent", "lims/_home_recent.html", _recent_records, 50))
 
 
 def search(request: HttpRequest) -> HttpResponse:
@@ -71,12 +88,17 @@ def _depth_param(request: HttpRequest) -> int | None:
 def item_detail(request: HttpRequest, code: str) -> HttpResponse:
     item = selectors.item_by_code(code).specific
     depth = _depth_param(request)
+    ancestors = selectors.lineage(item.pk, "ancestors", depth)
+    descendants = selectors.lineage(item.pk, "descendants", depth)
     context = {
         "item": item,
         "facts": item_facts(item),
+        # The results the item is known by (registered by the apps that compute them).
+        "headlines": headlines.headlines(item),
         "steps": item.steps.all(),
-        "ancestors": selectors.lineage(item.pk, "ancestors", depth),
-        "descendants": selectors.lineage(item.pk, "descendants", depth),
+        "ancestors": ancestors,
+        "descendants": descendants,
+        "graph": lineage_graph.build(item, ancestors, descendants),
         "parents": selectors.direct_parents(item),
         "history": history_rows(AuditEvent.objects.filter(item=item).select_related("user")[:50]),
         "part_template": select_template([f"parts/{item.kind}.html", "parts/none.html"]),
@@ -347,44 +369,117 @@ def login_not_required_view(view):
     return login_not_required(view)
 
 
-def filtered_page(request: HttpRequest, filterset_class, queryset, per_page: int = 50):
-    """A list page's filter form and the page of rows it selects (none while the filter's
-    values are invalid: the form then shows why)."""
-    filterset = filterset_class(request.GET, queryset=queryset)
-    rows = filterset.qs if filterset.is_valid() else queryset.none()
-    return filterset, Paginator(rows, per_page).get_page(request.GET.get("page"))
+EXPORT_PARAM = "export"
 
 
-class ItemListView(View):
-    """A filterable, paginated table of one kind of item."""
+class TableView(View):
+    """A filterable, sortable, paginated list that exports what it shows as CSV.
+
+    `?sort=<column>` or `?sort=-<column>` (descending) sorts by any column, in the database;
+    `?export=csv` gives every row the filters match, in that order, with the same columns.
+    """
+
+    filterset_class = None
+    paginate_by = 50
+    template_name = ""
+    rows_template_name = ""
+    csv_name = "list"
+
+    def get_columns(self) -> list[tables.Column]:
+        raise NotImplementedError
+
+    def get_queryset(self):
+        raise NotImplementedError
+
+    def get_context(self) -> dict:
+        return {}
+
+    def get_csv_name(self) -> str:
+        return self.csv_name
+
+    def export_format(self, request) -> str:
+        """`?export=csv`; `?format=csv` (as the API says it) too, unless the list filters on
+        a field called format (a cell's coin or pouch format)."""
+        if EXPORT_PARAM in request.GET:
+            return request.GET[EXPORT_PARAM]
+        if "format" in self.filterset_class.base_filters:
+            return ""
+        return request.GET.get("format", "")
+
+    def get(self, request, *args, **kwargs):
+        columns = self.get_columns()
+        queryset = tables.annotate(self.get_queryset(), columns)
+        filterset = self.filterset_class(request.GET, queryset=queryset)
+        rows = filterset.qs if filterset.is_valid() else queryset.none()
+        sort_error = ""
+        try:
+            sort = tables.parse_sort(request.GET.get(tables.SORT_PARAM, ""), columns)
+            rows = tables.apply_sort(rows, columns, sort)
+        except tables.SortError as exc:
+            sort, sort_error = tables.Sort("", False), str(exc)
+        export = self.export_format(request)
+        if export not in ("", "html", "csv"):
+            sort_error = f"Export: “{export}” is not a format this list exports (csv)."
+        elif export == "csv":
+            if sort_error or not filterset.is_valid():
+                problems = [sort_error] if sort_error else []
+                fields = filterset.form.fields
+                problems += [
+                    f"{fields[k].label if k in fields else k}: {' '.join(v)}"
+                    for k, v in filterset.errors.items()
+                ]
+                return HttpResponse(
+                    "\n".join(problems) + "\n", status=400, content_type="text/plain"
+                )
+            return tables.csv_response(request, columns, rows, self.get_csv_name())
+        page = Paginator(rows, self.paginate_by).get_page(request.GET.get("page"))
+        csv_params = request.GET.copy()
+        csv_params.pop("page", None)
+        csv_params[EXPORT_PARAM] = "csv"
+        context = {
+            "filter": filterset,
+            "page": page,
+            "columns": columns,
+            "headers": tables.headers(columns, sort),
+            "sort": sort,
+            "sort_error": sort_error,
+            "csv_url": f"?{csv_params.urlencode()}",
+            **self.get_context(),
+        }
+        template = self.rows_template_name if request.htmx else self.template_name
+        return render(request, template, context, status=400 if sort_error else 200)
+
+
+class ItemListView(TableView):
+    """A filterable, sortable, paginated table of one kind of item, with the result columns
+    other apps register for the kind (core.headlines.register_columns)."""
 
     model: type[Item]
-    filterset_class = None
-    # (heading with unit, dotted attribute) or (heading, attribute, "pct") for a fraction
-    # shown as a percentage, as on the item pages.
-    columns: list[tuple[str, ...]] = []
+    # Column, or (heading with unit, dotted attribute) or (heading, attribute, "pct") for a
+    # fraction shown as a percentage (the heading says "(%)").
+    columns: list = []
     select_related: tuple[str, ...] = ()
     template_name = "lims/item_list.html"
-    paginate_by = 50
+    rows_template_name = "lims/item_list_rows.html"
+
+    def get_columns(self) -> list[tables.Column]:
+        return [
+            tables.Column("code", key="code"),
+            *(tables.column(c) for c in self.columns),
+            *headlines.columns(self.model.KIND),
+        ]
 
     def get_queryset(self):
         return self.model.objects.select_related(*self.select_related).order_by("-id")
 
-    def get(self, request, *args, **kwargs):
-        filterset, page = filtered_page(
-            request, self.filterset_class, self.get_queryset(), self.paginate_by
-        )
-        context = {
-            "filter": filterset,
-            "page": page,
-            "columns": [
-                {"heading": c[0], "path": c[1], "pct": c[2:] == ("pct",)} for c in self.columns
-            ],
+    def get_csv_name(self) -> str:
+        return slugify(self.model._meta.verbose_name_plural)
+
+    def get_context(self) -> dict:
+        return {
             "title": capfirst(self.model._meta.verbose_name_plural),
             "create_url": reverse(self.model.NEW_URL),
         }
-        template = "lims/item_list_rows.html" if request.htmx else self.template_name
-        return render(request, template, context)
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:

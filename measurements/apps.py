@@ -7,7 +7,12 @@ class MeasurementsConfig(AppConfig):
     def ready(self) -> None:
         from core.signals import item_changed
 
+        from . import dashboard, headlines
+
         item_changed.connect(_recompute_dependents, dispatch_uid="measurements_recompute")
+        # Results on the core's item pages, lists and home page (the core cannot import us).
+        headlines.register()
+        dashboard.register()
 
 
 def _recompute_dependents(sender, item_id: int, **kwargs) -> None:

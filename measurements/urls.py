@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.measurement_list, name="list"),
     path("new/", views.measurement_create, name="new"),
     path("raw/<str:sha256>/", views.raw_file_download, name="raw"),
+    path("dashboard/running/", views.dashboard_running, name="dashboard-running"),
     path("series/<str:code>/points/", views.series_points, name="series-points"),
     path("series/<str:code>/status/", views.series_status, name="series-status"),
     path("<str:code>/", views.measurement_detail, name="detail"),

@@ -9,18 +9,39 @@ from django.views.decorators.http import require_POST
 from core.forms import apply_service_errors
 from core.models import Item
 from core.services import RecordChanged
-from core.views import changed_meanwhile, filtered_page, posted_version, staff_required
+from core.tables import Column
+from core.views import TableView, changed_meanwhile, posted_version, staff_required
 
-from . import canonical, filters, forms, selectors, services, storage
+from . import canonical, dashboard, filters, forms, selectors, services, storage
 from .models import Measurement, Status, TemperatureSeries
 from .parsers import ParseError, generic_csv
 from .plot_payload import PlotInputError
 
 
-def measurement_list(request: HttpRequest) -> HttpResponse:
-    queryset = selectors.attention_first(selectors.with_related())
-    filterset, page = filtered_page(request, filters.MeasurementFilter, queryset)
-    return render(request, "measurements/list.html", {"filter": filterset, "page": page})
+class MeasurementList(TableView):
+    """Every measurement, doubtful and waiting ones first unless sorted by a column."""
+
+    filterset_class = filters.MeasurementFilter
+    template_name = "measurements/list.html"
+    rows_template_name = "measurements/_list_rows.html"
+    csv_name = "measurements"
+
+    def get_columns(self):
+        return [
+            Column("code", "code"),
+            Column("sample", "item"),
+            Column("what", "item.summary", order="item__summary"),
+            Column("technique", "get_technique_display"),
+            Column("T (°C)", "temperature_c"),
+            Column("status", "get_status_display"),
+            Column("created", "created_at"),
+        ]
+
+    def get_queryset(self):
+        return selectors.attention_first(selectors.with_related())
+
+
+measurement_list = MeasurementList.as_view()
 
 
 @staff_required
@@ -225,6 +246,14 @@ def raw_file_download(request: HttpRequest, sha256: str) -> FileResponse:
     """The raw file for a browser (scripts use `/api/raw-files/<sha256>/` with a token)."""
     raw, path = selectors.raw_file_for_download(sha256)
     return FileResponse(open(path, "rb"), as_attachment=True, filename=raw.original_name)
+
+
+def dashboard_running(request: HttpRequest) -> HttpResponse:
+    """HTMX partial of the home page: what is being processed, polled while anything is; the
+    home page reloads (new results, plots) once it is all done."""
+    context = dashboard.running_context(request)
+    status = Status.PROCESSING if context["rows"] else Status.DONE
+    return _polled(request, "measurements/_dash_running.html", context, status)
 
 
 def series_status(request: HttpRequest, code: str) -> HttpResponse:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.forms.models import model_to_dict
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,6 +12,7 @@ from django.urls import reverse_lazy
 
 from core.forms import apply_service_errors
 from core.services import RecordChanged, record_save
+from core.tables import Column
 from core.views import (
     ItemListView,
     RecordFormView,
@@ -378,7 +381,7 @@ class ReagentLotList(ItemListView):
         ("lot no.", "lot_number"),
         ("received", "received_on"),
         ("quantity", "quantity"),
-        ("left", "quantity_left"),
+        Column("left", "quantity_left", order=F("quantity") - F("used")),
         ("unit", "get_quantity_unit_display"),
     ]
 
@@ -390,7 +393,7 @@ class LagpBatchList(ItemListView):
     model = LagpBatch
     filterset_class = filters.LagpBatchFilter
     columns = [
-        ("composition", "composition"),
+        Column("composition", "composition", order="x_al"),
         ("target (g)", "target_mass_g"),
         ("Li excess (%)", "li_excess_pct"),
         ("yield (g)", "yield_g"),
@@ -410,7 +413,15 @@ class PelletList(ItemListView):
         ("thickness (mm)", "thickness_mm"),
         ("diameter (mm)", "diameter_mm"),
         ("mass (mg)", "mass_mg"),
-        ("relative density", "relative_density", "pct"),
+        Column(
+            "relative density (%)",
+            "relative_density",
+            fmt="pct",
+            # mass / volume / theoretical density: what relative_density computes.
+            order=F("mass_mg")
+            / (F("diameter_mm") * F("diameter_mm") * F("thickness_mm"))
+            / F("pellet_set__theoretical_density_g_cm3"),
+        ),
     ]
 
 
@@ -430,7 +441,7 @@ class IleBatchList(ItemListView):
     model = IleBatch
     filterset_class = filters.IleBatchFilter
     columns = [
-        ("composition", "composition"),
+        Column("composition", "composition", order="pyr14fsi_mol_fraction"),
         ("water (ppm)", "water_content_ppm"),
         ("created", "created_at"),
     ]
@@ -454,8 +465,12 @@ class MembranePieceList(ItemListView):
     columns = [
         ("membrane", "membrane"),
         ("diameter (mm)", "diameter_mm"),
-        ("thickness (µm)", "thickness_um"),
-        ("area (cm²)", "area_cm2"),
+        Column(
+            "thickness (µm)",
+            "thickness_um",
+            order=Coalesce("measured_thickness_um", "membrane__thickness_um"),
+        ),
+        Column("area (cm²)", "area_cm2", order="diameter_mm"),
     ]
 
 
@@ -467,5 +482,9 @@ class ElectrodeDiskList(ItemListView):
         ("coating", "coating"),
         ("diameter (mm)", "diameter_mm"),
         ("loading (mg/cm²)", "active_loading_mg_cm2"),
-        ("active mass (mg)", "active_mass_mg"),
+        Column(
+            "active mass (mg)",
+            "active_mass_mg",
+            order=F("active_loading_mg_cm2") * F("diameter_mm") * F("diameter_mm"),
+        ),
     ]

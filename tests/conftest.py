@@ -47,6 +47,16 @@ def demo(db, staff):
     return load_demo(staff)
 
 
+@pytest.fixture
+def measured_demo(demo, staff, tmp_path, django_capture_on_commit_callbacks):
+    """The demo study with its instrument files processed (as `make run` shows it)."""
+    from demo.records import load_demo_measurements
+
+    with django_capture_on_commit_callbacks(execute=True):
+        load_demo_measurements(staff, demo, tmp_path)
+    return demo
+
+
 def token_client(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_rotate(user).key}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from typing import Any
 
 from rest_framework import renderers
 from rest_framework.utils import json
+
+from core.spreadsheet import csv_lines
 
 
 def finite(data: Any) -> Any:
@@ -77,8 +77,8 @@ class CSVRenderer(renderers.BaseRenderer):
         if not flat and not columns:
             columns = _serializer_columns(renderer_context)
         header = list(dict.fromkeys([*columns, *(key for row in flat for key in row)]))
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
-        writer.writeheader()  # even an empty header line keeps the Content-Type on the answer
-        writer.writerows(flat)
-        return out.getvalue().encode(self.charset)
+        # Every cell (header included) through the web lists' function: text that starts
+        # like a formula is neutralised (core.spreadsheet). An empty header line still keeps
+        # the Content-Type on the answer.
+        lines = csv_lines(header, ([row.get(name) for name in header] for row in flat))
+        return "".join(lines).encode(self.charset)

@@ -52,6 +52,15 @@ def show(value, unit: str = ""):
 
 
 @register.filter
+def cell(row, column):
+    """A list cell: the column's value (core.tables.Column) as every page shows values."""
+    value = column.value(row)
+    if column.fmt == "sci" and isinstance(value, int | float):
+        return sci(value)
+    return show(value)
+
+
+@register.filter
 def pm(value, uncertainty):
     """`{{ ea|pm:ea_stderr }}` -> '0.3612 ± 0.0042' rounded to the uncertainty's place."""
     if value is None:
