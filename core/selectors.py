@@ -91,6 +91,19 @@ def item_by_code(code: str) -> Item:
     return get_object_or_404(Item, code__iexact=code.strip())
 
 
+def items_by_codes(codes: list[str]) -> tuple[list[Item], list[str]]:
+    """The items with these codes (any case) in the order given, once each, and the codes that
+    name no item; one query (and one per code not stored as written)."""
+    wanted = list(dict.fromkeys(code.strip().upper() for code in codes if code.strip()))
+    found = {i.code.upper(): i for i in Item.objects.filter(code__in=wanted)}
+    if len(found) < len(wanted):  # codes are stored as made (upper case); look again any case
+        for code in set(wanted) - set(found):
+            item = Item.objects.filter(code__iexact=code).first()
+            if item is not None:
+                found[code] = item
+    return [found[c] for c in wanted if c in found], [c for c in wanted if c not in found]
+
+
 def direct_parents(item: Item):
     return LineageEdge.objects.filter(child=item).select_related("parent").order_by("parent__code")
 

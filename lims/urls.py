@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from core import views, views_labels, views_tokens
+from core import views, views_explore, views_labels, views_tokens
+from measurements import views as measurement_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +14,8 @@ urlpatterns = [
     path("synthesis/", include("synthesis.urls")),
     path("cells/", include("cells.urls")),
     path("measurements/", include("measurements.urls")),
+    path("compare/", measurement_views.compare, name="compare"),
+    path("explore/", views_explore.explore, name="explore"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -5,12 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, Value, When
 from django.http import Http404
 
 from . import plot_payload, storage
-from .models import STATUS_ATTENTION_ORDER, Measurement, RawFile, Result
+from .models import (
+    FINISHED_OK,
+    STATUS_ATTENTION_ORDER,
+    CycleRow,
+    Measurement,
+    RawFile,
+    Result,
+    TemperatureSeries,
+)
 
 
 def with_related(queryset=None):
@@ -97,3 +106,235 @@ def plot_data(measurement: Measurement, cycles: str | None = None) -> dict[str, 
     if missing:  # asked for, not in the test: the page and the API say so
         payload["cycles"]["missing"] = missing
     return payload
+
+
+# --- Side-by-side comparison of several items (the compare page) ---
+
+MAX_PLOT_POINTS = 4000
+
+
+def _thin(frame: pl.DataFrame, points: int = MAX_PLOT_POINTS) -> pl.DataFrame:
+    """Every n-th row, so that at most `points` rows remain."""
+    step = max(1, -(-frame.height // points))
+    return frame.gather_every(step) if step > 1 else frame
+
+
+def _floats(series) -> list:
+    return [None if v is None or not np.isfinite(v) else float(v) for v in series]
+
+
+COMPARE_PROFILE_POINTS = 300
+COMPARE_SPECTRUM_POINTS = 300
+
+
+def _finished(items, technique: str, *order) -> list[Measurement]:
+    """The items' finished measurements of a technique, with their files (for parsed_frame),
+    in the order the items were given."""
+    position = {item.pk: i for i, item in enumerate(items)}
+    found = (
+        Measurement.objects.filter(item__in=items, technique=technique, status__in=FINISHED_OK)
+        .prefetch_related("files")
+        .order_by(*order, "id")
+    )
+    return sorted(found, key=lambda m: position[m.item_id])  # stable: keeps `order` within
+
+
+def _trace_names(items, measurements: list[Measurement]) -> dict[int, str]:
+    """A trace is named by its item's code, and by the measurement's too when the item has
+    several measurements on the plot."""
+    codes = {i.pk: i.code for i in items}
+    per_item: dict[int, int] = {}
+    for m in measurements:
+        per_item[m.item_id] = per_item.get(m.item_id, 0) + 1
+    return {
+        m.pk: codes[m.item_id] if per_item[m.item_id] == 1 else f"{codes[m.item_id]} ({m.code})"
+        for m in measurements
+    }
+
+
+def compare_cycling(items, cycle: int) -> dict[str, Any]:
+    """Capacity and retention against cycle for each finished cycling measurement of the items
+    (from the per-cycle table), and the voltage profile of `cycle` of each (from the parsed
+    data, thinned). Retention is against the reference cycle the measurement's summary used."""
+    measurements = _finished(items, "cycling")
+    summaries = {
+        r.measurement_id: r
+        for r in Result.objects.filter(measurement__in=measurements, kind="cycling_summary")
+    }
+    rows: dict[int, list] = {}
+    for row in CycleRow.objects.filter(measurement__in=measurements).values_list(
+        "measurement_id", "cycle", "discharge_mAh_g"
+    ):
+        rows.setdefault(row[0], []).append(row[1:])
+    names = _trace_names(items, measurements)
+    codes = {i.pk: i.code for i in items}
+    capacity, profiles, problems = [], [], []
+    for m in measurements:
+        table = rows.get(m.pk)
+        summary = summaries.get(m.pk)
+        if not table or summary is None:  # no specific capacity without an active mass
+            continue
+        cycles, discharge = (list(c) for c in zip(*table, strict=True))
+        reference = summary.inputs.get("reference_cycle") or 1
+        ref_q = dict(table).get(reference)
+        capacity.append(
+            {
+                "name": names[m.pk],
+                "item": codes[m.item_id],
+                "cycle": cycles,
+                "discharge_mAh_g": _floats(discharge),
+                "retention_pct": [
+                    None if q is None or not ref_q else 100.0 * q / ref_q for q in discharge
+                ],
+                "reference_cycle": reference,
+            }
+        )
+        profile = _voltage_profile(m, summary, cycle, cycles)
+        if isinstance(profile, str):
+            problems.append(f"{names[m.pk]}: {profile}")
+        else:
+            profiles.append({"name": names[m.pk], **profile})
+    return {"capacity": capacity, "profiles": profiles, "profile_problems": problems}
+
+
+def _voltage_profile(m: Measurement, summary: Result, cycle: int, cycles: list[int]):
+    """{capacity_mAh_g, voltage_V} of one cycle (charge, a gap, then discharge, so one trace
+    per cell), or why there is none."""
+    from .analysis import AnalysisError, cycling
+
+    if cycle not in cycles:
+        return f"no cycle {cycle} (cycles {min(cycles)}–{max(cycles)})"
+    frame = parsed_frame(m)
+    if frame is None:
+        return "the parsed data are missing from the store; re-run the measurement"
+    offset = int(summary.inputs.get("instrument_cycle_offset") or 0)
+    try:
+        profile = cycling.cycle_profile(
+            frame, cycle - offset, summary.inputs["active_mass_mg"] / 1000
+        )
+    except AnalysisError as exc:
+        return str(exc)
+    capacity: list = []
+    voltage: list = []
+    for direction in (1, -1):
+        half = _thin(profile.filter(pl.col("direction") == direction), COMPARE_PROFILE_POINTS)
+        if capacity and half.height:
+            capacity.append(None)  # a gap: the discharge starts again from zero
+            voltage.append(None)
+        capacity.extend(_floats(half["capacity_mAh_g"]))
+        voltage.extend(_floats(half["voltage_V"]))
+    return {"capacity_mAh_g": capacity, "voltage_V": voltage}
+
+
+def compare_spectra(items) -> list[dict[str, Any]]:
+    """One Nyquist trace per finished EIS measurement of the items (thinned), with the ionic
+    resistance its fit found."""
+    measurements = _finished(items, "eis", F("temperature_c").asc(nulls_last=True))
+    codes = {i.pk: i.code for i in items}
+    ionic = {
+        r.measurement_id: r.values.get("ionic_resistance_ohm")
+        for r in Result.objects.filter(measurement__in=measurements, kind="eis_fit")
+    }
+    traces = []
+    for m in measurements:
+        frame = parsed_frame(m)
+        if frame is None:
+            continue
+        frame = _thin(frame, COMPARE_SPECTRUM_POINTS)
+        where = f" at {m.temperature_c:g} °C" if m.temperature_c is not None else ""
+        traces.append(
+            {
+                "name": f"{codes[m.item_id]} {m.code}{where}",
+                "item": codes[m.item_id],
+                "zr": _floats(frame["z_real_ohm"]),
+                "mzi": _floats(-frame["z_imag_ohm"]),
+                # where the fit puts the electrolyte's arcs: the page frames them, not the spike
+                "r_ionic": ionic.get(m.pk),
+            }
+        )
+    return traces
+
+
+ARRHENIUS_FIT_POINTS = 50
+
+
+def compare_arrhenius(items) -> list[dict[str, Any]]:
+    """log10 σ against 1000/T of each item's temperature-series points that its fits use, with
+    the Arrhenius fit (σ form) and, where the data curve, the VFT fit over the same range."""
+    from .analysis import temperature
+
+    series = {
+        s.item_id: s.points
+        for s in TemperatureSeries.objects.filter(item__in=items).only("item_id", "points")
+    }
+    fits: dict[int, dict[str, dict]] = {}
+    for r in Result.objects.filter(
+        item__in=items, measurement__isnull=True, kind__in=("arrhenius", "vft")
+    ):
+        fits.setdefault(r.item_id, {})[r.kind] = r.values
+    out = []
+    for item in items:
+        points = [
+            p
+            for p in series.get(item.pk) or []
+            if p.get("included")
+            and p.get("conductivity_s_cm")
+            and p.get("temperature_c") is not None
+        ]
+        if not points:
+            continue
+        t = np.array([p["temperature_c"] for p in points], dtype=float)
+        sigma = np.array([p["conductivity_s_cm"] for p in points], dtype=float)
+        entry: dict[str, Any] = {
+            "item": item.code,
+            "x": _floats(1000.0 / (t + temperature.ZERO_CELSIUS_K)),
+            "log_sigma": _floats(np.log10(sigma)),
+            "measurements": [p["measurement"] for p in points],
+            "fits": [],
+        }
+        grid = np.linspace(t.min(), t.max(), ARRHENIUS_FIT_POINTS)
+        x = _floats(1000.0 / (grid + temperature.ZERO_CELSIUS_K))
+        found = fits.get(item.pk, {})
+        if "arrhenius" in found:
+            ea = found["arrhenius"]["activation_energy_eV"]
+            entry["fits"].append(
+                {
+                    "name": f"{item.code} Arrhenius, Ea = {ea:.3f} eV",
+                    "x": x,
+                    "log_sigma": _floats(
+                        np.log10(temperature.arrhenius_sigma(found["arrhenius"], grid))
+                    ),
+                }
+            )
+        if "vft" in found:
+            ea = found["vft"]["pseudo_activation_energy_eV"]
+            entry["fits"].append(
+                {
+                    "name": f"{item.code} VFT, pseudo-Ea = {ea:.3f} eV",
+                    "x": x,
+                    "log_sigma": _floats(np.log10(temperature.vft_sigma(found["vft"], grid))),
+                }
+            )
+        out.append(entry)
+    return out
+
+
+def comparison(items, cycle: int) -> dict[str, Any]:
+    """Everything the comparison page plots for these items, and which items have none of it."""
+    cycling_data = compare_cycling(items, cycle)
+    data = {
+        **cycling_data,
+        "nyquist": compare_spectra(items),
+        "arrhenius": compare_arrhenius(items),
+        "cycle": cycle,
+    }
+    shown = {
+        "capacity": {t["item"] for t in data["capacity"]},
+        "nyquist": {t["item"] for t in data["nyquist"]},
+        "arrhenius": {t["item"] for t in data["arrhenius"]},
+    }
+    data["lacking"] = {
+        key: [i.code for i in items if i.code not in codes] for key, codes in shown.items()
+    }
+    data["nothing"] = [i.code for i in items if not any(i.code in c for c in shown.values())]
+    return data

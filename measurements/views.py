@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from core.forms import apply_service_errors
 from core.models import Item
+from core.selectors import items_by_codes
 from core.services import RecordChanged
 from core.tables import Column
 from core.views import TableView, changed_meanwhile, posted_version, staff_required
@@ -282,3 +283,43 @@ def series_points(request: HttpRequest, code: str) -> HttpResponse:
             f"{measurement.upper()} {words[choice.strip().lower()]}; the fits are being recomputed.",
         )
     return redirect(f"{item.get_absolute_url()}#temperature-series")
+
+
+# The comparison page draws every item's curves in one browser tab: 100 is plenty to compare.
+MAX_COMPARE_ITEMS = 100
+
+
+def _compare_query(request: HttpRequest) -> tuple[list[str], int | None, dict[str, str]]:
+    """(codes, cycle, errors by field) from `?items=A,B` (or repeated `items`, as checkboxes
+    send them) and `?cycle=N`."""
+    errors = {}
+    codes = [c for text in request.GET.getlist("items") for c in text.replace(" ", ",").split(",")]
+    codes = [c for c in codes if c.strip()]
+    if len(codes) > MAX_COMPARE_ITEMS:
+        errors["items"] = f"At most {MAX_COMPARE_ITEMS} items at once ({len(codes)} chosen)."
+        codes = codes[:MAX_COMPARE_ITEMS]
+    raw = request.GET.get("cycle", "").strip() or "1"
+    cycle = int(raw) if raw.isdigit() and 1 <= int(raw) <= 1_000_000 else None
+    if cycle is None:
+        errors["cycle"] = f"'{raw}' is not a cycle number: a whole number from 1 to 1000000."
+    return codes, cycle, errors
+
+
+def compare(request: HttpRequest) -> HttpResponse:
+    """Several items side by side: capacity, retention and voltage profiles of cells, Nyquist
+    plots, Arrhenius plots, from whatever measurements the items have."""
+    codes, cycle, errors = _compare_query(request)
+    items, unknown = items_by_codes(codes)
+    if unknown:
+        errors["items"] = "No item with code " + ", ".join(unknown) + "."
+    data = selectors.comparison(items, cycle) if items and cycle is not None else None
+    context = {
+        "items": items,
+        "codes": ",".join(i.code for i in items),
+        "cycle": request.GET.get("cycle", "1") if cycle is None else cycle,
+        "errors": errors,
+        "error_list": list(errors.items()),
+        "data": data,
+    }
+    status = 400 if errors and not data else 200
+    return render(request, "measurements/compare.html", context, status=status)

@@ -77,3 +77,15 @@ def viewer_api(viewer) -> APIClient:
 @pytest.fixture
 def anon_api(db) -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def demo_measured(demo, staff, tmp_path, django_capture_on_commit_callbacks):
+    """The demo study with its generated measurements processed (tasks run in-process), as
+    `make run` shows it: EIS of four pellets (PEL-0003 at 25-80 °C), the SPE membrane at
+    20-80 °C, 400 and 60 cycles of CELL-0005 and CELL-0006, stripping, TGA."""
+    from demo.records import load_demo_measurements
+
+    with django_capture_on_commit_callbacks(execute=True):
+        load_demo_measurements(staff, demo, tmp_path / "demo-files")
+    return demo

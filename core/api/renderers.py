@@ -28,6 +28,18 @@ class JSONRenderer(renderers.JSONRenderer):
         return super().render(finite(data), accepted_media_type, renderer_context)
 
 
+# A spreadsheet runs a cell that begins with one of these as a formula (CSV injection, OWASP):
+# text that does is written with a leading apostrophe, which spreadsheets show as text. Numbers
+# stay numbers (a negative temperature is not a formula).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _flatten(row: dict, prefix: str = "") -> dict[str, Any]:
     """Nested objects become dotted columns; lists become JSON text in one cell."""
     flat: dict[str, Any] = {}
@@ -36,9 +48,9 @@ def _flatten(row: dict, prefix: str = "") -> dict[str, Any]:
         if isinstance(value, dict):
             flat.update(_flatten(value, f"{name}."))
         elif isinstance(value, list):
-            flat[name] = json.dumps(finite(value))
+            flat[name] = neutralised(json.dumps(finite(value)))
         else:
-            flat[name] = finite(value)
+            flat[name] = neutralised(finite(value))
     return flat
 
 
@@ -56,7 +68,8 @@ class CSVRenderer(renderers.BaseRenderer):
     """A table as CSV: a list of rows, a page of rows (`results`), or one record as one row.
 
     A response that says which `columns` it has gets that header even with no rows, so
-    `pandas.read_csv` reads an empty result as an empty table.
+    `pandas.read_csv` reads an empty result as an empty table. Text that a spreadsheet would
+    run as a formula gets a leading apostrophe (`neutralised`).
     """
 
     media_type = "text/csv"

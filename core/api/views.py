@@ -136,6 +136,30 @@ class LineageTableSchema(AutoSchema):
                 description="the kind of item each row is (default: cell)",
             )
         ]
+        params.append(
+            OpenApiParameter(
+                "step",
+                OpenApiTypes.STR,
+                many=True,
+                description="adds a process step's parameter as a column `step_<kind>_<field>`, "
+                "from the row's item or its nearest listed ancestor with such a step, e.g. "
+                "`uv_crosslinking.duration_min` (UV time of a cell's membrane); repeat or "
+                f"separate by commas; fields: {', '.join(lineage_table.STEP_FIELDS)}",
+            )
+        )
+        described: dict[str, list[str]] = {}
+        for kind, parameters in lineage_table.TABLE_PARAMETERS.items():
+            for name, parameter in parameters.items():
+                described.setdefault(name, [parameter.description]).append(kind)
+        params.extend(
+            OpenApiParameter(
+                name,
+                OpenApiTypes.STR,
+                many=True,
+                description=f"{text} (rows of: {', '.join(kinds)}); repeat or separate by commas",
+            )
+            for name, (text, *kinds) in sorted(described.items())
+        )
         root_filters: dict[str, OpenApiParameter] = {}
         for kind, viewset in sorted(viewsets.items()):
             for name, filter_ in viewset.filterset_class.base_filters.items():
@@ -168,6 +192,7 @@ class LineageTableView(ApiMixin, GenericAPIView):
         kind = request.query_params.get("root_kind") or ItemKind.CELL
         if kind not in viewsets:
             raise ValidationError({"root_kind": [f"Choose one of: {', '.join(sorted(viewsets))}."]})
+        options = lineage_table.table_options(kind, request.query_params)
         roots = lineage_table.filter_roots(kind, request.query_params, viewsets, request)
         page = self.paginate_queryset(roots)
         return Response(
@@ -175,8 +200,8 @@ class LineageTableView(ApiMixin, GenericAPIView):
                 "count": self.paginator.page.paginator.count,
                 "next": self.paginator.get_next_link(),
                 "previous": self.paginator.get_previous_link(),
-                "columns": lineage_table.columns(kind, viewsets),
-                "results": lineage_table.rows(kind, page, viewsets, request),
+                "columns": lineage_table.columns(kind, viewsets, options),
+                "results": lineage_table.rows(kind, page, viewsets, request, options),
             }
         )
 

@@ -148,6 +148,53 @@ def per_cycle_with_rule(
     return _finish_cycles(cycles, active_mass_g, one_c), rule
 
 
+def cycle_profile(df: pl.DataFrame, cycle: int, active_mass_g: float) -> pl.DataFrame:
+    """Voltage against specific capacity through one cycle (numbered as ``per_cycle`` numbers
+    them, before any offset), for voltage-profile plots.
+
+    Columns: direction (+1 charge, -1 discharge), capacity_mAh_g (charge passed since that half
+    of the cycle began), voltage_V; rests are left out, and the frame is empty when the data have
+    no such cycle. Within each step the trapezoid integral is scaled to the step's capacity in
+    the per-cycle table (the instrument's counter where exported), so a half ends exactly at the
+    table's charge or discharge capacity.
+    """
+    _check_cycling_input(df, active_mass_g, SPECIFIC_CURRENT_1C_MA_G)
+    steps, _rule = _cycles_by_rule(_step_table(df), df)
+    steps = _classify_steps(steps).select(
+        "_step",
+        pl.col("cycle").alias("_cycle"),
+        "direction",
+        # charge of the earlier steps of the same half (a CV step continues its CC step)
+        _before=pl.col("q").cum_sum().over("cycle", "direction") - pl.col("q"),
+        _scale=pl.when(pl.col("q_int") > 0).then(pl.col("q") / pl.col("q_int")).otherwise(1.0),
+    )
+    counter = optional_column(df, c.CYCLE, pl.Int64).forward_fill().backward_fill()
+    new_step = pl.col("_step").ne_missing(pl.col("_step").shift())
+    i_abs = pl.col(c.CURRENT_MA).abs()
+    dq = (
+        pl.when(new_step)
+        .then(0.0)
+        .otherwise(0.5 * (i_abs + i_abs.shift()) * pl.col(c.TIME_S).diff() / 3600.0)
+    )
+    return (
+        df.lazy()
+        .with_columns(counter.alias(c.CYCLE))
+        .with_columns(
+            step_id_expr(df, rest_fraction=REST_FRACTION, min_rows=MIN_STEP_ROWS).alias("_step")
+        )
+        .with_columns(_dq=dq)
+        .with_columns(_q=pl.col("_dq").cum_sum().over("_step"))
+        .join(steps.lazy(), on="_step", how="left", maintain_order="left")
+        .filter((pl.col("_cycle") == cycle) & (pl.col("direction") != 0))
+        .select(
+            pl.col("direction").cast(pl.Int8),
+            capacity_mAh_g=(pl.col("_before") + pl.col("_q") * pl.col("_scale")) / active_mass_g,
+            voltage_V=pl.col(c.VOLTAGE_V),
+        )
+        .collect()
+    )
+
+
 def _check_cycling_input(df: Any, active_mass_g: float, specific_current: float) -> None:
     require_frame(df, (c.TIME_S, c.VOLTAGE_V, c.CURRENT_MA), what="cycling", min_rows=2)
     for name, value in (

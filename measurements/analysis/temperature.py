@@ -375,3 +375,20 @@ def vft_warnings(fit: VftFit, temperature_c: Any) -> list[dict[str, Any]]:
             )
         )
     return warnings
+
+
+# --- evaluating stored fits ---------------------------------------------------------------------
+
+
+def arrhenius_sigma(fit: dict[str, Any], temperature_c: Any) -> np.ndarray:
+    """σ (S/cm) at the temperatures from a stored Arrhenius fit (``ArrheniusFit.to_dict()``),
+    in either form: σ = A exp(-Ea/kT), or σ = (A/T) exp(-Ea/kT) for the σT form."""
+    t_k = np.asarray(temperature_c, dtype=np.float64) + ZERO_CELSIUS_K
+    sigma = fit["prefactor"] * np.exp(-fit["activation_energy_eV"] / (K_B_EV * t_k))
+    return sigma / t_k if fit.get("form") == "sigmaT" else sigma
+
+
+def vft_sigma(fit: dict[str, Any], temperature_c: Any) -> np.ndarray:
+    """σ (S/cm) at the temperatures from a stored VFT fit (``VftFit.to_dict()``)."""
+    t_k = np.asarray(temperature_c, dtype=np.float64) + ZERO_CELSIUS_K
+    return fit["prefactor_s_k05_cm"] / np.sqrt(t_k) * np.exp(-fit["b_k"] / (t_k - fit["t0_k"]))

@@ -21,7 +21,10 @@ pytestmark = pytest.mark.django_db
 
 def _codes(html: str) -> list[str]:
     body = html.split('data-testid="list"', 1)[1].split("</tbody>", 1)[0]
-    return re.findall(r"<tr><td>(?:<a [^>]*>)?([A-Z]+-\d{4})<", body)
+    # Item lists start each row with the selection checkbox (compare, labels).
+    return re.findall(
+        r"<tr>(?:<td class=\"select\">.*?</td>)?<td>(?:<a [^>]*>)?([A-Z]+-\d{4})<", body
+    )
 
 
 def _csv(response) -> list[list[str]]:
