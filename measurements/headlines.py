@@ -392,7 +392,14 @@ def _stripping_plot(item: Item) -> dict | None:
     if not data:
         return None
     return {
-        "traces": [{"x": data["t_h"], "y": data["v"], "mode": "lines", "name": measurement.code}],
+        "traces": [
+            {
+                "x": data["trace"]["t_h"],
+                "y": data["trace"]["v"],
+                "mode": "lines",
+                "name": measurement.code,
+            }
+        ],
         "layout": {"xaxis": {"title": "time (h)"}, "yaxis": {"title": "cell voltage (V)"}},
     }
 

@@ -26,8 +26,8 @@ def test_tick_cells_on_the_list_and_compare_their_cycling(logged_in, demo_measur
     page = logged_in
     full, bare = demo_measured["full_spe"], demo_measured["full_bare"]
     page.goto("/cells/")
-    page.get_by_label(f"compare {full.code}").check()
-    page.get_by_label(f"compare {bare.code}").check()
+    page.get_by_label(f"select {full.code}").check()
+    page.get_by_label(f"select {bare.code}").check()
     page.get_by_role("button", name="Compare").click()
     page.wait_for_url("**/compare/?items=*")
     # The list shows the newest first: the address holds the selection in that order.
@@ -66,8 +66,8 @@ def test_pellets_from_the_list_give_nyquist_and_arrhenius_plots(logged_in, demo_
     best = demo_measured["pellets"][900][0]  # 25, 40, 60, 80 °C
     other = demo_measured["pellets"][850][0]  # 25 °C only
     page.goto("/synthesis/pellets/")
-    page.get_by_label(f"compare {other.code}").check()
-    page.get_by_label(f"compare {best.code}").check()
+    page.get_by_label(f"select {other.code}").check()
+    page.get_by_label(f"select {best.code}").check()
     page.get_by_role("button", name="Compare").click()
     page.wait_for_url("**/compare/?items=*")
     nyquist = plot(page, "plot-nyquist")

@@ -58,7 +58,7 @@ def test_a_list_sorts_by_clicking_a_heading_and_exports_what_it_shows(logged_in,
     heading = page.get_by_role("link", name="σ nearest 25 °C (S/cm)")
     heading.click()
     page.wait_for_url("**/synthesis/pellets/?sort=conductivity_s_cm*")
-    first = page.locator("[data-testid=list] tbody tr:first-child td:first-child")
+    first = page.locator("[data-testid=list] tbody tr:first-child td:nth-child(2)")
     expect(first).to_have_text("PEL-0001")  # 1.76e-4 S/cm, the lowest
     page.get_by_role("link", name="σ nearest 25 °C (S/cm) ▲").click()
     page.wait_for_url("**/synthesis/pellets/?sort=-conductivity_s_cm*")
