@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +47,7 @@ from django.core.files import File  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from benchmarks._browser import page_load_times  # noqa: E402
 from core.audit import acting_as  # noqa: E402
 from demo.records import PT_ELECTRODE_AREA_CM2, _lagp_spectrum  # noqa: E402
 from demo.synthetic import exports  # noqa: E402
@@ -113,57 +112,11 @@ def server_ms(client: Client, url: str) -> float:
     return statistics.median(times)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def browser_ms(urls: dict[str, str]) -> dict[str, float]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        return {}
-    from playwright.sync_api import sync_playwright
-
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT, env={**os.environ, "DEBUG": "1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        out = {}
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            page = browser.new_page(base_url=f"http://127.0.0.1:{port}")
-            page.set_default_timeout(120_000)
-            page.goto("/accounts/login/")
-            page.fill("#id_username", "bench")
-            page.fill("#id_password", "bench-pw-123")
-            page.click("button[type=submit]")
-            page.wait_for_load_state()
-            for name, url in urls.items():
-                times = []
-                for _ in range(RUNS):
-                    start = time.perf_counter()
-                    page.goto(url)
-                    page.wait_for_function(
-                        "() => [...document.querySelectorAll('div.plot')]"
-                        ".every(el => el.dataset.plotted === 'true')"
-                    )
-                    times.append(1000 * (time.perf_counter() - start))
-                out[name] = statistics.median(times)
-            browser.close()
-        return out
-    finally:
-        server.terminate()
-        server.wait()
+    times = page_load_times(
+        urls, login=("bench", "bench-pw-123"), runs=RUNS, env={"DEBUG": "1"}, plots="div.plot"
+    )
+    return {name: 1000 * statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:

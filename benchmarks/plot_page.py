@@ -21,9 +21,7 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,6 +48,7 @@ from django.core.files import File  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from benchmarks._browser import page_load_times  # noqa: E402
 from core.audit import acting_as  # noqa: E402
 from demo.records import ensure_users, load_demo  # noqa: E402
 from demo.synthetic.files import write_maccor_cycling  # noqa: E402
@@ -108,50 +107,14 @@ def payload_size(body: bytes) -> int:
 
 
 def browser_times(code: str, repeat: int) -> list[float]:
-    from playwright.sync_api import sync_playwright
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT,
-        env={**os.environ, **ENV},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    times = page_load_times(
+        {"page": f"/measurements/{code}/"},
+        login=("demo", "demo-lims"),
+        runs=repeat,
+        env=ENV,
+        plots=".plot-grid .plot",
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
-            )
-            page = browser.new_page(viewport={"width": 1300, "height": 900})
-            page.goto(f"{base}/")
-            page.fill("#id_username", "demo")
-            page.fill("#id_password", "demo-lims")
-            page.click("button[type=submit]")
-            page.wait_for_url("**/")
-            times = []
-            for _ in range(repeat):
-                start = time.perf_counter()
-                page.goto(f"{base}/measurements/{code}/")
-                page.wait_for_function(
-                    "() => { const p = [...document.querySelectorAll('.plot-grid .plot')];"
-                    " return p.length > 0 && p.every(e => e.dataset.plotted === 'true'); }"
-                )
-                times.append(time.perf_counter() - start)
-            browser.close()
-        return times
-    finally:
-        server.terminate()
-        server.wait()
+    return times.get("page", [])
 
 
 def main() -> None:
