@@ -77,6 +77,9 @@ def page_types(s: dict) -> dict[str, str]:
         "labels, A4 sheet": f"/labels/?{labels}&layout=a4-3x8",
         "labels, refused": "/labels/?items=NOPE-1&layout=letter",
         "API token": "/account/token/",
+        "compare a pellet and a cell": f"/compare/?items={s['pellet']},{s['cell']}&cycle=2",
+        "compare, refused": "/compare/?items=NOPE-1&cycle=x",
+        "explorer": "/explore/?root_kind=cell&x=pellet_sintering_temperature_c&y=retention_pct",
     }
 
 
