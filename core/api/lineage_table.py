@@ -257,6 +257,12 @@ def _filtered(viewset: type[RecordViewSet], data: dict, request, prefix: str = "
     return filterset.qs
 
 
+def _refuse_unknown(viewset: type[RecordViewSet], data: Mapping[str, Any], prefix: str) -> None:
+    unknown = sorted(set(data) - set(viewset.filterset_class.base_filters))
+    if unknown:
+        raise ValidationError({f"{prefix}{name}": ["No such filter."] for name in unknown})
+
+
 def filter_roots(
     kind: str,
     params: Mapping[str, Any],
@@ -265,14 +271,12 @@ def filter_roots(
 ) -> QuerySet:
     """The root items the query parameters select, ordered by code."""
     root_filters, ancestor_filters = split_params(params, list(viewsets))
+    # An unknown parameter is refused, not ignored: a typo would otherwise give the whole
+    # table as if it had been filtered.
+    _refuse_unknown(viewsets[kind], root_filters, "")
     roots = _filtered(viewsets[kind], root_filters, request).order_by("code")
     for ancestor, data in ancestor_filters.items():
-        filterset_class = viewsets[ancestor].filterset_class
-        unknown = sorted(set(data) - set(filterset_class.base_filters))
-        if unknown:
-            raise ValidationError(
-                {f"{ancestor}{ANCESTOR_SEPARATOR}{name}": ["No such filter."] for name in unknown}
-            )
+        _refuse_unknown(viewsets[ancestor], data, f"{ancestor}{ANCESTOR_SEPARATOR}")
         matching = _filtered(viewsets[ancestor], data, request, f"{ancestor}{ANCESTOR_SEPARATOR}")
         try:
             roots = roots.filter(pk__in=_descendants_sql(matching))

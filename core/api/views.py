@@ -164,7 +164,10 @@ class LineageTableSchema(AutoSchema):
         for kind, viewset in sorted(viewsets.items()):
             for name, filter_ in viewset.filterset_class.base_filters.items():
                 root_filters.setdefault(
-                    name, _filter_parameter("", name, filter_, "rows (of kinds that have it)")
+                    name,
+                    _filter_parameter(
+                        "", name, filter_, "rows (refused when the rows' kind has no such filter)"
+                    ),
                 )
                 params.append(
                     _filter_parameter(

@@ -108,6 +108,10 @@ def test_pellets_can_be_the_rows(api, study):
     [
         ("root_kind=spaceship", "root_kind"),
         ("pellet__bogus=1", "pellet__bogus"),
+        # A typo in a filter of the rows' own kind is refused too, not ignored (it would give
+        # the whole table as if filtered).
+        ("bogus=1", "bogus"),
+        ("root_kind=pellet&sintering_temperatur_c=900", "sintering_temperatur_c"),
         ("pellet__sintering_temperature_c=hot", "pellet__sintering_temperature_c"),
         ("sintering_temperature_c=hot", "sintering_temperature_c"),
     ],
