@@ -1,5 +1,8 @@
 """Measurement pages: upload through the web form, results, re-run, mapping, limits."""
 
+import re
+
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
@@ -177,3 +180,25 @@ def test_the_form_takes_a_circuit_and_labelled_conductivities_and_shows_each(
     assert 'data-label="bulk"' in body and 'data-label="total"' in body
     assert "total (headline)" in body and "3.25e-04" in body
     assert 'data-testid="linkk"' in body and "consistent" in body
+
+
+def test_an_xrd_pattern_shows_its_range_and_strongest_peak(
+    staff_client, pellet, django_capture_on_commit_callbacks
+):
+    """The real datalab .xy file; the strongest peak read independently with numpy."""
+    path = INSTRUMENT_FILES / "datalab/example_ocx.xy"
+    two_theta, intensity = np.loadtxt(path, delimiter=",", skiprows=1, unpack=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_measurement(
+            staff_client,
+            pellet,
+            [SimpleUploadedFile("example_ocx.xy", path.read_bytes())],
+            technique="xrd",
+        )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Measurement.objects.get().status == "done"
+    body = staff_client.get(response.url).content.decode()
+    assert "XRD pattern" in body and "1876" in body
+    peak = re.search(r'class="strongest-peak">([^<]+)<', body).group(1)
+    assert float(peak) == pytest.approx(two_theta[np.argmax(intensity)], abs=0.01)
+    assert f"{two_theta.min():g}" in body and f"{two_theta.max():g}" in body
