@@ -91,6 +91,6 @@ def explore(request: HttpRequest) -> HttpResponse:
         + urlencode([*query, ("page_size", API_PAGE_SIZE), ("format", "csv")]),
         "fetch_url": "/api/lineage-table/?" + urlencode([*query, ("page_size", API_PAGE_SIZE)]),
         "axis_labels": [labels[axes[a]] for a in AXES if axes[a]],
-        "state": {"axes": axes, "labels": labels},
+        "state": {"axes": axes, "labels": labels, "csv_rows": API_PAGE_SIZE},
     }
     return render(request, "lims/explore.html", context, status=400 if errors else 200)

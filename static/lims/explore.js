@@ -83,7 +83,12 @@
     const { traces: data, left } = traces(rows);
     status.textContent =
       rows.length + " rows; " + (rows.length - left) + " plotted" +
-      (left ? ", " + left + " without a value on both axes" : "") + ".";
+      (left ? ", " + left + " without a value on both axes" : "") + "." +
+      // The API's CSV is one page: say so rather than hand over a silently cut table.
+      (rows.length > state.csv_rows
+        ? " The CSV link holds the first " + state.csv_rows + " rows; lims.client's " +
+          "lineage_table(...) follows every page."
+        : "");
     const node = LIMS.plot("plot-explore", data, {
       height: 460,
       showlegend: !!ax.color,

@@ -186,3 +186,18 @@ def test_the_explorer_names_what_it_cannot_use(logged_in, demo_measured):
     page.goto("/explore/?filters=pellet__sintering_temperature_c%3Dhot")
     page.wait_for_selector("#explore-status.error")
     assert "pellet__sintering_temperature_c" in page.inner_text("#explore-status")
+
+
+def test_the_explorer_says_when_its_csv_holds_only_the_first_page(
+    logged_in, demo_measured, monkeypatch
+):
+    # The API's CSV is one page (at most 1000 rows); with a page of 5 the 12 demo pellets
+    # take three pages: the plot follows them all, and the page says what the CSV holds.
+    monkeypatch.setattr("core.views_explore.API_PAGE_SIZE", 5)
+    page = logged_in
+    page.goto("/explore/?root_kind=pellet")
+    page.wait_for_selector("[data-testid=plot-explore][data-plotted=true]")
+    status = page.inner_text("#explore-status")
+    assert status.startswith("12 rows;")
+    assert "The CSV link holds the first 5 rows" in status
+    assert "page_size=5" in page.get_attribute("[data-testid=csv-link]", "href")
