@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 import numpy as np
 import polars as pl
@@ -38,15 +39,41 @@ def attention_first(queryset):
     return queryset.annotate(attention=rank).order_by("attention", "-id")
 
 
-def raw_file_for_download(sha256: str) -> tuple[RawFile, Path]:
-    """A stored raw file and where its bytes are; 404 when either is missing."""
+def raw_file_for_download(sha256: str) -> tuple[RawFile, BinaryIO]:
+    """A stored raw file and its bytes open for reading, checked against its SHA-256 first;
+    404 when no such file was uploaded, ``storage.Damaged`` (the views answer 409 with its
+    reason) when its bytes are gone or no longer hash to its name: never the damaged bytes."""
     raw = RawFile.objects.filter(sha256=sha256.lower()).first()
     if raw is None:
         raise Http404("No raw file with this SHA-256.")
-    path = storage.raw_path(raw.sha256)
-    if not path.exists():
-        raise Http404("The raw file is missing from the store.")
-    return raw, path
+    return raw, storage.open_verified(raw.sha256, raw.original_name)
+
+
+@dataclass
+class FixityProblem:
+    sha256: str
+    path: str
+    actual: str | None  # None: the object is missing
+    measurements: list[str]
+
+
+def fixity_problems() -> Iterator[FixityProblem]:
+    """Re-hash every stored raw file; yield those whose bytes are gone or changed, with the
+    codes of the measurements that use them."""
+    for raw in RawFile.objects.order_by("pk").iterator():
+        actual = storage.actual_hash(raw.sha256)
+        if actual == raw.sha256:
+            continue
+        yield FixityProblem(
+            sha256=raw.sha256,
+            path=str(storage.raw_path(raw.sha256)),
+            actual=actual,
+            measurements=[m.code for m in measurements_using(raw.sha256)],
+        )
+
+
+def measurements_using(sha256: str):
+    return Measurement.objects.filter(files__raw_file__sha256=sha256).distinct().order_by("code")
 
 
 def warnings_of(measurement: Measurement) -> list[dict]:

@@ -54,10 +54,18 @@ MAX_UPLOAD_BYTES = settings.LIMS_MAX_UPLOAD_BYTES
 
 
 def raw_file_store(stream, *, filename: str, user=None) -> tuple[RawFile, bool]:
-    """Keep an upload under its SHA-256; the same bytes uploaded again are recognised."""
-    sha, size = storage.store_stream(stream, limit=MAX_UPLOAD_BYTES)
+    """Keep an upload under its SHA-256; the same bytes uploaded again are recognised. When
+    they repair a damaged or missing stored copy, the measurements that failed on it are run
+    again."""
+    sha, size, written = storage.store_stream(stream, limit=MAX_UPLOAD_BYTES)
     existing = RawFile.objects.filter(sha256=sha).first()
     if existing is not None:
+        if written:
+            log.warning("raw file %s repaired in the store by a re-upload", sha)
+            for measurement in Measurement.objects.filter(
+                files__raw_file=existing, status=Status.FAILED
+            ).distinct():
+                measurement_reprocess(measurement)
         return existing, False
     try:
         with transaction.atomic():
@@ -238,7 +246,7 @@ def process_measurement(measurement_id: int, run: int) -> str:
     _set_state(measurement_id, run, status=Status.PROCESSING, progress=1, status_detail="")
     try:
         finished = _run_pipeline(measurement, run)
-    except (parsers.ParseError, AnalysisError) as exc:
+    except (parsers.ParseError, AnalysisError, storage.Damaged) as exc:
         failed = _set_state(
             measurement_id,
             run,
@@ -310,7 +318,9 @@ def _parsed(measurement: Measurement, link: MeasurementFile) -> tuple[pl.DataFra
     """The file's canonical data, its kind and its doubts (``parsers.Doubt``): from the
     Parquet cache, or parsed now and cached."""
     raw = link.raw_file
-    path = storage.raw_path(raw.sha256)
+    # Checked on every run, cached or not: numbers must not stand on bytes the store no longer
+    # holds, and a re-run is how a damaged file is noticed on the measurement's page.
+    path = storage.verify(raw.sha256, link.filename)
     options = measurement.options or {}
     parser_name = measurement.parser or link.parser or ""
     cached = (

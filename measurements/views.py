@@ -245,8 +245,12 @@ def measurement_mapping(request: HttpRequest, code: str) -> HttpResponse:
 
 def raw_file_download(request: HttpRequest, sha256: str) -> FileResponse:
     """The raw file for a browser (scripts use `/api/raw-files/<sha256>/` with a token)."""
-    raw, path = selectors.raw_file_for_download(sha256)
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=raw.original_name)
+    try:
+        raw, handle = selectors.raw_file_for_download(sha256)
+    except storage.Damaged as exc:
+        context = {"reason": str(exc), "measurements": selectors.measurements_using(exc.sha256)}
+        return render(request, "measurements/raw_file_damaged.html", context, status=409)
+    return FileResponse(handle, as_attachment=True, filename=raw.original_name)
 
 
 def dashboard_running(request: HttpRequest) -> HttpResponse:

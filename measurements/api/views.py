@@ -18,10 +18,11 @@ from rest_framework.response import Response
 
 from core.api.base import ApiMixin, service_call
 from core.api.conditional import ConditionalMixin
+from core.api.exceptions import Conflict
 from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.api.renderers import JSONRenderer
 from core.models import Item
-from measurements import filters, selectors, services
+from measurements import filters, selectors, services, storage
 from measurements.models import (
     CycleRow,
     Measurement,
@@ -256,12 +257,19 @@ class RawFileViewSet(ApiMixin, viewsets.GenericViewSet):
                 OpenApiTypes.BINARY, description="the file as uploaded, as an attachment"
             ),
             404: OpenApiResponse(description="no raw file with this SHA-256"),
+            409: OpenApiResponse(
+                description="the stored bytes are missing or no longer hash to this SHA-256; "
+                "`detail` says so: upload the original file again to repair the store"
+            ),
         }
     )
     def retrieve(self, request, sha256=None):
-        raw, path = selectors.raw_file_for_download(sha256)
+        try:
+            raw, handle = selectors.raw_file_for_download(sha256)
+        except storage.Damaged as exc:
+            raise Conflict(str(exc)) from None
         response = FileResponse(
-            path.open("rb"),  # closed by the response once sent
+            handle,  # closed by the response once sent
             as_attachment=True,
             filename=raw.original_name,
             content_type="application/octet-stream",
