@@ -162,3 +162,29 @@ def test_an_intact_object_is_not_rewritten_by_a_reupload(store):
     sha, size, written = storage.store_stream(MPT.open("rb"), limit=10**9)
     assert (sha, size, written) == (SHA, len(PRISTINE), False)
     assert storage.raw_path(SHA).stat().st_ino == before
+
+
+def test_the_column_mapping_preview_refuses_a_damaged_file(
+    db, store, staff_client, django_capture_on_commit_callbacks
+):
+    # Real CH Instruments impedance text: read without its own parser it needs a mapping.
+    chi = ROOT / "impedance.py" / "exampleDataCHInstruments.txt"
+    pellet = factories.pellets(count=1)[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        m = services.measurement_create(
+            item=pellet,
+            fields={"technique": "eis", "parser": "generic_csv"},
+            uploads=[SimpleUploadedFile("chi.txt", chi.read_bytes())],
+        )
+    m.refresh_from_db()
+    assert "needs a column mapping" in m.status_detail
+    sha = hashlib.sha256(chi.read_bytes()).hexdigest()
+    assert "Confirm which column" in staff_client.get(m.get_absolute_url()).content.decode()
+
+    path = storage.raw_path(sha)
+    os.chmod(path, 0o644)
+    path.write_bytes(path.read_bytes()[:-1])  # the last byte lost
+    page = staff_client.get(m.get_absolute_url()).content.decode()
+    assert f"raw file chi.txt (sha256 {sha[:12]}…) is damaged in the store" in page
+    assert "Confirm which column" not in page  # no columns proposed from damaged bytes
+    assert staff_client.post(f"/measurements/{m.code}/mapping/", {}).status_code == 400
