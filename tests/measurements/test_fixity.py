@@ -81,6 +81,8 @@ def test_a_flipped_byte_fails_the_run_blocks_download_and_a_reupload_repairs_it(
 ):
     m = measured
     original = sigma(m)
+    # 0.06 cm / (111.76 ohm x 1 cm2): the fit's resistance through the pellet's 0.6 mm.
+    assert f"{original:.3e}" == "5.369e-04"
     text, status = fixity()
     assert (status, text.startswith("Checked 1 raw files in ")) == (0, True)
     assert text.endswith(" s: 1 ok, 0 damaged, 0 missing.\n")
