@@ -19,9 +19,13 @@ from demo.synthetic import spectra as syn
 from measurements import canonical as c
 from measurements import compute
 from measurements.analysis import AnalysisError, dqdv, temperature, thinning
-from measurements.parsers import ParseError, parse_file
-from measurements.parsers._common import KIND_COLUMNS
-from tests.measurements.test_parsers import _FUZZ_FILES, DETECTED, MPT_PEIS
+from measurements.parsers import parse_file
+from tests.measurements.test_parsers import (
+    _FUZZ_FILES,
+    DETECTED,
+    MPT_PEIS,
+    assert_parses_or_refuses,
+)
 
 FUZZ = settings(
     max_examples=60,
@@ -77,13 +81,7 @@ def test_parsers_answer_mutated_real_files_with_data_or_a_parse_error(tmp_path, 
         content[at] = data.draw(st.integers(0, 255))
     path = tmp_path / f"fuzzed{source.suffix}"
     path.write_bytes(bytes(content))
-    for kwargs in ({"parser_name": DETECTED[source]}, {}):
-        try:
-            result = parse_file(path, **kwargs)
-        except ParseError as exc:
-            assert str(exc)
-        else:
-            assert result.data.columns == list(KIND_COLUMNS[result.kind])
+    assert_parses_or_refuses(path, DETECTED[source])
 
 
 EIS = (c.FREQUENCY_HZ, c.Z_REAL_OHM, c.Z_IMAG_OHM)
@@ -178,3 +176,12 @@ def test_thinning_answers_any_frame(frame, max_points):
 def test_temperature_fits_answer_any_series(temps, sigmas):
     _either(lambda: temperature.fit_arrhenius(temps, sigmas))
     _either(lambda: temperature.fit_vft(temps, sigmas))
+
+
+@FUZZ
+@given(frame=columns((c.TWO_THETA_DEG, c.INTENSITY), max_rows=30), empty=st.booleans())
+def test_xrd_summary_answers_any_pattern(frame, empty):
+    frame = frame.head(0) if empty else frame
+    outcome = _either(lambda: compute.compute("xrd", [("f", frame)], ["xrd"], {}))
+    if outcome is not None:
+        assert outcome.results[0].values["n_points"] == frame.height

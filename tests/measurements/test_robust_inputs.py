@@ -15,7 +15,7 @@ from demo.synthetic import exports
 from demo.synthetic import spectra as syn
 from measurements import compute, services, tasks
 from measurements.analysis import AnalysisError, eis, tga
-from measurements.parsers import parse_file
+from measurements.parsers import ParseError, parse_file
 from tests import factories
 from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
@@ -88,6 +88,19 @@ def test_measurement_tasks_carry_the_configured_time_limit(settings):
         assert (task.soft_time_limit, task.time_limit) == (600, 630)
 
 
+def _tga_measurement(tmp_path, curve: pl.DataFrame, capture):
+    """A TGA measurement of a fresh SPE membrane from ``curve`` (a TA export), processed."""
+    path = exports.write_ta_tga(tmp_path / "spe_tga.txt", curve)
+    with capture(execute=True):
+        m = services.measurement_create(
+            item=factories.spe_membrane(),
+            fields={"technique": "tga"},
+            uploads=[SimpleUploadedFile(path.name, Path(path).read_bytes())],
+        )
+    m.refresh_from_db()
+    return m
+
+
 def test_a_task_over_its_time_limit_fails_the_measurement_naming_the_limit(
     db, tmp_path, monkeypatch, django_capture_on_commit_callbacks
 ):
@@ -95,15 +108,8 @@ def test_a_task_over_its_time_limit_fails_the_measurement_naming_the_limit(
         raise SoftTimeLimitExceeded()
 
     monkeypatch.setattr(compute, "compute", too_slow)
-    membrane = factories.spe_membrane()
-    path = exports.write_ta_tga(tmp_path / "spe_tga.txt", syn.tga_curve(syn.SPE_TGA_STEPS))
-    with django_capture_on_commit_callbacks(execute=True):
-        m = services.measurement_create(
-            item=membrane,
-            fields={"technique": "tga"},
-            uploads=[SimpleUploadedFile(path.name, Path(path).read_bytes())],
-        )
-    m.refresh_from_db()
+    curve = syn.tga_curve(syn.SPE_TGA_STEPS)
+    m = _tga_measurement(tmp_path, curve, django_capture_on_commit_callbacks)
     assert m.status == "failed"
     assert m.status_detail == (
         "processing took longer than the 600 s limit (LIMS_TASK_TIME_LIMIT_S) and was stopped"
@@ -113,15 +119,8 @@ def test_a_task_over_its_time_limit_fails_the_measurement_naming_the_limit(
 def test_a_tga_upload_with_a_row_at_2e7_c_ends_failed_with_the_row(
     db, tmp_path, django_capture_on_commit_callbacks
 ):
-    membrane = factories.spe_membrane()
-    path = exports.write_ta_tga(tmp_path / "spe_tga.txt", _spe_curve_with_row(100, 2e7))
-    with django_capture_on_commit_callbacks(execute=True):
-        m = services.measurement_create(
-            item=membrane,
-            fields={"technique": "tga"},
-            uploads=[SimpleUploadedFile(path.name, Path(path).read_bytes())],
-        )
-    m.refresh_from_db()
+    curve = _spe_curve_with_row(100, 2e7)
+    m = _tga_measurement(tmp_path, curve, django_capture_on_commit_callbacks)
     assert m.status == "failed"
     assert "= 2e+07 in row 101 is outside -150 to 2000" in m.status_detail
 
@@ -133,3 +132,27 @@ def test_a_frequency_near_1e_300_hz_is_refused_naming_the_row():
     frame = frame.with_columns(pl.col("frequency_Hz") * 1e-300)
     with pytest.raises(AnalysisError, match=r"frequency 1e-297 Hz in row 1 is outside 1e-07"):
         eis.fit_impedance_frame(frame)
+
+
+def test_an_ndax_member_larger_than_the_cap_is_refused_before_decompressing(monkeypatch):
+    from measurements.parsers import neware_ndc
+
+    # The real 2.9 MB fixture's data.ndc, against a cap of 1 MB: the declared size decides.
+    monkeypatch.setattr(neware_ndc, "MAX_MEMBER_BYTES", 1 << 20)
+    with pytest.raises(ParseError, match=r"data.ndc claims 0.\d GiB uncompressed"):
+        parse_file(INSTRUMENT_FILES / "cellpy/20260302_IFE_BTS85_2_9_8_1.ndax")
+
+
+def test_an_xrd_pattern_with_a_nan_row_reports_its_real_strongest_peak():
+    frame = pl.DataFrame(
+        {
+            "two_theta_deg": [10.0, 20.0, 30.0, float("nan")],
+            "intensity": [5.0, float("nan"), 100.0, 7.0],
+        }
+    )
+    values = compute.compute("xrd", [("p.xy", frame)], ["xrd"], {}).results[0].values
+    assert values["strongest_peak_two_theta_deg"] == 30.0
+    assert (values["two_theta_min_deg"], values["two_theta_max_deg"]) == (10.0, 30.0)
+    assert values["n_points"] == 4
+    with pytest.raises(AnalysisError, match="XRD needs at least 1 rows, got 0"):
+        compute.compute("xrd", [("p.xy", frame.head(0))], ["xrd"], {})
