@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
@@ -156,3 +157,17 @@ def test_an_xrd_pattern_with_a_nan_row_reports_its_real_strongest_peak():
     assert values["n_points"] == 4
     with pytest.raises(AnalysisError, match="XRD needs at least 1 rows, got 0"):
         compute.compute("xrd", [("p.xy", frame.head(0))], ["xrd"], {})
+
+
+def test_dqdv_refuses_a_voltage_near_1e300_and_a_bin_of_1e_300_v():
+    # Found by the fuzz test: [1e300, 1e300] V made an empty grid (IndexError), a 1e-300 V bin
+    # an infinite bin count (OverflowError).
+    from measurements.analysis import dqdv
+
+    with pytest.raises(AnalysisError, match=r"voltage 1e\+300 V at point 1 is outside -1000"):
+        dqdv.dqdv(np.array([0.0, 1.0]), np.array([1e300, 1e300]))
+    with pytest.raises(AnalysisError, match="bin_V must be 1e-06 to 1 V"):
+        dqdv.dqdv(np.array([0.0, 1.0]), np.array([3.0, 4.2]), bin_V=1e-300)
+    grid, density = dqdv.dqdv(np.array([0.0, 1.2]), np.array([3.0, 4.2]), bin_V=0.01, smooth_V=0)
+    # 1.2 mAh spread evenly over 1.2 V: 1 mAh/V in every bin the segment covers.
+    assert density[(grid > 3.05) & (grid < 4.15)] == pytest.approx(1.0)
