@@ -171,3 +171,21 @@ def test_dqdv_refuses_a_voltage_near_1e300_and_a_bin_of_1e_300_v():
     grid, density = dqdv.dqdv(np.array([0.0, 1.2]), np.array([3.0, 4.2]), bin_V=0.01, smooth_V=0)
     # 1.2 mAh spread evenly over 1.2 V: 1 mAh/V in every bin the segment covers.
     assert density[(grid > 3.05) & (grid < 4.15)] == pytest.approx(1.0)
+
+
+def test_a_task_stuck_past_the_limit_is_stopped_even_in_the_solo_pool(
+    db, tmp_path, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    # `make run` starts a solo-pool worker, where Celery ignores time_limit: the task's own
+    # alarm stops a computation that never returns (here one that sleeps 30 s) after 1 s.
+    settings.LIMS_TASK_TIME_LIMIT_S = 1
+    monkeypatch.setattr(compute, "compute", lambda *a, **k: time.sleep(30))
+    start = time.monotonic()
+    m = _tga_measurement(
+        tmp_path, syn.tga_curve(syn.SPE_TGA_STEPS), django_capture_on_commit_callbacks
+    )
+    assert time.monotonic() - start < 10
+    assert (m.status, m.status_detail) == (
+        "failed",
+        "processing took longer than the 1 s limit (LIMS_TASK_TIME_LIMIT_S) and was stopped",
+    )
