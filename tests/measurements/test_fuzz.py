@@ -9,12 +9,14 @@ the whole file takes about a minute on a 2-core machine.
 from __future__ import annotations
 
 import math
+import pathlib
 
 import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from demo.synthetic import exports
 from demo.synthetic import spectra as syn
 from measurements import canonical as c
 from measurements import compute
@@ -72,7 +74,9 @@ def _either(call):
 @FUZZ
 @given(data=st.data())
 def test_parsers_answer_mutated_real_files_with_data_or_a_parse_error(tmp_path, data):
-    source = data.draw(st.sampled_from(_FUZZ_FILES), label="file")
+    source = data.draw(st.sampled_from([*_FUZZ_FILES, TA_TGA]), label="file")
+    if source is TA_TGA:  # no TA fixture in tests/data: the demo's TRIOS-style export
+        source = exports.write_ta_tga(tmp_path / TA_TGA.name, TGA_CURVE)
     content = bytearray(source.read_bytes())
     if data.draw(st.booleans(), label="truncate"):
         content = content[: data.draw(st.integers(1, len(content)))]
@@ -81,12 +85,13 @@ def test_parsers_answer_mutated_real_files_with_data_or_a_parse_error(tmp_path, 
         content[at] = data.draw(st.integers(0, 255))
     path = tmp_path / f"fuzzed{source.suffix}"
     path.write_bytes(bytes(content))
-    assert_parses_or_refuses(path, DETECTED[source])
+    assert_parses_or_refuses(path, DETECTED.get(source, "tga_trios"))
 
 
 EIS = (c.FREQUENCY_HZ, c.Z_REAL_OHM, c.Z_IMAG_OHM)
 SPECTRUM = parse_file(MPT_PEIS).data  # the real Bio-Logic fixture: 65 ohm, 1 kHz-0.1 Hz
 TGA_CURVE = syn.tga_curve(syn.SPE_TGA_STEPS)
+TA_TGA = pathlib.Path("spe_tga.txt")
 
 
 @st.composite
