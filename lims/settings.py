@@ -211,6 +211,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Hard wall time of one measurement task: the soft limit raises in the task, which marks the
+# measurement failed naming the limit; the hard limit (30 s later) kills a task stuck in C
+# code. A 1.5-million-row cycling file takes about 3 s, so 600 s is generous.
+LIMS_TASK_TIME_LIMIT_S = env_int("LIMS_TASK_TIME_LIMIT_S", 600)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from .analysis import AnalysisError, cycling, eis, quality, stripping, tga
-from .analysis._util import jsonable
+from .analysis._util import jsonable, require_frame
 from .canonical import CYCLE, TIME_S
 
 
@@ -201,11 +201,16 @@ def compute_tga(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed
 
 
 def compute_xrd(frame: pl.DataFrame, inputs: Mapping[str, Any]) -> list[Computed]:
-    peak = frame.sort("intensity", descending=True).row(0, named=True)
+    require_frame(frame, ("two_theta_deg", "intensity"), what="XRD", min_rows=1)
+    # NaN sorts above every number in polars: the range and the strongest peak are real rows.
+    finite = frame.filter(pl.col("intensity").is_finite() & pl.col("two_theta_deg").is_finite())
+    if finite.height == 0:
+        raise AnalysisError("XRD pattern has no row with a finite 2-theta and intensity")
+    peak = finite.sort("intensity", descending=True).row(0, named=True)
     values = {
         "n_points": frame.height,
-        "two_theta_min_deg": frame["two_theta_deg"].min(),
-        "two_theta_max_deg": frame["two_theta_deg"].max(),
+        "two_theta_min_deg": finite["two_theta_deg"].min(),
+        "two_theta_max_deg": finite["two_theta_deg"].max(),
         "strongest_peak_two_theta_deg": peak["two_theta_deg"],
     }
     return [Computed("xrd", jsonable(values), "xrd-summary/1", {})]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -265,6 +266,17 @@ def process_measurement(measurement_id: int, run: int) -> str:
             status=Status.FAILED,
             processed_at=timezone.now(),
             status_detail="the file is too large to process in this worker's memory",
+        )
+        return "failed"
+    except SoftTimeLimitExceeded:
+        limit = settings.LIMS_TASK_TIME_LIMIT_S
+        _set_state(
+            measurement_id,
+            run,
+            status=Status.FAILED,
+            processed_at=timezone.now(),
+            status_detail=f"processing took longer than the {limit} s limit "
+            "(LIMS_TASK_TIME_LIMIT_S) and was stopped",
         )
         return "failed"
     if finished is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,19 @@ def same_length(**arrays: np.ndarray) -> None:
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{k}={v}" for k, v in lengths.items())
         raise AnalysisError(f"arrays differ in length: {described}")
+
+
+def require_within(
+    values: np.ndarray, bounds: tuple[float, float], describe: Callable[[int], str]
+) -> None:
+    """AnalysisError for the first value outside ``bounds`` (physically impossible: a corrupt
+    row or a wrong unit); ``describe(index)`` names it in the user's words (column, row)."""
+    lo, hi = bounds
+    bad = np.flatnonzero((values < lo) | (values > hi))
+    if bad.size:
+        raise AnalysisError(
+            f"{describe(int(bad[0]))} is outside {lo:g} to {hi:g}: a corrupt row or a wrong unit"
+        )
 
 
 def require_frame(df: Any, columns: Iterable[str], *, what: str, min_rows: int = 1) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from measurements.analysis import AnalysisError
-from measurements.analysis._util import finite_array, same_length
+from measurements.analysis._util import finite_array, require_within, same_length
 
 BIN_V = 0.0025  # 2.5 mV: finer than the peaks of layered oxides (30-100 mV wide)
 SMOOTH_V = 0.005  # 5 mV: at least, above the jitter of a cycler's voltage reading
@@ -58,20 +58,28 @@ def dqdv(
     same_length(capacity=q, voltage=v)
     if smooth_V is None:
         smooth_V = float(np.clip(NOISE_FACTOR * voltage_noise(v), SMOOTH_V, MAX_SMOOTH_V))
-    if not (bin_V > 0 and smooth_V >= 0):
-        raise AnalysisError(f"bin_V must be > 0 and smooth_V >= 0, got {bin_V}, {smooth_V}")
+    # A bin below a microvolt or above a volt, or smoothing over more than a volt, is not a
+    # dQ/dV of a cell: refused before either sets the size of the grid.
+    if not (1e-6 <= bin_V <= 1.0 and 0 <= smooth_V <= 1.0):
+        raise AnalysisError(
+            f"bin_V must be 1e-06 to 1 V and smooth_V 0 to 1 V, got {bin_V}, {smooth_V}"
+        )
+    # A cell voltage beyond a kilovolt is a corrupt value; near 1e300 the grid's start and end
+    # round to the same number and the grid is empty.
+    require_within(v, (-1e3, 1e3), lambda i: f"voltage {v[i]:.3g} V at point {i + 1}")
     dq = np.diff(q)
     if np.any(dq < -1e-9 * max(abs(q).max(), 1e-30)):
         raise AnalysisError("capacity must not decrease within a half cycle")
     dq = np.clip(dq, 0.0, None)
     pad = 4 * smooth_V + bin_V
     start = np.floor((v.min() - pad) / bin_V) * bin_V
-    n_bins = int(np.ceil((v.max() + pad - start) / bin_V))
-    if n_bins > MAX_BINS:
+    with np.errstate(over="ignore", invalid="ignore"):
+        bins = np.ceil((v.max() + pad - start) / bin_V)  # inf for a voltage near 1e300
+    if not bins <= MAX_BINS:
         raise AnalysisError(
             f"voltage spans {np.ptp(v):.3g} V: more than {MAX_BINS} bins of {bin_V} V"
         )
-    edges = start + bin_V * np.arange(n_bins + 1)
+    edges = start + bin_V * np.arange(int(bins) + 1)
     charge = _charge_per_bin(dq, v[:-1], v[1:], edges)
     density = charge / bin_V
     if smooth_V > 0:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,13 @@ from scipy.optimize import least_squares
 
 from measurements import canonical as c
 from measurements.analysis import AnalysisError
-from measurements.analysis._util import finite_array, jsonable, require_frame, same_length
+from measurements.analysis._util import (
+    finite_array,
+    jsonable,
+    require_frame,
+    require_within,
+    same_length,
+)
 from measurements.analysis.circuits import Circuit, Element, parse_circuit, resistance_sum
 from measurements.analysis.linkk import LinKK, lin_kk
 
@@ -62,6 +69,15 @@ HEADLINE = "total"
 
 MIN_POINTS = 6
 MAX_NFEV = 200
+# Wall-time budget of one circuit's multi-start search: a spectrum the optimiser cannot make
+# sense of stops here with the best fit so far (flagged not converged), not after minutes.
+FIT_BUDGET_S = 10.0
+# |Z| a real cell can show: below a nano-ohm or above a peta-ohm is a unit or export error,
+# and the 1/|Z| weights overflow float64 near 1e-300 (the fit then never finishes).
+Z_RANGE_OHM = (1e-9, 1e15)
+# Frequencies an impedance analyser covers (10 uHz to 10 GHz, with margin); outside, the
+# Lin-KK time constants 1/omega overflow.
+FREQUENCY_RANGE_HZ = (1e-7, 1e11)
 # A fit whose error is within this factor (plus an absolute slack) of what the Lin-KK test
 # reaches describes the spectrum as well as the data allow: no further starts are needed.
 GOOD_ENOUGH_FACTOR = 1.3
@@ -480,7 +496,14 @@ def fit_impedance(
     check = lin_kk(omega / (2 * np.pi), z)
     features = _FeatureCache(omega, z)
     if model == AUTO:
-        fits = [_fit(m, conductivity_definition(m, None), features, check) for m in MODELS]
+        fits, failures = [], []
+        for m in MODELS:
+            try:
+                fits.append(_fit(m, conductivity_definition(m, None), features, check))
+            except AnalysisError as exc:  # one circuit breaking down leaves the others
+                failures.append(str(exc))
+        if not fits:
+            raise AnalysisError(failures[0])
         best, choice, candidates = _choose(fits)
         return _finish(best, check, features, choice=choice, candidates=candidates)
     definition = conductivity_definition(model, conductivity)
@@ -511,9 +534,17 @@ def _spectrum(freq: Any, zr: Any, zi: Any) -> tuple[np.ndarray, np.ndarray]:
         raise AnalysisError(f"EIS fit needs at least {MIN_POINTS} points, got {f.size}")
     if np.any(f <= 0):
         raise AnalysisError(f"frequency_Hz must be positive, got {float(f.min())}")
+    # Named by the file's row (1-based, before sorting) and frequency.
+    require_within(f, FREQUENCY_RANGE_HZ, lambda i: f"frequency {f[i]:.3g} Hz in row {i + 1}")
     z = re_ + 1j * im
     if np.any(np.abs(z) == 0):
         raise AnalysisError("EIS spectrum has a point with |Z| = 0")
+    modulus = np.abs(z)
+    require_within(
+        modulus,
+        Z_RANGE_OHM,
+        lambda i: f"|Z| = {modulus[i]:.3g} ohm at {f[i]:.6g} Hz (row {i + 1})",
+    )
     order = np.argsort(-f, kind="stable")
     return 2 * np.pi * f[order], z[order]
 
@@ -552,17 +583,24 @@ class _Problem:
         return np.where(np.isfinite(out), out, 0.0)
 
     def cost(self, x: np.ndarray) -> float:
-        return float(np.sum(self.residuals(x) ** 2))
+        with np.errstate(over="ignore"):  # an overflowing start costs inf: ranked last
+            return float(np.sum(self.residuals(x) ** 2))
 
     def solve(self, x0: np.ndarray):
-        return least_squares(
-            self.residuals,
-            x0,
-            jac=self.jacobian,
-            bounds=(self.lo, self.hi),
-            x_scale="jac",
-            max_nfev=MAX_NFEV,
-        )
+        """A local fit from ``x0``; None when the optimiser breaks down on this start (an
+        overflow in its linear algebra), so the next start is tried instead."""
+        try:
+            with np.errstate(all="ignore"):
+                return least_squares(
+                    self.residuals,
+                    x0,
+                    jac=self.jacobian,
+                    bounds=(self.lo, self.hi),
+                    x_scale="jac",
+                    max_nfev=MAX_NFEV,
+                )
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+            return None
 
 
 def _fit(
@@ -575,13 +613,21 @@ def _fit(
     target = (GOOD_ENOUGH_FACTOR * check.rms + GOOD_ENOUGH_SLACK) ** 2 * 2 * omega.size
     starts = [problem.to_x(s) for s in _starts(problem.circuit, omega, z, features)]
     best, tried = None, 0
+    deadline = time.monotonic() + FIT_BUDGET_S
     for x0 in _chain(starts, lambda: _sampled_starts(problem, starts[0])):
         sol = problem.solve(x0)
         tried += 1
-        if best is None or _better(sol, best):
+        if sol is not None and (best is None or _better(sol, best)):
             best = sol
-        if best.cost * 2 <= target and _credible(problem, best):
+        if best is not None and best.cost * 2 <= target and _credible(problem, best):
             break
+        if time.monotonic() > deadline:
+            break
+    if best is None:
+        raise AnalysisError(
+            f"the {model} fit failed from all {tried} starting points (numerical overflow): "
+            "check the impedance values of the file"
+        )
     return _result(problem, best, definition, tried)
 
 

@@ -17,7 +17,12 @@ import polars as pl
 
 from measurements import canonical as c
 from measurements.analysis import AnalysisError
-from measurements.analysis._util import jsonable, require_finite_columns, require_frame
+from measurements.analysis._util import (
+    jsonable,
+    require_finite_columns,
+    require_frame,
+    require_within,
+)
 
 ALGORITHM_VERSION = "tga/1"
 MIN_POINTS = 10
@@ -25,6 +30,14 @@ GRID_STEP_K = 1.0
 SMOOTH_K = 5.0  # moving-average window of the derivative (noise in dm/dT is amplified)
 BASELINE_SLOPE_FRACTION = 0.02  # plateau: |dm/dT| below this fraction of the steepest slope
 BASELINE_SPAN_K = 40.0
+# What a thermobalance can record: furnaces reach about 1600 C, cooled ones go to -150 C. A
+# temperature outside is a corrupt row or a wrong unit, and it would set the size of the 1 K
+# grid (one row at 2e7 C made a 20-million-point grid and a result of nonsense).
+TEMPERATURE_RANGE_C = (-150.0, 2000.0)
+# Mass relative to the first point: buoyancy and drift give a few % either way, a sample
+# cannot gain tenfold or fall far below an empty crucible.
+MASS_RANGE_PCT = (-100.0, 1000.0)
+MAX_GRID_POINTS = int((TEMPERATURE_RANGE_C[1] - TEMPERATURE_RANGE_C[0]) / GRID_STEP_K) + 1
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,17 @@ def _curve(df: Any) -> tuple[np.ndarray, np.ndarray]:
     mass = df[mass_col].cast(pl.Float64).to_numpy()
     if mass[0] <= 0:
         raise AnalysisError(f"initial mass must be positive, got {mass[0]}")
+    relative = 100.0 * mass / mass[0]
+    require_within(
+        temperature,
+        TEMPERATURE_RANGE_C,
+        lambda i: f"{c.TEMPERATURE_C} (C) = {temperature[i]:.6g} in row {i + 1}",
+    )
+    require_within(
+        relative,
+        MASS_RANGE_PCT,
+        lambda i: f"{mass_col} (% of the first row) = {relative[i]:.6g} in row {i + 1}",
+    )
     if np.ptp(temperature) < 10 * SMOOTH_K:
         raise AnalysisError(f"TGA needs a temperature ramp, got a span of {np.ptp(temperature)} K")
     return temperature, mass
@@ -119,6 +143,8 @@ def _heating_grid(temperature: np.ndarray, pct: np.ndarray) -> tuple[np.ndarray,
     previous_max = np.maximum.accumulate(np.concatenate([[-np.inf], temperature[:-1]]))
     rising = temperature > previous_max
     t, m = temperature[rising], pct[rising]
+    if (t[-1] - t[0]) / GRID_STEP_K > MAX_GRID_POINTS:  # the range check above makes this moot
+        raise AnalysisError(f"TGA heating ramp of {t[-1] - t[0]:.3g} K is too wide")
     grid = np.arange(t[0], t[-1], GRID_STEP_K)
     if grid.size < 3 * SMOOTH_K:
         raise AnalysisError(f"TGA heating ramp too short: {t[-1] - t[0]:.1f} K")

@@ -47,12 +47,22 @@ def thin(
     work = frame.lazy().with_row_index("_row").with_columns(_g=runs)
     n_groups = work.select(pl.col("_g").max() + 1).collect().item()
     buckets = max(1, max_points // (POINTS_PER_BUCKET * n_groups))
-    xv = pl.col(x).cast(pl.Float64)
+    # A NaN or infinite x has no place on the axis: it goes to the group's first bucket (a
+    # NaN bucket index would fail the integer cast, and an inf span makes every index NaN).
+    raw_x = pl.col(x).cast(pl.Float64)
+    xv = pl.when(raw_x.is_finite()).then(raw_x)
     x0, x1 = xv.min().over("_g"), xv.max().over("_g")
     span = pl.when(x1 > x0).then(x1 - x0).otherwise(1.0)
     # Bucket by x, not by row, so unevenly logged data (Maccor logs on a voltage change) is
     # cut into equal stretches of the axis a screen shows.
-    bucket = ((xv - x0) / span * buckets).floor().clip(0, buckets - 1).fill_null(0).cast(pl.Int64)
+    bucket = (
+        ((xv - x0) / span * buckets)
+        .floor()
+        .fill_nan(None)
+        .clip(0, buckets - 1)
+        .fill_null(0)
+        .cast(pl.Int64)
+    )
     yv = pl.col(y).cast(pl.Float64).fill_nan(None)
     kept = (
         work.with_columns(_b=bucket)

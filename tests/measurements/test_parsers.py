@@ -769,6 +769,18 @@ def _mutations(data: bytes, rng: random.Random, count: int) -> list[bytes]:
     return out
 
 
+def assert_parses_or_refuses(path: pathlib.Path, parser_name: str) -> None:
+    """A damaged file, read by its parser and by detection: canonical data or a ParseError
+    with a message, never another exception."""
+    for kwargs in ({"parser_name": parser_name}, {}):
+        try:
+            result = parse_file(path, **kwargs)
+        except ParseError as exc:
+            assert str(exc)
+        else:
+            assert result.data.columns == list(KIND_COLUMNS[result.kind])
+
+
 @pytest.mark.parametrize("source", _FUZZ_FILES, ids=lambda p: p.name)
 def test_damaged_files_raise_only_parse_errors(tmp_path, source):
     rng = random.Random(source.name)
@@ -776,13 +788,7 @@ def test_damaged_files_raise_only_parse_errors(tmp_path, source):
     for index, content in enumerate(_mutations(source.read_bytes(), rng, 8)):
         path = tmp_path / f"{index}{source.suffix}"
         path.write_bytes(content)
-        for kwargs in ({"parser_name": name}, {}):
-            try:
-                result = parse_file(path, **kwargs)
-            except ParseError as exc:
-                assert str(exc)
-            else:
-                assert result.data.columns == list(KIND_COLUMNS[result.kind])
+        assert_parses_or_refuses(path, name)
 
 
 def test_damaged_ndax_raises_only_parse_errors(tmp_path):
