@@ -83,12 +83,18 @@ def _notation_errors(specs: list[stack.LayerSpec]) -> list[str]:
 
 def _store_derived(cell: Cell, specs: list[stack.LayerSpec]) -> bool:
     notation, mass = stack.notation(specs), stack.active_mass_mg(specs)
-    if (cell.notation, cell.active_mass_mg) == (notation, mass):
+    changed = [
+        name
+        for name, value in (("notation", notation), ("active_mass_mg", mass))
+        if getattr(cell, name) != value
+    ]
+    if not changed:
         return False
     cell.notation, cell.active_mass_mg = notation, mass
     cell.summary = cell.describe()
     cell.save(update_fields=["notation", "active_mass_mg", "summary", "updated_at"])
-    notify_item_changed(cell.pk)  # cycling results use the active mass
+    # Cycling results use the active mass; a notation-only change re-runs nothing.
+    notify_item_changed(cell.pk, [*changed, "summary"])
     return True
 
 

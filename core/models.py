@@ -7,6 +7,9 @@ across all kinds, stored as `LineageEdge` rows and walked with one recursive SQL
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import ClassVar
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -109,6 +112,16 @@ class Item(VersionedModel):
 
     # Hooks through which the measurements app reads what it needs of any kind without
     # importing the kinds' apps.
+    # Computed properties (not fields) and the fields they are computed from, e.g. a disk's
+    # `area_cm2` from `diameter_mm`; kept next to each property in the kinds' models.
+    DERIVED_FROM: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    @classmethod
+    def fields_behind(cls, names: Iterable[str]) -> frozenset[str]:
+        """The stored fields whose change can alter the values `names` (fields or computed
+        properties) of this kind: what a listener of `item_changed` compares `fields` with."""
+        return frozenset(n for name in names for n in (name, *cls.DERIVED_FROM.get(name, ())))
+
     def geometry_borrowers(self) -> models.QuerySet | list:
         """Items whose measurements take a dimension from this one (an SPE membrane's pieces
         without a thickness of their own): a change here recomputes their measurements too."""

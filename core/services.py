@@ -84,7 +84,7 @@ def item_update(instance: ItemT, *, expected_version: int | None = None, **field
         changed.append("summary")
     if changed:
         current.save(update_fields=[*changed, "updated_at"])
-        notify_item_changed(current.pk)
+        notify_item_changed(current.pk, changed)
     return current
 
 

@@ -15,11 +15,12 @@ class MeasurementsConfig(AppConfig):
         dashboard.register()
 
 
-def _recompute_dependents(sender, item_id: int, **kwargs) -> None:
-    """A sample's thickness, area or active mass changed: recompute its measurements."""
+def _recompute_dependents(sender, item_id: int, fields=None, **kwargs) -> None:
+    """A sample's thickness, area or active mass changed: recompute its measurements. Any
+    other change (notes, the summary) re-runs nothing."""
     from core import jobs
 
-    from .services import dependent_measurements
+    from .services import dependent_measurements, inputs_changed
 
-    if dependent_measurements(item_id).exists():
+    if inputs_changed(item_id, fields) and dependent_measurements(item_id).exists():
         jobs.enqueue("measurements.tasks.reprocess_item_measurements", item_id)

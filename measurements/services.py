@@ -27,6 +27,7 @@ from django.utils import timezone
 from core import jobs
 from core.models import Item
 from core.services import allocate_code, apply_changes
+from core.signals import touches
 
 from . import compute, parsers, selectors, storage
 from .analysis import AnalysisError, quality
@@ -215,6 +216,15 @@ def measurement_reprocess(measurement: Measurement) -> int:
     return run
 
 
+def inputs_changed(item_id: int, fields: frozenset[str] | None) -> bool:
+    """Whether a change of `fields` of an item (None: unknown) can alter its measurements'
+    inputs, or those of the pieces that borrow its thickness."""
+    item = Item.objects.filter(pk=item_id).first()
+    if item is None:
+        return False
+    return touches(fields, type(item.specific).fields_behind(SAMPLE_INPUTS))
+
+
 def dependent_measurements(item_id: int):
     """Measurements whose inputs come from this item: its own, and those of the pieces that
     take their thickness from it (an SPE membrane's pieces without a thickness of their own)."""
@@ -359,22 +369,31 @@ def _parsed(measurement: Measurement, link: MeasurementFile) -> tuple[pl.DataFra
     return parsed.data, parsed.kind, parsed.doubts
 
 
+# The sample's values (fields or computed properties) `measurement_inputs` reads: a change to
+# any stored field behind them (`Item.fields_behind`) re-runs the sample's measurements.
+SAMPLE_THICKNESS = ("thickness_mm", "thickness_um")
+SAMPLE_AREA = ("active_area_cm2", "area_cm2")
+SAMPLE_MASS = ("active_mass_mg",)
+SAMPLE_INPUTS = SAMPLE_THICKNESS + SAMPLE_AREA + SAMPLE_MASS
+
+
+def _first_set(item, names: tuple[str, ...], scale: dict[str, float] | None = None):
+    for name in names:
+        value = getattr(item, name, None)
+        if value:
+            return value * (scale or {}).get(name, 1)
+    return None
+
+
 def measurement_inputs(measurement: Measurement) -> dict[str, Any]:
     """The geometry and masses a computation uses: the measurement's own values first, then
     the sample's (pellet thickness and area, membrane thickness, cell active mass and area)."""
     item = measurement.item.specific
     thickness_um = measurement.thickness_um
     if thickness_um is None:
-        if getattr(item, "thickness_mm", None):
-            thickness_um = item.thickness_mm * 1000
-        elif getattr(item, "thickness_um", None):
-            thickness_um = item.thickness_um
-    area = (
-        measurement.area_cm2
-        or getattr(item, "active_area_cm2", None)
-        or getattr(item, "area_cm2", None)
-    )
-    mass = measurement.active_mass_mg or getattr(item, "active_mass_mg", None)
+        thickness_um = _first_set(item, SAMPLE_THICKNESS, {"thickness_mm": 1000})
+    area = measurement.area_cm2 or _first_set(item, SAMPLE_AREA)
+    mass = measurement.active_mass_mg or _first_set(item, SAMPLE_MASS)
     return {
         "thickness_um": thickness_um,
         "area_cm2": area,

@@ -505,6 +505,7 @@ class Pellet(Item):
     CODE_PREFIX = "PEL"
     NOTATION_LABEL = "LAGP"
     IS_PIECE = True
+    DERIVED_FROM = {"area_cm2": ("diameter_mm",)}
 
     pellet_set = models.ForeignKey(PelletSet, on_delete=models.PROTECT, related_name="pellets")
     diameter_mm = models.FloatField(
@@ -818,6 +819,10 @@ class ElectrodeDisk(Item):
     LIST_URL, NEW_URL = "synthesis:disk-list", "synthesis:disk-new"
     CODE_PREFIX = "ELD"
     IS_PIECE = True
+    DERIVED_FROM = {
+        "area_cm2": ("diameter_mm",),
+        "active_mass_mg": ("active_loading_mg_cm2", "diameter_mm"),
+    }
 
     coating = models.ForeignKey(CathodeCoating, on_delete=models.PROTECT, related_name="disks")
     diameter_mm = models.FloatField(
@@ -869,6 +874,7 @@ class MembranePiece(Item):
     CODE_PREFIX = "SPEP"
     NOTATION_LABEL = "SPE"
     IS_PIECE = True
+    DERIVED_FROM = {"area_cm2": ("diameter_mm",), "thickness_um": ("measured_thickness_um",)}
 
     membrane = models.ForeignKey(SpeMembrane, on_delete=models.PROTECT, related_name="pieces")
     diameter_mm = models.FloatField(

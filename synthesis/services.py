@@ -242,7 +242,9 @@ def pellet_set_update(
     pellet_set.save(update_fields=changed)
     for pellet in pellet_set.pellets.all():
         sync_lineage(pellet)
-        notify_item_changed(pellet.pk)  # results that used the set's conditions
+        # The set's conditions are no measurement input (they are not the pellet's own fields),
+        # but a listener may still want to know; they are named as the set's fields.
+        notify_item_changed(pellet.pk, [f"pellet_set.{name}" for name in changed])
     return pellet_set
 
 
