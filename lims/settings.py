@@ -200,6 +200,11 @@ WHITENOISE_USE_FINDERS = True  # serve static files without a collectstatic step
 # over FILE_UPLOAD_MAX_MEMORY_SIZE stream to disk instead of memory.
 LIMS_MAX_UPLOAD_BYTES = env_int("LIMS_MAX_UPLOAD_MB", 512) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Rows one JSON answer of a measurement's data carries (`/api/measurements/<code>/data/`):
+# above it the client pages (`?limit=`), thins (`?every=`) or takes Parquet/CSV, which stream.
+LIMS_DATA_JSON_MAX_ROWS = env_int("LIMS_DATA_JSON_MAX_ROWS", 200_000)
+if LIMS_DATA_JSON_MAX_ROWS < 1:
+    raise ImproperlyConfigured(f"LIMS_DATA_JSON_MAX_ROWS={LIMS_DATA_JSON_MAX_ROWS} must be 1 or more")
 
 # Celery: tasks take ids and JSON, never pickles.
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_from_env()

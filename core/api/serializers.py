@@ -337,6 +337,22 @@ class LineageRowSerializer(serializers.Serializer):
     depth = serializers.IntegerField(help_text="edges between this item and the one asked about")
 
 
+class QuerySerializer(serializers.Serializer):
+    """Query parameters validated like a body: a value that cannot be read, and a parameter
+    the endpoint does not take, are 400s naming it (a typo such as `?evry=10` would otherwise
+    quietly answer something else). `format` is the renderer's and always allowed."""
+
+    also_allowed: tuple[str, ...] = ("format",)
+
+    def to_internal_value(self, data):
+        known = [*self.fields, *self.also_allowed]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            message = f"No such parameter; this endpoint takes: {', '.join(known)}."
+            raise serializers.ValidationError({name: [message] for name in unknown})
+        return super().to_internal_value(data)
+
+
 class LineageQuerySerializer(serializers.Serializer):
     """Query parameters, not a body: other parameters (`format`) may come along."""
 
