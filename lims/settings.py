@@ -204,7 +204,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # above it the client pages (`?limit=`), thins (`?every=`) or takes Parquet/CSV, which stream.
 LIMS_DATA_JSON_MAX_ROWS = env_int("LIMS_DATA_JSON_MAX_ROWS", 200_000)
 if LIMS_DATA_JSON_MAX_ROWS < 1:
-    raise ImproperlyConfigured(f"LIMS_DATA_JSON_MAX_ROWS={LIMS_DATA_JSON_MAX_ROWS} must be 1 or more")
+    raise ImproperlyConfigured(
+        f"LIMS_DATA_JSON_MAX_ROWS={LIMS_DATA_JSON_MAX_ROWS} must be 1 or more"
+    )
 
 # Celery: tasks take ids and JSON, never pickles.
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_from_env()

@@ -26,7 +26,7 @@ from core.models import Item, ItemKind
 
 from . import lineage_table, tokens
 from .base import ApiMixin, CodeLookupMixin, record_viewsets
-from .schema import AutoSchema
+from .schema import ROWS_PAGE, AutoSchema
 from .serializers import (
     ItemSerializer,
     LineageQuerySerializer,
@@ -89,22 +89,6 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         )
         return Response(LineageRowSerializer(rows, many=True).data)
 
-
-TABLE_RESPONSE = {
-    "type": "object",
-    "required": ["count", "next", "previous", "columns", "results"],
-    "properties": {
-        "count": {"type": "integer"},
-        "next": {"type": "string", "format": "uri", "nullable": True},
-        "previous": {"type": "string", "format": "uri", "nullable": True},
-        "columns": {"type": "array", "items": {"type": "string"}},
-        "results": {
-            "type": "array",
-            "items": {"type": "object", "additionalProperties": {}},
-            "description": "one object per row, keyed by `columns`",
-        },
-    },
-}
 
 _FILTER_TYPES = {
     df.NumberFilter: OpenApiTypes.NUMBER,
@@ -189,7 +173,7 @@ class LineageTableView(ApiMixin, GenericAPIView):
     schema = LineageTableSchema()
     filter_backends: list = []  # the filters are applied by lineage_table, per kind
 
-    @extend_schema(responses={200: OpenApiResponse(response=TABLE_RESPONSE)})
+    @extend_schema(responses={200: OpenApiResponse(response=ROWS_PAGE)})
     def get(self, request: HttpRequest) -> Response:
         viewsets = record_viewsets()
         kind = request.query_params.get("root_kind") or ItemKind.CELL

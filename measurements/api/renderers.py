@@ -103,7 +103,7 @@ def json_chunks(head: dict[str, Any], batches: Iterable[pl.DataFrame]) -> Iterat
 def parquet_file(batches: Iterable[pl.DataFrame]) -> IO[bytes]:
     """The batches encoded once as one Parquet file (zstd, as the store writes it), in an
     anonymous temporary file rewound for reading: disk, not memory, holds it."""
-    out = tempfile.TemporaryFile()
+    out = tempfile.TemporaryFile()  # noqa: SIM115  (returned open: the response closes it)
     writer = None
     try:
         for frame in batches:

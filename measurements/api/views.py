@@ -21,6 +21,7 @@ from core.api.conditional import ConditionalMixin
 from core.api.exceptions import Conflict
 from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.api.renderers import JSONRenderer
+from core.api.schema import ROWS_PAGE
 from core.api.serializers import QuerySerializer
 from core.models import Item
 from measurements import filters, selectors, services, storage
@@ -46,23 +47,10 @@ TABLE_RESPONSES = {
     (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
     404: OpenApiResponse(description="not parsed yet"),
 }
-DATA_PAGE = {
-    "type": "object",
-    "required": ["count", "next", "previous", "columns", "results"],
-    "properties": {
-        "count": {"type": "integer", "description": "rows of the (thinned) series"},
-        "next": {"type": "string", "format": "uri", "nullable": True},
-        "previous": {"type": "string", "format": "uri", "nullable": True},
-        "columns": {"type": "array", "items": {"type": "string"}},
-        "results": {
-            "type": "array",
-            "items": {"type": "object", "additionalProperties": {}},
-            "description": "one object per row, keyed by `columns`; NaN and infinity are null",
-        },
-    },
-}
 DATA_RESPONSES = {
-    (200, "application/json"): OpenApiResponse(DATA_PAGE, description="a page of the series"),
+    (200, "application/json"): OpenApiResponse(
+        ROWS_PAGE, description="the series, or a page of it; NaN and infinity are null"
+    ),
     (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the series, streamed"),
     (200, "application/vnd.apache.parquet"): OpenApiResponse(
         OpenApiTypes.BINARY, description="the series as stored (an attachment), streamed"
