@@ -223,3 +223,13 @@ def test_the_data_costs_the_same_queries_for_1_and_5_files(api, cell, fmt):
         assert body
         counts.append(len(queries))
     assert counts == [3, 3]  # token, measurement, its files
+
+
+def test_an_items_lineage_costs_the_same_queries_for_2_and_40_descendants(api, db):
+    batch = factories.lagp_batch()
+    pellet_set_create(batch=batch, count=2, fields={})
+    url = f"/api/items/{batch.code}/lineage/?direction=descendants"
+    few = _queries(api, url)
+    pellet_set_create(batch=batch, count=38, fields={})
+    assert len(api.get(url).json()) == 40
+    assert (few, _queries(api, url)) == (3, 3)  # token, the item, one recursive walk
