@@ -217,3 +217,15 @@ def test_a_252951_row_file_is_refused_in_one_json_answer_by_default(
     page = _json(api.get(f"/api/measurements/{m.code}/data/?offset=200000"))
     assert page["count"] == 252_951 and page["results"] == _rows(frame[200_000:])
     assert _json(api.get(f"/api/measurements/{m.code}/data/?every=2"))["count"] == 126_476
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_stream_never_read_still_releases_the_stored_objects(api, maccor, monkeypatch, fmt):
+    """A client gone before the first byte: closing the response closes the stored files."""
+    closed = []
+    close = data_out.StoredSeries.close
+    monkeypatch.setattr(data_out.StoredSeries, "close", lambda self: closed.append(close(self)))
+    response = api.get(f"/api/measurements/{maccor.code}/data/?format={fmt}")
+    assert response.streaming and closed == []
+    response.close()
+    assert len(closed) == 1
