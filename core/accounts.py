@@ -78,7 +78,7 @@ def _account(username: str):
     return user.first()
 
 
-def _record_account_event(action: str, username: str, after: dict, user=SYSTEM) -> None:
+def _record_account_event(action: str, username: str, after: dict, *, by_staff: bool) -> None:
     account = _account(username)
     record_event(
         action,
@@ -86,7 +86,9 @@ def _record_account_event(action: str, username: str, after: dict, user=SYSTEM) 
         object_pk=str(account.pk) if account is not None else "",
         object_repr=username,
         after={"username": username, **after},
-        user=user,
+        # The one who failed to log in is nobody yet; an unlock is by whoever deleted the
+        # attempts (the admin's user).
+        **({} if by_staff else {"user": SYSTEM}),
     )
 
 
@@ -104,6 +106,7 @@ def _on_locked_out(sender, request, username, ip_address, **kwargs) -> None:
             "locked_until": until.isoformat() if until else None,
             "ip_address": ip_address,
         },
+        by_staff=False,
     )
 
 
@@ -122,8 +125,7 @@ def _on_attempt_deleted(sender, instance: AccessAttempt, **kwargs) -> None:
         AuditAction.UNLOCK,
         instance.username,
         {"reason": "the lock period ended" if expired else "unlocked by staff"},
-        # Whoever deleted the attempts (the admin's user), or nobody when the time ran out.
-        **({"user": SYSTEM} if expired else {}),
+        by_staff=not expired,
     )
 
 
