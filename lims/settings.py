@@ -268,14 +268,13 @@ LIMS_LOGIN_FAILURE_LIMIT = env_int("LIMS_LOGIN_FAILURE_LIMIT", 5)
 LIMS_LOGIN_LOCK_MINUTES = env_int("LIMS_LOGIN_LOCK_MINUTES", 15)
 # Days a new API token works (0: until revoked); a request may ask for fewer, not more.
 LIMS_TOKEN_DAYS = env_int("LIMS_TOKEN_DAYS", 90)
-if LIMS_LOGIN_FAILURE_LIMIT < 1:
-    raise ImproperlyConfigured(
-        f"LIMS_LOGIN_FAILURE_LIMIT={LIMS_LOGIN_FAILURE_LIMIT} must be 1 or more"
-    )
-if LIMS_LOGIN_LOCK_MINUTES < 0 or LIMS_TOKEN_DAYS < 0:
-    raise ImproperlyConfigured(
-        "LIMS_LOGIN_LOCK_MINUTES and LIMS_TOKEN_DAYS must be 0 (no limit) or more"
-    )
+for _name, _value, _least in (
+    ("LIMS_LOGIN_FAILURE_LIMIT", LIMS_LOGIN_FAILURE_LIMIT, 1),
+    ("LIMS_LOGIN_LOCK_MINUTES", LIMS_LOGIN_LOCK_MINUTES, 0),
+    ("LIMS_TOKEN_DAYS", LIMS_TOKEN_DAYS, 0),
+):
+    if _value < _least:
+        raise ImproperlyConfigured(f"{_name}={_value} must be {_least} or more")
 INSTALLED_APPS.append("axes")
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked account before the password
