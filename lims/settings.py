@@ -277,7 +277,7 @@ for _name, _value, _least in (
         raise ImproperlyConfigured(f"{_name}={_value} must be {_least} or more")
 INSTALLED_APPS.append("axes")
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked account before the password
+    "core.accounts.LockoutBackend",  # first: refuses a locked account before the password
     "django.contrib.auth.backends.ModelBackend",
 ]
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as axes asks

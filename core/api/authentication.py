@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -20,11 +19,8 @@ class ExpiringTokenAuthentication(TokenAuthentication):
             raise AuthenticationFailed("Invalid token.") from None
         if not token.user.is_active:
             raise AuthenticationFailed("User inactive or deleted.")
-        try:
-            expiry = token.expiry
-        except ObjectDoesNotExist:
-            expiry = None  # a token made outside core.api.tokens (e.g. the admin): no end date
-        if expiry is not None and expiry.expires_at and expiry.expires_at <= timezone.now():
+        expiry = tokens.expiry_of(token)
+        if expiry.expires_at is not None and expiry.expires_at <= timezone.now():
             tokens.token_refused_as_expired(token, expiry)
             when = timezone.localtime(expiry.expires_at)
             raise AuthenticationFailed(

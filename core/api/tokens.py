@@ -29,6 +29,23 @@ class TokenState:
         return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
+def default_expiry(created: datetime) -> datetime | None:
+    days = settings.LIMS_TOKEN_DAYS
+    return created + timedelta(days=days) if days else None
+
+
+def expiry_of(token: Token) -> TokenExpiry:
+    """The token's end date; a token made elsewhere (the admin's Tokens) gets the default
+    lifetime from when it was made, on first use."""
+    try:
+        return token.expiry
+    except TokenExpiry.DoesNotExist:
+        expiry, _ = TokenExpiry.objects.get_or_create(
+            token=token, defaults={"expires_at": default_expiry(token.created)}
+        )
+        return expiry
+
+
 def max_days() -> int:
     return settings.LIMS_TOKEN_DAYS or MAX_DAYS
 

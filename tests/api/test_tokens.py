@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -150,3 +151,13 @@ def test_the_token_page_without_an_end_date(staff_client, staff, settings):
     staff_client.post("/account/token/", {"action": "create"})
     page = staff_client.get("/account/token/").content.decode()
     assert "It works until you revoke it" in page
+
+
+def test_a_token_made_in_the_admin_gets_the_default_lifetime(staff):
+    token = Token.objects.create(user=staff)  # DRF's own admin makes tokens like this
+    Token.objects.filter(pk=token.pk).update(created=timezone.now() - timedelta(days=91))
+    response = _with_token(token.key).get("/api/cells/")
+    assert response.status_code == 401 and response.json()["detail"].startswith("Token expired")
+    fresh = Token.objects.create(user=get_user_model().objects.create_user("carol"))
+    assert _with_token(fresh.key).get("/api/cells/").status_code == 200
+    assert fresh.expiry.expires_at - fresh.created == timedelta(days=90)

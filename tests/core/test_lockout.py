@@ -147,3 +147,9 @@ def test_a_lock_without_an_end_says_a_staff_member_unlocks_it(client, staff, set
         _login(client, f"wrong-{n}")
     page = _login(client, RIGHT).content.decode()
     assert "A staff member can unlock it." in page
+
+
+def test_the_test_clients_login_without_a_request_still_works(staff):
+    # Client.login() calls authenticate() without a request, which axes alone refuses.
+    assert Client().login(username="alice", password=RIGHT)
+    assert not Client().login(username="alice", password="wrong")
