@@ -225,9 +225,17 @@ class TokenView(ApiMixin, APIView):
         request=TokenRequestSerializer,
         responses={
             201: TokenSerializer,
-            400: OpenApiResponse(description="a field is wrong, or the password is missing"),
-            403: OpenApiResponse(description="the password is wrong"),
-            429: OpenApiResponse(description="the account is locked after wrong passwords"),
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='a field is wrong, or the password is missing: {"field": [message]}',
+            ),
+            403: OpenApiResponse(
+                OpenApiTypes.OBJECT, description='the password is wrong: {"detail": message}'
+            ),
+            429: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='the account is locked after wrong passwords: {"detail": message}',
+            ),
         },
     )
     def post(self, request: HttpRequest) -> Response:
