@@ -370,3 +370,25 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="send as the header `Authorization: Token <token>`")
     username = serializers.CharField()
     created = serializers.DateTimeField()
+    expires = serializers.DateTimeField(
+        allow_null=True, help_text="when the token stops working; null: until revoked"
+    )
+
+
+class TokenRequestSerializer(Serializer):
+    password = CharField(
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        max_length=4096,
+        help_text=(
+            "your password: required when this request is authenticated by a token (a token "
+            "cannot make its own replacement); a logged-in browser session needs none"
+        ),
+    )
+    expires_in_days = IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="days the new token works; default and upper limit: the setting LIMS_TOKEN_DAYS",
+    )
