@@ -45,7 +45,8 @@ Logs of every process are under var/bench/chaos/<time>/ (printed at the end). Wh
   state (every row, orphans included).
 - stuck: measurements still queued or processing when the wait ended; series stuck likewise for
   temperature series.
-- lost: acknowledged measurements that are not in the database at the end.
+- lost: acknowledged uploads whose measurement is missing or not final at the end (the job was
+  lost: the lab was told it is queued). Stuck orphan rows are counted under stuck, not lost.
 - duplicate result rows: (measurement, result kind) pairs stored more than once, and
   (measurement, cycle) per-cycle rows stored more than once.
 - pool-child kills mid-task: kills that hit a running task (the worker logged WorkerLostError);
@@ -579,8 +580,12 @@ def inject_faults(dep: Deployment, faults: Faults, args, rng: random.Random) -> 
             continue
         whole = kill_number % 3 == 2  # one kill in three takes the whole worker
         kill_number += 1
-        worker, child = busy_worker(dep, rng)
-        if worker is None:
+        for _ in range(10):  # both workers may be starting again after a whole kill
+            worker, child = busy_worker(dep, rng)
+            if worker is not None:
+                break
+            time.sleep(1)
+        else:
             continue
         if whole:
             pid = dep.worker_pid(worker)
@@ -640,8 +645,14 @@ def report(args, tally: Tally, faults: Faults, state: dict, t_final, t_end, run_
     measurements = state["measurements"]
     statuses = collections.Counter(s for s, _ in measurements.values())
     acknowledged = set(tally.codes)
-    lost = sorted(acknowledged - set(measurements))
-    orphans = len(set(measurements) - acknowledged)
+    # An acknowledged upload whose job never finished is lost work: the lab was told "queued".
+    lost = sorted(
+        code
+        for code in acknowledged
+        if code not in measurements or measurements[code][0] not in FINAL
+    )
+    orphans = set(measurements) - acknowledged
+    orphans_stuck = sum(measurements[code][0] in PENDING for code in orphans)
     stuck = statuses["queued"] + statuses["processing"]
     series = collections.Counter(state["series"])
     series_stuck = series["queued"] + series["processing"]
@@ -672,7 +683,7 @@ def report(args, tally: Tally, faults: Faults, state: dict, t_final, t_end, run_
     other = ", ".join(f"{k}: {v}" for k, v in tally.retries_other.items()) or "0"
     print(f"  upload retries, otherwise    {other}")
     print(f"  uploads given up             {len(tally.gave_up)}")
-    print(f"  orphan rows (error answered) {orphans}")
+    print(f"  orphan rows (error answered) {len(orphans)}, of them stuck {orphans_stuck}")
     print(f"  measurements in database     {len(measurements)}")
     print(f"  done                         {statuses['done']}")
     print(f"  done with warnings           {statuses['done_with_warnings']}")
@@ -688,7 +699,7 @@ def report(args, tally: Tally, faults: Faults, state: dict, t_final, t_end, run_
         f"  temperature series           {len(state['series'])}, stuck {series_stuck} "
         f"({dict(series)})"
     )
-    print(f"  lost                         {len(lost)}" + (f" {lost[:10]}" if lost else ""))
+    print(f"  lost                         {len(lost)}" + (f" {lost[:8]}" if lost else ""))
     print(f"  duplicate result rows        {state['dup_results']}")
     print(f"  duplicate cycle rows         {state['dup_cycles']}")
     if faults.last_fault_end is None:
