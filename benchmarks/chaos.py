@@ -36,9 +36,12 @@ every measurement and temperature series is in a final state and reads the datab
 
 Logs of every process are under var/bench/chaos/<time>/ (printed at the end). What it prints:
 
+- pool-child kills mid-task: kills that hit a running task (the worker logged WorkerLostError);
+  a whole-worker kill strands the message it held whether or not it was running it.
 - uploaded: uploads the server acknowledged (201 with a measurement code).
 - upload retries: requests that failed and were sent again: while Redis was down / otherwise
   (by HTTP status or error); upload gave up: uploads still failing after `--upload-retry-s`.
+- uploads refused: 4xx answers (not retried; a defect of this script or of the API).
 - orphan rows: measurements in the database that no acknowledged upload named (a request that
   answered an error after its row was committed; the client's retry made a second one).
 - done / done with warnings / needs input / failed (reasons grouped): measurements in each final
@@ -47,16 +50,18 @@ Logs of every process are under var/bench/chaos/<time>/ (printed at the end). Wh
   temperature series.
 - lost: acknowledged uploads whose measurement is missing or not final at the end (the job was
   lost: the lab was told it is queued). Stuck orphan rows are counted under stuck, not lost.
+- measurements run again: rows whose run number is above 1 (a re-enqueue by a reconciler
+  numbers a new run; a message delivered again after a kill keeps its run).
 - duplicate result rows: (measurement, result kind) pairs stored more than once, and
-  (measurement, cycle) per-cycle rows stored more than once.
-- pool-child kills mid-task: kills that hit a running task (the worker logged WorkerLostError);
-  a whole-worker kill strands the message it held whether or not it was running it.
+  (measurement, cycle) per-cycle rows stored more than once. The database's unique constraints
+  (result_once_per_kind, cycle_row_once) forbid both today; the count checks they hold.
 - time to recover: from the end of the last fault (the last killed worker restarted, or Redis
   back) until every measurement and series was final; "not recovered" if that never happened.
 - total time: from the first upload to the end of the wait.
 
-Exit status: 0 when lost, stuck (measurements and series) and duplicates are all 0; 1 otherwise;
-2 when the deployment could not be set up; 3 when `--timeout` cut the run.
+Exit status: 0 when lost, stuck (measurements and series), duplicates and uploads refused or
+given up are all 0; 1 otherwise; 2 when the deployment could not be set up; 3 when `--timeout`
+cut the run.
 """
 
 from __future__ import annotations
@@ -435,6 +440,7 @@ class Tally:
     retries_redis_down: int = 0
     retries_other: collections.Counter = field(default_factory=collections.Counter)
     gave_up: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
     first_upload: float | None = None
     last_upload: float | None = None
 
@@ -490,8 +496,10 @@ def upload_all(client: Client, uploads: list[Upload], tally: Tally, faults: Faul
                         up.item, up.path, technique=up.technique, wait=False, **up.fields
                     )
                 except ApiError as exc:
-                    if exc.status < 500:  # a refused input is a defect of this script
-                        raise
+                    if exc.status < 500:  # refused: sending the same again cannot help
+                        with tally.lock:
+                            tally.refused.append(f"{up.technique} on {up.item}: {exc}"[:300])
+                        break
                     reason = f"HTTP {exc.status}"
                 except (urllib.error.URLError, OSError) as exc:
                     reason = type(getattr(exc, "reason", exc)).__name__
@@ -609,7 +617,7 @@ def db_state(database_url: str) -> dict:
 
     with psycopg.connect(database_url, connect_timeout=5) as conn:
         rows = conn.execute(
-            "SELECT code, status, status_detail FROM measurements_measurement"
+            "SELECT code, status, status_detail, run FROM measurements_measurement"
         ).fetchall()
         series = conn.execute("SELECT status FROM measurements_temperatureseries").fetchall()
         dup_results = conn.execute(
@@ -622,7 +630,8 @@ def db_state(database_url: str) -> dict:
             "GROUP BY measurement_id, cycle HAVING count(*) > 1) d"
         ).fetchone()[0]
     return {
-        "measurements": {code: (status, detail) for code, status, detail in rows},
+        "measurements": {code: (status, detail) for code, status, detail, _ in rows},
+        "rerun": sum(run > 1 for *_, run in rows),
         "series": [s for (s,) in series],
         "dup_results": dup_results,
         "dup_cycles": dup_cycles,
@@ -683,6 +692,9 @@ def report(args, tally: Tally, faults: Faults, state: dict, t_final, t_end, run_
     other = ", ".join(f"{k}: {v}" for k, v in tally.retries_other.items()) or "0"
     print(f"  upload retries, otherwise    {other}")
     print(f"  uploads given up             {len(tally.gave_up)}")
+    print(f"  uploads refused (4xx)        {len(tally.refused)}")
+    for text in tally.refused[:5]:
+        print(f"      {text}")
     print(f"  orphan rows (error answered) {len(orphans)}, of them stuck {orphans_stuck}")
     print(f"  measurements in database     {len(measurements)}")
     print(f"  done                         {statuses['done']}")
@@ -700,6 +712,7 @@ def report(args, tally: Tally, faults: Faults, state: dict, t_final, t_end, run_
         f"({dict(series)})"
     )
     print(f"  lost                         {len(lost)}" + (f" {lost[:8]}" if lost else ""))
+    print(f"  measurements run again       {state['rerun']} (run number above 1)")
     print(f"  duplicate result rows        {state['dup_results']}")
     print(f"  duplicate cycle rows         {state['dup_cycles']}")
     if faults.last_fault_end is None:
@@ -718,7 +731,15 @@ def report(args, tally: Tally, faults: Faults, state: dict, t_final, t_end, run_
             else "  time to recover              0 s (all final before the last fault ended)"
         )
     print(f"  total time                   {t_end - start:.1f} s")
-    bad = len(lost) + stuck + series_stuck + state["dup_results"] + state["dup_cycles"]
+    bad = (
+        len(lost)
+        + len(tally.refused)
+        + len(tally.gave_up)
+        + stuck
+        + series_stuck
+        + state["dup_results"]
+        + state["dup_cycles"]
+    )
     return 0 if bad == 0 else 1
 
 
