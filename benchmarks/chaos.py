@@ -17,7 +17,9 @@ Through the REST API (lims.client) it makes pellets, electrode disks and cells, 
 too), a quarter cycling (cellpy's real `maccor_three.txt` on full cells), a fifth Li stripping
 on symmetric cells (no real stripping export is in tests/data/instrument-files, so a 40-hour
 trace is written once by demo.synthetic) and a twentieth cellpy's real `maccor_two.txt`, whose
-cut-short last line the parser refuses (the failure path: it must end "failed", once).
+cut-short last line the parser refuses (the failure path: it must end "failed", once). The
+same bytes go up many times, as when one export is attached to several measurements: the store
+keeps them once under their SHA-256, and two workers may parse one raw file at the same time.
 
 Meanwhile it injects faults every `--fault-interval` seconds (with jitter): `--worker-kills`
 SIGKILLs, each aimed at a worker whose pool child is using the CPU (running a task) if one is
@@ -38,6 +40,8 @@ Logs of every process are under var/bench/chaos/<time>/ (printed at the end). Wh
 
 - pool-child kills mid-task: kills that hit a running task (the worker logged WorkerLostError);
   a whole-worker kill strands the message it held whether or not it was running it.
+- task errors, unexpected: tasks that raised an exception the service does not turn into a
+  failed measurement (`raised unexpected` in the worker logs), by type.
 - uploaded: uploads the server acknowledged (201 with a measurement code).
 - upload retries: requests that failed and were sent again: while Redis was down / otherwise
   (by HTTP status or error); upload gave up: uploads still failing after `--upload-retry-s`.
@@ -687,6 +691,17 @@ def report(args, tally: Tally, faults: Faults, state: dict, t_final, t_end, run_
         if (run_dir / f"{w}.log").exists()
     )
     print(f"  pool-child kills mid-task    {hits} (WorkerLostError in the worker logs)")
+    # A task that raised what the service does not handle: its measurement is left as it was.
+    unexpected = collections.Counter(
+        f"{match.group(2)} in {match.group(1).rsplit('.', 1)[-1]}"
+        for w in ("worker1", "worker2")
+        if (run_dir / f"{w}.log").exists()
+        for match in re.finditer(
+            r"Task (\S+?)\[[^\]]*\] raised unexpected: (\w+)",
+            (run_dir / f"{w}.log").read_text(errors="replace"),
+        )
+    )
+    print(f"  task errors, unexpected      {dict(unexpected) or 0}")
     print(f"  uploaded (acknowledged)      {len(acknowledged)}")
     print(f"  upload retries, Redis down   {tally.retries_redis_down}")
     other = ", ".join(f"{k}: {v}" for k, v in tally.retries_other.items()) or "0"
