@@ -101,6 +101,7 @@ CUT_SHORT_FILE = FILES / "cellpy" / "maccor_two.txt"
 EIS_TEMPERATURES_C = (25, 40, 60, 80, 100)
 FINAL = ("done", "done_with_warnings", "needs_input", "failed")
 PENDING = ("queued", "processing")
+CELERY = [sys.executable, "-m", "celery", "-A", "lims"]
 
 
 def log(text: str) -> None:
@@ -278,22 +279,10 @@ class Deployment:
     def start_worker(self, name: str) -> None:
         self._spawn(
             name,
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "lims",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "-Q",
-                "lims",
-                "-n",
-                f"{name}@chaos",
-                "--loglevel=info",
-                f"--logfile={self.run_dir / name}.log",
-            ],
+            # As in production: prefork, one pool child each (a kill takes one task).
+            [*CELERY, "worker", "--pool=prefork", "--concurrency=1", "-Q", "lims"]
+            + ["-n", f"{name}@chaos", "--loglevel=info"]
+            + [f"--logfile={self.run_dir / name}.log"],
             cwd=self.run_dir / name,
             env=self.env(name),
         )
@@ -303,11 +292,7 @@ class Deployment:
         self._spawn(
             "beat",
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "lims",
+                *CELERY,
                 "beat",
                 "-s",
                 str(beat_dir / "celerybeat-schedule"),
