@@ -161,17 +161,25 @@ class Deployment:
         return proc
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run(
+        """Run a management command as one of the deployment's processes, so that `--timeout`
+        stops it too; its output (also kept in manage.out)."""
+        out = self.run_dir / "manage.out"
+        start = out.stat().st_size if out.exists() else 0
+        proc = self._spawn(
+            "manage",
             [sys.executable, str(ROOT / "manage.py"), *args],
-            cwd=self.run_dir / "web",
-            env=self.env("web"),
-            capture_output=True,
-            text=True,
-            timeout=300,
+            self.run_dir / "web",
+            self.env("web"),
         )
-        if done.returncode:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-        return done.stdout
+        try:
+            code = proc.wait(300)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill("manage")
+        text = out.read_bytes()[start:].decode(errors="replace")
+        if code != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed ({code}):\n{text[-3000:]}")
+        return text
 
     # Redis -------------------------------------------------------------------------------------
 
