@@ -36,6 +36,11 @@ every measurement and temperature series is in a final state and reads the datab
     .venv/bin/python benchmarks/chaos.py --uploads 100 --worker-kills 10 --redis-restarts 1
     .venv/bin/python benchmarks/chaos.py --storage-url 's3://bucket?endpoint=...'
 
+The deployment runs with LIMS_TASK_TIME_LIMIT_S=30 (`--task-time-limit`; these tasks take
+under 2 s), LIMS_RECONCILE_EVERY_S=10 (`--reconcile-every`) and LIMS_JOB_LEASE_S left to its
+default, the time limit + 90 s (`--job-lease`): a message a killed whole worker held is counted
+lost by the reconciler about two minutes after the kill.
+
 Logs of every process are under var/bench/chaos/<time>/ (printed at the end). What it prints:
 
 - pool-child kills mid-task: kills that hit a running task (the worker logged WorkerLostError);
@@ -143,6 +148,13 @@ class Deployment:
         }
         if self.args.storage_url:
             env["LIMS_STORAGE_URL"] = self.args.storage_url
+        # Job timings (settings a version without the reconciler ignores): the tasks here take
+        # under 2 s, so a 30 s limit is generous and a lost message's lease (the limit + 90 s
+        # unless --job-lease) ends within minutes of the fault.
+        env["LIMS_TASK_TIME_LIMIT_S"] = str(self.args.task_time_limit)
+        env["LIMS_RECONCILE_EVERY_S"] = str(self.args.reconcile_every)
+        if self.args.job_lease:
+            env["LIMS_JOB_LEASE_S"] = str(self.args.job_lease)
         return env
 
     def _spawn(self, name: str, command: list[str], cwd: Path, env: dict | None = None):
@@ -683,6 +695,11 @@ def report(args, tally: Tally, faults: Faults, state: dict, t_final, t_end, run_
         for w in ("worker1", "worker2")
         if (run_dir / f"{w}.log").exists()
     )
+    lease = args.job_lease or f"{args.task_time_limit} + 90 (default)"
+    print(
+        f"  settings: LIMS_TASK_TIME_LIMIT_S={args.task_time_limit}, "
+        f"LIMS_RECONCILE_EVERY_S={args.reconcile_every}, LIMS_JOB_LEASE_S={lease}"
+    )
     print(f"  pool-child kills mid-task    {hits} (WorkerLostError in the worker logs)")
     # A task that raised what the service does not handle: its measurement is left as it was.
     unexpected = collections.Counter(
@@ -777,6 +794,9 @@ def main() -> int:
     parser.add_argument("--redis-server", default=shutil.which("redis-server") or "redis-server")
     parser.add_argument("--web-port", type=int, default=18200)
     parser.add_argument("--storage-url", default="", help="passed on as LIMS_STORAGE_URL")
+    parser.add_argument("--task-time-limit", type=int, default=30, help="LIMS_TASK_TIME_LIMIT_S")
+    parser.add_argument("--reconcile-every", type=int, default=10, help="LIMS_RECONCILE_EVERY_S")
+    parser.add_argument("--job-lease", type=int, default=0, help="LIMS_JOB_LEASE_S (0: default)")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     if args.quick:
