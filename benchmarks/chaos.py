@@ -787,8 +787,10 @@ def main() -> int:
         help="uploads/s; 0 (default): spread over the time the faults take",
     )
     parser.add_argument("--upload-retry-s", type=float, default=120.0)
-    parser.add_argument("--settle", type=float, default=300.0, help="wait after the last fault")
-    parser.add_argument("--timeout", type=float, default=900.0, help="hard limit of the run, s")
+    parser.add_argument(
+        "--settle", type=float, help="s to wait after the last fault (300; --quick: 60)"
+    )
+    parser.add_argument("--timeout", type=float, help="hard limit of the run, s (900; quick: 300)")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/lims_chaos")
     parser.add_argument("--redis-port", type=int, default=16400)
     parser.add_argument("--redis-server", default=shutil.which("redis-server") or "redis-server")
@@ -801,8 +803,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.uploads, args.worker_kills, args.redis_restarts = 20, 3, 1
-        args.settle = min(args.settle, 60.0)
-        args.timeout = min(args.timeout, 300.0)
+    # Asked for explicitly, a wait or a limit holds in --quick too.
+    args.settle = args.settle if args.settle is not None else (60.0 if args.quick else 300.0)
+    args.timeout = args.timeout if args.timeout is not None else (300.0 if args.quick else 900.0)
 
     rng = random.Random(args.seed)
     run_dir = ROOT / "var" / "bench" / "chaos" / time.strftime("%Y%m%d-%H%M%S")
