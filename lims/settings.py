@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "cells",
     "measurements",
     "demo",
+    "lims.apps.OperationsConfig",  # manage.py backup / restore (composition layer, no models)
 ]
 
 # Apps whose records the audit log follows (core.audit); a model opts out with AUDITED = False.
