@@ -76,6 +76,9 @@ class Problem:
     state: str  # damaged, missing, mismatched, ...
     detail: str
 
+    def __str__(self) -> str:
+        return f"{self.state.upper()} {self.key}: {self.detail}"
+
 
 # -- the store --------------------------------------------------------------------------------
 # Raw files go through measurements.storage's hash-checked API. Parsed Parquet has no

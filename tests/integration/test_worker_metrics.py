@@ -10,6 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from prometheus_client.parser import text_string_to_metric_families
 
+from measurements import services
 from measurements.models import Measurement
 from synthesis.services import pellets_measure
 from tests import factories
@@ -38,43 +39,33 @@ def served(url: str):
         return None
 
 
-def measure(client, pellet, content: bytes, name: str) -> Measurement:
-    response = client.post(
-        "/measurements/new/",
-        {
-            "item": pellet.code,
-            "technique": "eis",
-            "eis_model": "auto",
-            "reference_cycle": "1",
-            "area_cm2": "1.0",
-            "files": [SimpleUploadedFile(name, content)],
-        },
+def measure(pellet, content: bytes, name: str) -> Measurement:
+    """Create the measurement as the upload does; its task goes to the real worker on commit."""
+    m = services.measurement_create(
+        item=pellet,
+        fields={"technique": "eis", "area_cm2": 1.0, "temperature_c": 25},
+        uploads=[SimpleUploadedFile(name, content)],
     )
-    assert response.status_code == 302, response.content[:500]
-    code = Measurement.objects.order_by("-pk").first().code
 
     def finished():
-        m = Measurement.objects.get(code=code)
+        m.refresh_from_db()
         return m if m.status not in ("queued", "processing") else None
 
     return wait_for(finished, timeout=120)
 
 
-def test_a_real_task_in_a_prefork_child_moves_the_counters_and_the_histogram(
-    celery_worker_process, client, staff
-):
+def test_a_real_task_in_a_prefork_child_moves_the_counters_and_the_histogram(celery_worker_process):
     url = celery_worker_process.metrics_url
     # {} until a first task has run: nothing counted yet is an empty page, which is served
     before = wait_for(lambda: (s := served(url)) is not None and [s], timeout=60)[0]
     done_key = ("lims_task_duration_seconds_count", (("state", "success"), ("task", TASK)))
     outcomes = lambda s, o: s.get(("lims_measurement_outcomes_total", (("outcome", o),)), 0)  # noqa: E731
 
-    client.force_login(staff)
     pellet = factories.pellets(count=1)[0]
     pellets_measure({pellet: {"thickness_mm": 0.6}})
-    good = measure(client, pellet, MPT.read_bytes(), MPT.name)
+    good = measure(pellet, MPT.read_bytes(), MPT.name)
     assert good.status in ("done", "done_with_warnings"), good.status_detail
-    broken = measure(client, pellet, b"this is not an instrument export\n" * 3, "junk.txt")
+    broken = measure(pellet, b"this is not an instrument export\n" * 3, "junk.txt")
     assert broken.status == "failed"
 
     after = wait_for(lambda: (s := served(url)) and s.get(done_key, 0) >= 2 and s, timeout=30)

@@ -35,7 +35,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         problems = backup.backup_problems(manifest)
         for p in problems:
-            self.stdout.write(f"{p.state.upper()} {p.key}: {p.detail}")
+            self.stdout.write(str(p))
         entries = manifest["objects"]
         copied = sum(e["copied"] for e in entries)
         self.stdout.write(

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         except backup.BackupError as exc:
             raise CommandError(str(exc)) from None
         for p in problems:
-            self.stdout.write(f"{p.state.upper()} {p.key}: {p.detail}")
+            self.stdout.write(str(p))
         total = len(manifest["objects"])
         self.stdout.write(
             f"Restored the database from {manifest['created_at']}; "
