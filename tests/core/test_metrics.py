@@ -3,6 +3,9 @@ answered only to loopback or a bearer token, bounded when the broker is dead."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import timedelta
@@ -143,3 +146,17 @@ def test_without_a_token_set_a_bearer_header_does_not_open_it(client, settings):
     settings.LIMS_METRICS_TOKEN = ""
     response = client.get("/metrics", REMOTE_ADDR="10.0.0.7", HTTP_AUTHORIZATION="Bearer ")
     assert response.status_code == 403
+
+
+def test_a_worker_metrics_port_without_a_multiprocess_dir_stops_start_up():
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(DEBUG="1", LIMS_WORKER_METRICS_PORT="18150")
+    result = subprocess.run(
+        [sys.executable, "-c", "import lims.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "LIMS_WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR" in result.stderr
