@@ -35,7 +35,8 @@ TASK_DURATION = Histogram(
 )
 TASK_FAILURES = Counter(
     "lims_task_failures",  # exported as lims_task_failures_total
-    "Celery task runs that raised (each retry attempt that raised counts once).",
+    "Celery task runs that ended in an exception (a retried attempt counts as state=retry in "
+    "the duration histogram, not here).",
     ["task"],
 )
 MEASUREMENT_OUTCOMES = Counter(

@@ -7,9 +7,11 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from prometheus_client.parser import text_string_to_metric_families
 
+from lims.celery import app as celery_app
 from measurements import services
 from measurements.models import Measurement
 from synthesis.services import pellets_measure
@@ -68,7 +70,8 @@ def test_a_real_task_in_a_prefork_child_moves_the_counters_and_the_histogram(cel
     broken = measure(pellet, b"this is not an instrument export\n" * 3, "junk.txt")
     assert broken.status == "failed"
 
-    after = wait_for(lambda: (s := served(url)) and s.get(done_key, 0) >= 2 and s, timeout=30)
+    target = before.get(done_key, 0) + 2
+    after = wait_for(lambda: (s := served(url)) and s.get(done_key, 0) >= target and s, timeout=30)
     assert after[done_key] - before.get(done_key, 0) == 2
     total = ("lims_task_duration_seconds_sum", (("state", "success"), ("task", TASK)))
     assert after[total] > before.get(total, 0)  # real durations were observed
@@ -83,3 +86,17 @@ def test_a_real_task_in_a_prefork_child_moves_the_counters_and_the_histogram(cel
     assert inf == [after[done_key]]
     assert outcomes(after, good.status) - outcomes(before, good.status) == 1
     assert outcomes(after, "failed") - outcomes(before, "failed") == 1
+
+
+def test_a_task_that_raises_counts_as_a_failure(celery_worker_process):
+    """A task that ends in an exception (here: arguments no sender of the product would send;
+    process_measurement turns a bad file into a failed measurement, not an exception)."""
+    url = celery_worker_process.metrics_url
+    before = wait_for(lambda: (s := served(url)) is not None and [s], timeout=60)[0]
+    failures = ("lims_task_failures_total", (("task", TASK),))
+    failed_runs = ("lims_task_duration_seconds_count", (("state", "failure"), ("task", TASK)))
+    celery_app.send_task(TASK, args=["not-an-id", 1], queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+    target = before.get(failures, 0) + 1
+    after = wait_for(lambda: (s := served(url)) and s.get(failures, 0) >= target and s, timeout=60)
+    assert after[failures] == target
+    assert after[failed_runs] == before.get(failed_runs, 0) + 1
