@@ -146,7 +146,7 @@ def _dump_and_list(path: Path) -> tuple[list[RawFile], list[str]]:
 
 
 def _raw_entry(raw: RawFile, objects: Path | None) -> ObjectEntry:
-    key = raw.storage_path or str(storage.raw_path(raw.sha256).relative_to(storage.root()))
+    key = raw.storage_path or f"raw/{raw.sha256[:2]}/{raw.sha256}"  # the key the row names
     entry = ObjectEntry("raw", key, raw.sha256, raw.size_bytes)
     if objects is None:
         actual = storage.actual_hash(raw.sha256)
