@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "cells",
     "measurements",
     "demo",
+    "lims.apps.OperationsConfig",  # manage.py backup / restore (composition layer, no models)
 ]
 
 # Apps whose records the audit log follows (core.audit); a model opts out with AUDITED = False.
@@ -224,6 +225,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # code. A 1.5-million-row cycling file takes about 3 s, so 600 s is generous.
 LIMS_TASK_TIME_LIMIT_S = env_int("LIMS_TASK_TIME_LIMIT_S", 600)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# Prometheus (README "Operate it"). /metrics answers loopback clients without login, others
+# only with "Authorization: Bearer <LIMS_METRICS_TOKEN>" (empty: loopback only).
+LIMS_METRICS_TOKEN = env_str("LIMS_METRICS_TOKEN", "")
+# The worker main process serves its task metrics on this port (0: off). Prefork children count
+# into files in PROMETHEUS_MULTIPROC_DIR, which must be set (and private to the worker) for that.
+LIMS_WORKER_METRICS_PORT = env_int("LIMS_WORKER_METRICS_PORT", 0)
+LIMS_WORKER_METRICS_ADDR = env_str("LIMS_WORKER_METRICS_ADDR", "127.0.0.1")
+if LIMS_WORKER_METRICS_PORT and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    raise ImproperlyConfigured(
+        "LIMS_WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR (an empty directory of the "
+        "worker's own): without it the counts of the pool's child processes are lost"
+    )
 CELERY_TASK_EAGER_PROPAGATES = True
 
 REST_FRAMEWORK = {

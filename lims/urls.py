@@ -5,11 +5,12 @@ from django.urls import include, path
 from core import views, views_explore, views_labels, views_tokens
 from measurements import views as measurement_views
 
-from . import health
+from . import health, metrics_view
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view.metrics_view, name="metrics"),
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
     path("items/<str:code>/", views.item_detail, name="item-detail"),

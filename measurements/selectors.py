@@ -8,7 +8,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import polars as pl
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import Case, Count, F, IntegerField, Min, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from . import plot_payload, storage
@@ -47,6 +48,28 @@ def raw_file_for_download(sha256: str) -> tuple[RawFile, BinaryIO]:
     if raw is None:
         raise Http404("No raw file with this SHA-256.")
     return raw, storage.open_verified(raw.sha256, raw.original_name)
+
+
+def status_counts() -> dict[str, dict[str, tuple[int, Any]]]:
+    """Measurements and temperature series by status, with each status's earliest moment
+    (one grouped query per table, for /metrics). A measurement's moment is when it last
+    finished, or was created: the latest time known before it was queued, so the age of a
+    queued one is exact for a first run and an upper bound for a re-run. A series's is its last
+    save, which queuing it is."""
+    measurements = Measurement.objects.order_by().values("status")
+    series = TemperatureSeries.objects.order_by().values("status")
+    return {
+        "measurement": {
+            row["status"]: (row["n"], row["since"])
+            for row in measurements.annotate(
+                n=Count("pk"), since=Min(Coalesce("processed_at", "created_at"))
+            )
+        },
+        "temperature_series": {
+            row["status"]: (row["n"], row["since"])
+            for row in series.annotate(n=Count("pk"), since=Min("updated_at"))
+        },
+    }
 
 
 @dataclass

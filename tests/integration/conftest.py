@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -23,15 +24,28 @@ def database_url_of_test_db() -> str:
     return f"postgresql://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def free_port() -> int:
+    """LIMS_TEST_WORKER_METRICS_PORT if set, else a port the kernel hands out (never in use)."""
+    if os.environ.get("LIMS_TEST_WORKER_METRICS_PORT"):
+        return int(os.environ["LIMS_TEST_WORKER_METRICS_PORT"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, tmp_path_factory):
     log = tmp_path_factory.mktemp("worker") / "worker.log"
+    metrics_port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "lims.test_settings",
         "DATABASE_URL": database_url_of_test_db(),
         "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         "CELERY_TASK_ALWAYS_EAGER": "0",
+        # Task metrics as in production: children count into files, the main process serves.
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("worker-metrics")),
+        "LIMS_WORKER_METRICS_PORT": str(metrics_port),
     }
     command = [
         sys.executable,
@@ -53,6 +67,7 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     process.log_path = log
+    process.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     yield process
     process.terminate()
     try:
