@@ -140,8 +140,15 @@ def _put(key: str, data: BinaryIO) -> None:
         return
     # S3 objects appear whole on completion (a multipart upload for big ones); the content is
     # named by its own hash, so a concurrent writer of the same key writes the same bytes.
+    from boto3.s3.transfer import TransferConfig  # boto3 only when S3 is configured
+
+    # Multipart uploads of 8 MB parts, 4 at a time (boto3's default is 10): bounds the
+    # buffers an upload holds in the web process.
+    config = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
     store = backend()
-    store.connection.meta.client.upload_fileobj(data, store.bucket_name, store._normalize_name(key))
+    store.connection.meta.client.upload_fileobj(
+        data, store.bucket_name, store._normalize_name(key), Config=config
+    )
 
 
 def read_bytes(key: str) -> bytes | None:
