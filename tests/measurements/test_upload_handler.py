@@ -36,7 +36,7 @@ def private(settings, tmp_path):
 def left_behind(tmp_path) -> list[str]:
     """Spool files still on disk (the filesystem store's spool is inside it)."""
     places = [tmp_path / "spool", tmp_path / "store" / "raw" / "tmp"]
-    return [str(p) for place in places if place.exists() for p in place.rglob("*")]
+    return [str(p) for place in places if place.exists() for p in place.rglob("*") if p.is_file()]
 
 
 @pytest.fixture
