@@ -43,3 +43,19 @@ def replace(sha256: str, data: bytes) -> None:
 
 def remove(sha256: str) -> None:
     storage.backend().delete(storage.raw_key(sha256))
+
+
+def post_cycling(client, item, path):
+    """The new-measurement form posted with one raw file, as a browser sends it."""
+    with path.open("rb") as f:
+        return client.post(
+            "/measurements/new/",
+            {
+                "item": item.code,
+                "technique": "cycling",
+                "active_mass_mg": 3.0,
+                "reference_cycle": 1,
+                "eis_model": "auto",
+                "files": [f],
+            },
+        )

@@ -13,11 +13,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 from botocore.response import StreamingBody
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from measurements import services, storage
 from measurements.models import Measurement, RawFile
-from synthesis.services import pellets_measure
 from tests import factories
 from tests import store as test_store
 from tests.instrument_files import ROOT
@@ -83,17 +81,7 @@ def test_a_web_upload_is_processed_from_s3_and_downloads_stream_from_it(
         services, "raw_file_store", lambda stream, **kw: seen.append(stream) or real(stream, **kw)
     )
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(
-            "/measurements/new/",
-            {
-                "item": item.code,
-                "technique": "cycling",
-                "active_mass_mg": 3.0,
-                "reference_cycle": 1,
-                "eis_model": "auto",
-                "files": [MACCOR.open("rb")],
-            },
-        )
+        response = test_store.post_cycling(staff_client, item, MACCOR)
     assert response.status_code == 302, response.content.decode()[-6000:]
     # Hashed while it arrived and written into the spool once, then uploaded from there.
     assert [type(s).__name__ for s in seen] == ["HashedUpload"]
@@ -120,27 +108,3 @@ def test_a_web_upload_is_processed_from_s3_and_downloads_stream_from_it(
     assert download.status_code == 200 and download.streaming
     chunks = list(download.streaming_content)
     assert b"".join(chunks) == data and len(chunks) > 1
-
-
-def test_a_changed_object_fails_the_measurement_and_its_download(
-    s3_store, api, django_capture_on_commit_callbacks
-):
-    pellet = factories.pellets(count=1)[0]
-    pellets_measure({pellet: {"thickness_mm": 0.6, "diameter_mm": 12.9, "mass_mg": 250}})
-    with django_capture_on_commit_callbacks(execute=True):
-        m = services.measurement_create(
-            item=pellet,
-            fields={"technique": "eis", "area_cm2": 1.0, "temperature_c": 25},
-            uploads=[SimpleUploadedFile(MPT.name, PRISTINE)],
-        )
-    m.refresh_from_db()
-    assert m.status in ("done", "done_with_warnings"), m.status_detail
-    test_store.replace(SHA, PRISTINE[:-1])
-    with django_capture_on_commit_callbacks(execute=True):
-        services.measurement_reprocess(m)
-    m.refresh_from_db()
-    assert m.status == "failed"
-    assert "is damaged in the store" in m.status_detail
-    answer = api.get(f"/api/raw-files/{SHA}/")
-    assert answer.status_code == 409
-    assert answer.json() == {"detail": m.status_detail}

@@ -55,17 +55,7 @@ def test_a_web_form_upload_is_hashed_on_arrival_and_moved_into_the_store(
 ):
     cell = factories.full_cell()
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(
-            "/measurements/new/",
-            {
-                "item": cell.code,
-                "technique": "cycling",
-                "active_mass_mg": 3.0,
-                "reference_cycle": 1,
-                "eis_model": "auto",
-                "files": [MACCOR.open("rb")],
-            },
-        )
+        response = test_store.post_cycling(staff_client, cell, MACCOR)
     assert response.status_code == 302
     assert [(type(u).__name__, u.sha256, u.size) for u in seen] == [
         ("HashedUpload", SHA, len(DATA))
