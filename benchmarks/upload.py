@@ -8,15 +8,18 @@ Starts, in a temporary LIMS_VAR_DIR on SQLite and Redis (db 11 unless CELERY_BRO
 otherwise): gunicorn (1 sync worker) and one Celery worker from the code in --repo (default:
 this checkout; point it at a checkout of an older commit to measure "before"), plus, for
 "s3", a private SeaweedFS (scripts/start-seaweedfs.sh on ports 18333/19333/18080/18888).
-Each run POSTs the file to /api/measurements/ as multipart, streamed from disk, then polls the
+Each run removes the raw object an earlier run stored (so it is a new file, not a duplicate,
+for the store), POSTs the file to /api/measurements/ as multipart, streamed from disk, polls the
 measurement's status until it is done. Prints the median of the runs; the peak RSS is the web
-worker's VmHWM after all runs (its high-water mark since it started).
+worker's VmHWM after all runs (its high-water mark since it started); "wrote" is the median of
+the bytes the web worker wrote per upload (/proc/<pid>/io wchar: files, sockets, everything).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -117,6 +120,14 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def written_mb(pid: int) -> float:
+    """Bytes the process has written (write(2) calls, any file), in MB."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1]) / 1e6
+    return float("nan")
+
+
 def upload(path: Path, token: str, code: str) -> tuple[float, float, str]:
     """(seconds to the POST's answer, seconds to the results, final status)."""
     boundary = uuid.uuid4().hex
@@ -184,6 +195,23 @@ def start_seaweedfs(home: Path) -> int | None:
     return int(pid_file.read_text()) if pid_file.exists() else None
 
 
+def forget(store: str, home: Path, sha: str) -> None:
+    """Remove the stored raw object (an earlier run's), so the upload is not a duplicate."""
+    key = f"raw/{sha[:2]}/{sha}"
+    if store == "fs":
+        (home / "var" / "media" / key).unlink(missing_ok=True)
+        return
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{S3_PORT}",
+        region_name="us-east-1",
+        aws_access_key_id="lims-bench",
+        aws_secret_access_key="lims-bench-secret",
+    ).delete_object(Bucket="lims-bench", Key=key)
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -218,9 +246,13 @@ def bench(repo: Path, store: str, runs: int) -> dict:
         token, code = prepare(repo, env)
         processes = start(repo, env, home)
         pid = web_worker_pid(processes[0])
-        posted, done, states = [], [], []
+        posted, done, states, wrote = [], [], [], []
+        sha = hashlib.sha256(big_file().read_bytes()).hexdigest()
         for _ in range(runs):
+            forget(store, home, sha)  # every run stores the file anew, not a duplicate
+            before = written_mb(pid)
             p, d, s = upload(big_file(), token, code)
+            wrote.append(written_mb(pid) - before)
             posted.append(p)
             done.append(d)
             states.append(s)
@@ -229,6 +261,7 @@ def bench(repo: Path, store: str, runs: int) -> dict:
             "results_s": statistics.median(done),
             "all_results_s": [round(d, 2) for d in done],
             "web_peak_rss_mb": peak_rss_mb(pid),
+            "web_written_mb": statistics.median(wrote),
             "states": states,
         }
     finally:
@@ -252,8 +285,6 @@ def s3_paths(runs: int) -> None:
     spool then one upload under the hash (what the store does), or a multipart upload under a
     temporary key as the bytes arrive, then a server-side copy to the hash's key (S3 has no
     rename) and a delete of the temporary object."""
-    import hashlib
-
     import boto3
     from boto3.s3.transfer import TransferConfig
 
@@ -338,7 +369,8 @@ def main() -> None:
         print(
             f"{store:3}: POST answered median {r['post_s']:.2f} s, results median "
             f"{r['results_s']:.2f} s (runs {r['all_results_s']}), web peak RSS "
-            f"{r['web_peak_rss_mb']:.0f} MB, states {sorted(set(r['states']))}"
+            f"{r['web_peak_rss_mb']:.0f} MB, web process wrote {r['web_written_mb']:.0f} MB "
+            f"per upload, states {sorted(set(r['states']))}"
         )
 
 
