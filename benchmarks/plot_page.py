@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import statistics
 import sys
 import time
@@ -63,7 +62,7 @@ def timed_get(client: Client, url: str, repeat: int, *, cold: bool) -> tuple[flo
     times, body = [], b""
     for _ in range(repeat):
         if cold:
-            shutil.rmtree(storage.root() / "plots", ignore_errors=True)
+            storage.delete_tree("plots")
         start = time.perf_counter()
         response = client.get(url)
         times.append(time.perf_counter() - start)

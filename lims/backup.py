@@ -29,8 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -81,24 +79,19 @@ class Problem:
 
 
 # -- the store --------------------------------------------------------------------------------
-# Raw files go through measurements.storage's hash-checked API. Parsed Parquet has no
-# byte-level API there (it is read as frames), so these two helpers are the one place that
-# touches it by key; they follow storage.root(), as measurements.selectors.parsed_frame does.
+# Raw files go through measurements.storage's hash-checked API; parsed Parquet through its
+# derived-object calls (by key, whatever the store).
 
 
 def _open_parsed(key: str) -> BinaryIO | None:
     try:
-        return (storage.root() / key).open("rb")
+        return storage.open_derived(key)
     except FileNotFoundError:
         return None
 
 
 def _put_parsed(key: str, stream: BinaryIO) -> None:
-    target = storage.root() / key
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-        shutil.copyfileobj(stream, tmp, storage.CHUNK)
-    os.replace(tmp.name, target)  # readers see the old object or the new one, never half
+    storage.put_derived(key, stream)
 
 
 def _hash_file(path: Path) -> str:

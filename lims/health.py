@@ -1,13 +1,13 @@
 """Health endpoints for load balancers and orchestrators (no login, no secrets).
 
 `/healthz`: liveness, the process answers (touches nothing else). `/readyz`: readiness, the
-database, the Celery broker, a worker and the raw-file store, each with its status and time;
+database, the Celery broker, a worker and the raw-file store (the configured one: a probe
+object written, read and deleted), each with its status and time;
 200 when all are ready, else 503. Every check has its own short timeout and the whole answer
 is cut at READY_DEADLINE_S, so a dead broker cannot hang the load balancer's probe."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -69,11 +69,11 @@ def _worker() -> str:
 def _store() -> str:
     from measurements import storage
 
-    root = storage.root()
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=root, prefix=".readyz-"):
-        pass
-    return "writable"
+    try:
+        return storage.save_probe()  # a tiny object written, read back and deleted
+    except Exception as exc:
+        # Name the store (never its credentials) and what went wrong.
+        raise RuntimeError(f"{storage.describe()}: {type(exc).__name__}: {exc}") from exc
 
 
 CHECKS = {"database": _database, "broker": _broker, "worker": _worker, "store": _store}
@@ -87,6 +87,14 @@ def _timed(check):
         return "fail", str(exc)[:200] or type(exc).__name__, time.monotonic() - started
 
 
+def _timed_out(name: str) -> str:
+    if name == "store":  # which store, so the operator knows where to look
+        from measurements import storage
+
+        return f"{storage.describe()}: no answer in time"
+    return "no answer in time"
+
+
 def _run_checks() -> dict[str, dict]:
     pool = ThreadPoolExecutor(max_workers=len(CHECKS))
     futures = {name: pool.submit(_timed, check) for name, check in CHECKS.items()}
@@ -97,7 +105,7 @@ def _run_checks() -> dict[str, dict]:
         if future.done():
             status, detail, seconds = future.result()
         else:
-            status, detail, seconds = "fail", "no answer in time", READY_DEADLINE_S
+            status, detail, seconds = "fail", _timed_out(name), READY_DEADLINE_S
         out[name] = {"status": status, "detail": detail, "seconds": round(seconds, 3)}
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import dj_database_url
 import plotly
@@ -99,6 +99,51 @@ def broker_from_env() -> tuple[str, dict]:
         return url, {"visibility_timeout": 3600}
     raise ImproperlyConfigured(
         f"CELERY_BROKER_URL scheme {scheme!r} is not supported (use redis:// or filesystem://)"
+    )
+
+
+def storage_from_env() -> dict:
+    """The raw-file store (`STORAGES["lims"]`) from LIMS_STORAGE_URL: unset or
+    `file:///path` is the local filesystem (under MEDIA_ROOT when no path is given);
+    `s3://bucket[/prefix]?endpoint=http://host:port&region=name` is an S3-compatible object
+    store through django-storages, signed with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."""
+    url = os.environ.get("LIMS_STORAGE_URL", "")
+    fs = "django.core.files.storage.FileSystemStorage"
+    if not url:
+        return {"BACKEND": fs}  # follows MEDIA_ROOT, also when a test changes it
+    parsed = urlparse(url)
+    if parsed.scheme == "file" and not parsed.netloc and parsed.path.startswith("/"):
+        return {"BACKEND": fs, "OPTIONS": {"location": unquote(parsed.path)}}
+    if parsed.scheme == "s3" and parsed.netloc:
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        unknown = set(query) - {"endpoint", "region"}
+        endpoint = query.get("endpoint")
+        if unknown or (endpoint and urlparse(endpoint).scheme not in {"http", "https"}):
+            raise ImproperlyConfigured(
+                f"LIMS_STORAGE_URL={url!r}: takes only ?endpoint=http(s)://host:port and "
+                "&region=name"
+            )
+        from botocore.config import Config
+
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": parsed.netloc,
+                "location": parsed.path.strip("/"),
+                "endpoint_url": endpoint,
+                "region_name": query.get("region", "us-east-1"),
+                "addressing_style": "path",  # SeaweedFS, MinIO and the like on an IP address
+                "signature_version": "s3v4",
+                "file_overwrite": True,  # keys are content hashes: the store decides, not S3
+                "max_memory_size": 8 * 1024 * 1024,
+                "client_config": Config(
+                    connect_timeout=5, read_timeout=60, retries={"max_attempts": 3}
+                ),
+            },
+        }
+    raise ImproperlyConfigured(
+        f"LIMS_STORAGE_URL={url!r} is not understood (use file:///absolute/path or "
+        "s3://bucket?endpoint=http://host:port&region=name)"
     )
 
 
@@ -209,6 +254,18 @@ if LIMS_DATA_JSON_MAX_ROWS < 1:
     raise ImproperlyConfigured(
         f"LIMS_DATA_JSON_MAX_ROWS={LIMS_DATA_JSON_MAX_ROWS} must be 1 or more"
     )
+# A larger upload is hashed while it arrives and written once, into the store's spool
+# (`measurements.storage`), instead of to a temporary file and then again into the store.
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "measurements.storage.HashingUploadHandler",
+]
+# Raw files, Parquet and the plot cache: the "lims" store (LIMS_STORAGE_URL).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "lims": storage_from_env(),
+}
 
 # Celery: tasks take ids and JSON, never pickles.
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_from_env()

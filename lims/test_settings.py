@@ -16,3 +16,13 @@ from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
+
+# On an object store, this test run's own prefix in the bucket (passed to the integration
+# tests' worker through the environment, like the queue), so runs never meet each other's
+# objects and a test that damages an object damages only its own.
+os.environ.setdefault("LIMS_TEST_STORE_PREFIX", f"test-{uuid.uuid4().hex[:8]}")
+if STORAGES["lims"]["BACKEND"].endswith("S3Storage"):  # noqa: F405
+    _options = STORAGES["lims"]["OPTIONS"]  # noqa: F405
+    _options["location"] = "/".join(
+        p for p in (_options["location"], os.environ["LIMS_TEST_STORE_PREFIX"]) if p
+    )

@@ -9,7 +9,7 @@ shows. The science (thinning, dQ/dV, cycle curves, envelopes, TGA derivative) is
 
 Cache: the payload of a processed measurement does not change until it is processed again,
 and building it for a 1.5-million-row cycling test means reading the whole Parquet (about
-0.3 s). It is kept as JSON under ``MEDIA_ROOT/plots/<measurement id>/<key>/``, where the key
+0.3 s). It is kept as JSON in the store (``storage``) under ``plots/<measurement id>/<key>/``, where the key
 hashes the run, the time it finished and the files' SHA-256, so a re-run, a new file or a
 reused database id never meets a stale payload; older keys of the measurement are removed
 when a new one is written. The worker builds the default payload when it finishes a run.
@@ -21,11 +21,7 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -314,11 +310,11 @@ def _num(values) -> list:
 # --- data and cache ---------------------------------------------------------------------------
 
 
-def cache_path(measurement: Measurement, links, cycles: list[int]) -> Path:
-    """Where the payload of this run (and choice of cycles) is kept."""
+def cache_path(measurement: Measurement, links, cycles: list[int]) -> str:
+    """The store key under which the payload of this run (and choice of cycles) is kept."""
     key = _cache_key(measurement, links)
     name = f"cycles-{'-'.join(map(str, cycles)) or 'none'}.json"
-    return storage.root() / "plots" / str(measurement.pk) / key / name
+    return f"plots/{measurement.pk}/{key}/{name}"
 
 
 def _cache_key(measurement: Measurement, links) -> str:
@@ -332,23 +328,25 @@ def _cache_key(measurement: Measurement, links) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
 
 
-def read_cache(path: Path) -> dict | None:
+def read_cache(key: str) -> dict | None:
     try:
-        return json.loads(path.read_text())
+        data = storage.read_bytes(key)
+        return None if data is None else json.loads(data)
     except (OSError, ValueError):
+        return None
+    except Exception:  # an unreachable object store costs a rebuild, never the page
+        log.warning("plot payload cache at %s not read", key, exc_info=True)
         return None
 
 
-def write_cache(path: Path, payload: dict) -> None:
-    """Write atomically and drop the measurement's payloads of older runs."""
+def write_cache(key: str, payload: dict) -> None:
+    """Write (whole or not at all) and drop the measurement's payloads of older runs."""
+    measurement_dir, run_key, _ = key.rsplit("/", 2)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.parent.iterdir():
-            if old != path.parent:
-                shutil.rmtree(old, ignore_errors=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:
-            json.dump(payload, tmp, separators=(",", ":"), allow_nan=False)
-        os.replace(tmp.name, path)
-    except OSError:
-        # A read-only or full store only costs the next request the time to build it again.
-        log.warning("plot payload not cached at %s", path, exc_info=True)
+        storage.delete_tree(measurement_dir, keep=run_key)
+        data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        storage.write_bytes(key, data)
+    except Exception:
+        # A read-only, full or unreachable store only costs the next request the time to
+        # build it again.
+        log.warning("plot payload not cached at %s", key, exc_info=True)

@@ -89,7 +89,7 @@ def fixity_problems() -> Iterator[FixityProblem]:
             continue
         yield FixityProblem(
             sha256=raw.sha256,
-            path=str(storage.raw_path(raw.sha256)),
+            path=storage.where(storage.raw_key(raw.sha256)),
             actual=actual,
             measurements=[m.code for m in measurements_using(raw.sha256)],
         )
@@ -118,10 +118,10 @@ def parsed_frame(measurement: Measurement) -> pl.DataFrame | None:
     for link in measurement.files.all():
         if not link.parsed_path:
             return None
-        path = storage.root() / link.parsed_path
-        if not path.exists():
+        try:
+            frames.append(storage.read_parquet(link.parsed_path))
+        except FileNotFoundError:
             return None
-        frames.append(pl.read_parquet(path))
     if not frames:
         return None
     from .compute import join_continuations

@@ -75,7 +75,7 @@ def raw_file_store(stream, *, filename: str, user=None) -> tuple[RawFile, bool]:
                 sha256=sha,
                 size_bytes=size,
                 original_name=filename[:255],
-                storage_path=str(storage.raw_path(sha).relative_to(storage.root())),
+                storage_path=storage.raw_key(sha),
                 uploaded_by=user,
             )
     except IntegrityError:  # the same bytes arrived at the same moment through another request
@@ -342,26 +342,30 @@ def _parsed(measurement: Measurement, link: MeasurementFile) -> tuple[pl.DataFra
     raw = link.raw_file
     # Checked on every run, cached or not: numbers must not stand on bytes the store no longer
     # holds, and a re-run is how a damaged file is noticed on the measurement's page.
-    path = storage.verify(raw.sha256, link.filename)
     options = measurement.options or {}
     parser_name = measurement.parser or link.parser or ""
     cached = (
-        storage.parsed_path(raw.sha256, parser_name, _options_key(options)) if parser_name else None
+        storage.parsed_key(raw.sha256, parser_name, _options_key(options)) if parser_name else None
     )
-    if cached is not None and cached.exists() and link.metadata.get("kind"):
+    if cached is not None and link.metadata.get("kind") and storage.exists(cached):
+        storage.verify(raw.sha256, link.filename)
         return storage.read_parquet(cached), link.metadata["kind"], link.metadata.get("doubts", [])
     try:
-        parsed = parsers.parse_file(
-            path, filename=link.filename, parser_name=parser_name or None, options=options or None
-        )
+        with storage.local_raw(raw.sha256, link.filename) as path:
+            parsed = parsers.parse_file(
+                path,
+                filename=link.filename,
+                parser_name=parser_name or None,
+                options=options or None,
+            )
     except parsers.ParseError as exc:
         raise parsers.ParseError(f"{link.filename}: {exc}") from None
     name = parsed.metadata.get("parser", parser_name)
-    target = storage.parsed_path(raw.sha256, name, _options_key(options))
+    target = storage.parsed_key(raw.sha256, name, _options_key(options))
     storage.write_parquet(parsed.data, target)
     MeasurementFile.objects.filter(pk=link.pk).update(
         parser=name,
-        parsed_path=str(target.relative_to(storage.root())),
+        parsed_path=target,
         parsed_rows=parsed.data.height,
         warnings=parsed.warnings,
         metadata={**parsed.metadata, "kind": parsed.kind, "doubts": parsed.doubts},

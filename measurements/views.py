@@ -190,19 +190,19 @@ def _mapping_form(measurement: Measurement, data=None, sheet: str | None = None)
     """The mapping form over a preview of the measurement's first file; for a spreadsheet, of
     the sheet asked for (``?sheet=`` on the page, the form's ``sheet`` when posted)."""
     link = measurement.files.select_related("raw_file").first()
+    sheet = (data.get("sheet") if data is not None else None) or sheet
     try:  # the columns proposed must be the file's, not a damaged copy's
-        path = storage.verify(link.raw_file.sha256, link.filename)
+        with storage.local_raw(link.raw_file.sha256, link.filename) as path:
+            try:
+                preview = generic_csv.preview(path, options={"sheet": sheet} if sheet else None)
+            except ParseError as exc:
+                if not sheet:
+                    return {"error": exc.message}
+                # An unknown sheet (a stale link): show the default sheet and say why.
+                preview = generic_csv.preview(path)
+                preview["problem"] = exc.message
     except storage.Damaged as exc:
         return {"error": str(exc)}
-    sheet = (data.get("sheet") if data is not None else None) or sheet
-    try:
-        preview = generic_csv.preview(path, options={"sheet": sheet} if sheet else None)
-    except ParseError as exc:
-        if not sheet:
-            return {"error": exc.message}
-        # An unknown sheet (a stale link): show the default sheet and say why.
-        preview = generic_csv.preview(path)
-        preview["problem"] = exc.message
     canonical_names = [
         *canonical.CYCLING_COLUMNS,
         *canonical.EIS_COLUMNS,

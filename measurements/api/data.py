@@ -103,7 +103,7 @@ def data_response(request, measurement: Measurement, query: dict):
     fmt, every, code = request.accepted_renderer.format, query["every"], measurement.code
     if fmt == "parquet" and len(keys) == 1 and every == 1:
         try:  # the stored object is the series: its bytes as they are, never re-encoded
-            handle = storage.open_derived(keys[0])
+            handle = storage.stream_derived(keys[0])
         except FileNotFoundError:
             raise not_parsed from None
         return _parquet(handle, code)

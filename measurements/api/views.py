@@ -4,6 +4,8 @@ Parquet. Thin: every write is a `measurements.services` call, as from the web pa
 
 from __future__ import annotations
 
+import contextlib
+
 import django_filters as df
 import polars as pl
 from django.http import FileResponse, Http404
@@ -18,7 +20,7 @@ from rest_framework.response import Response
 
 from core.api.base import ApiMixin, service_call
 from core.api.conditional import ConditionalMixin
-from core.api.exceptions import Conflict
+from core.api.exceptions import Conflict, RequestTooLarge
 from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.api.renderers import JSONRenderer
 from core.api.schema import ROWS_PAGE
@@ -68,6 +70,16 @@ CYCLES = OpenApiParameter(
     description="cycling: the cycles whose voltage and dQ/dV curves to include, separated by "
     "commas (at most 12), e.g. `1,50,200`; default: the first, 10th, 100th and last",
 )
+
+
+@contextlib.contextmanager
+def too_large_is_413():
+    """A file over the upload limit (found while it arrived, when the request did not say
+    its length) answers 413 naming the file and the limit."""
+    try:
+        yield
+    except storage.TooLarge as exc:
+        raise RequestTooLarge(str(exc)) from None
 
 
 class MeasurementViewSet(
@@ -124,7 +136,7 @@ class MeasurementViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         item, uploads = data.pop("item"), data.pop("files", [])
-        with service_call(request.user):
+        with service_call(request.user), too_large_is_413():
             measurement = services.measurement_create(
                 user=request.user, item=item, fields=data, uploads=uploads
             )
@@ -160,7 +172,7 @@ class MeasurementViewSet(
         measurement = self.get_object()
         upload = s.UploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        with service_call(request.user):
+        with service_call(request.user), too_large_is_413():
             services.measurement_add_files(
                 measurement, upload.validated_data["files"], user=request.user
             )

@@ -134,7 +134,7 @@ def _stored_file(measurement, index: int) -> None:
     raw = RawFile.objects.create(
         sha256=sha, size_bytes=1, original_name=f"f{index}.txt", storage_path=f"raw/{sha}"
     )
-    target = storage.parsed_path(sha, "maccor", "q")
+    target = storage.parsed_key(sha, "maccor", "q")
     frame = pl.DataFrame(
         {"time_s": [0.0, 1.0, 2.0], "voltage_V": [3.0, 3.5, 4.0], "cycle": [1, 1, 2]}
     )
@@ -145,7 +145,7 @@ def _stored_file(measurement, index: int) -> None:
         filename=raw.original_name,
         position=index,
         parser="maccor",
-        parsed_path=str(target.relative_to(storage.root())),
+        parsed_path=target,
         parsed_rows=frame.height,
     )
 

@@ -49,7 +49,35 @@ def test_readyz_names_a_dead_broker_and_answers_within_three_seconds(
 def test_readyz_names_a_store_it_cannot_write(client, settings, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    settings.MEDIA_ROOT = blocker / "media"
+    location = blocker / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "lims": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(location)},
+        },
+    }
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["failing"] == ["store"], response.json()["checks"]["broker"]
+    body = response.json()
+    assert body["failing"] == ["store"], body["checks"]["broker"]
+    assert body["checks"]["store"]["detail"].startswith(f"file://{location}: ")
+
+
+@pytest.mark.django_db
+def test_readyz_names_an_object_store_that_does_not_answer(client, settings, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "probe-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "probe-s3cret")
+    monkeypatch.setenv("LIMS_STORAGE_URL", "s3://lab-raw?endpoint=http://127.0.0.1:1")
+    from lims.settings import storage_from_env
+
+    settings.STORAGES = {**settings.STORAGES, "lims": storage_from_env()}
+    started = time.monotonic()
+    response = client.get("/readyz")
+    elapsed = time.monotonic() - started
+    body = response.json()
+    assert response.status_code == 503
+    assert body["failing"] == ["store"]
+    assert body["checks"]["store"]["detail"].startswith("s3://lab-raw at http://127.0.0.1:1")
+    assert elapsed < 3.0
+    assert "s3cret" not in response.content.decode()

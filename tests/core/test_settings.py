@@ -37,12 +37,39 @@ def _load_settings(**env):
         ({"DEBUG": "1", "LIMS_LOGIN_FAILURE_LIMIT": "0"}, "LIMS_LOGIN_FAILURE_LIMIT=0 must be 1"),
         ({"DEBUG": "1", "LIMS_LOGIN_LOCK_MINUTES": "-5"}, "LIMS_LOGIN_LOCK_MINUTES=-5 must be 0"),
         ({"DEBUG": "1", "LIMS_TOKEN_DAYS": "a year"}, "LIMS_TOKEN_DAYS='a year' is not an integer"),
+        ({"DEBUG": "1", "LIMS_STORAGE_URL": "ftp://host/x"}, "LIMS_STORAGE_URL='ftp://host/x' is"),
+        ({"DEBUG": "1", "LIMS_STORAGE_URL": "file://relative"}, "LIMS_STORAGE_URL='file://rel"),
+        (
+            {"DEBUG": "1", "LIMS_STORAGE_URL": "s3://lab?endpoint=127.0.0.1:8333"},
+            "takes only ?endpoint=http(s)://host:port",
+        ),
+        ({"DEBUG": "1", "LIMS_STORAGE_URL": "s3://lab?bucket=x"}, "takes only ?endpoint"),
     ],
 )
 def test_bad_values_fail_loudly(env, message):
     result = _load_settings(**env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_storage_urls_are_read(monkeypatch):
+    from lims.settings import storage_from_env
+
+    monkeypatch.delenv("LIMS_STORAGE_URL", raising=False)
+    assert storage_from_env() == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    monkeypatch.setenv("LIMS_STORAGE_URL", "file:///srv/lims%20store")
+    assert storage_from_env()["OPTIONS"] == {"location": "/srv/lims store"}
+    monkeypatch.setenv(
+        "LIMS_STORAGE_URL", "s3://lab-raw/lims/prod?endpoint=http://10.0.0.5:8333&region=eu-1"
+    )
+    s3 = storage_from_env()
+    assert s3["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert {k: s3["OPTIONS"][k] for k in ("bucket_name", "location", "endpoint_url")} == {
+        "bucket_name": "lab-raw",
+        "location": "lims/prod",
+        "endpoint_url": "http://10.0.0.5:8333",
+    }
+    assert s3["OPTIONS"]["region_name"] == "eu-1"
 
 
 def test_postgres_url_and_hosts_are_read():

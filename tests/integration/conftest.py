@@ -1,4 +1,11 @@
-"""A real Celery worker process on the configured broker (Redis in CI) and database."""
+"""A real Celery worker process on the configured broker (Redis in CI) and database.
+
+The worker runs in a working directory of its own. On an object store (LIMS_STORAGE_URL=s3://,
+as in CI) it also has its own LIMS_VAR_DIR, hence its own MEDIA_ROOT: it shares nothing with
+the test process but the database, the broker and the store, as a worker on another machine.
+On the filesystem defaults (`make test` without S3) the store *is* a local directory and the
+broker may be kombu's filesystem transport under LIMS_VAR_DIR, so then, and only then, the
+worker is given the test process's store directory (and var directory for that broker)."""
 
 from __future__ import annotations
 
@@ -35,7 +42,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, tmp_path_factory):
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    from measurements import storage
+
+    home = tmp_path_factory.mktemp("worker")
+    log = home / "worker.log"
     metrics_port = free_port()
     env = {
         **os.environ,
@@ -46,7 +56,14 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
         # Task metrics as in production: children count into files, the main process serves.
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("worker-metrics")),
         "LIMS_WORKER_METRICS_PORT": str(metrics_port),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "LIMS_VAR_DIR": str(home / "var"),
     }
+    local = isinstance(storage.backend(), storage.FileSystemStorage)
+    if local:
+        env["LIMS_STORAGE_URL"] = f"file://{storage.backend().location}"
+    if local or settings.CELERY_BROKER_URL.startswith("filesystem:"):
+        env["LIMS_VAR_DIR"] = str(settings.VAR_DIR)
     command = [
         sys.executable,
         "-m",
@@ -65,7 +82,7 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
         "--loglevel=info",
         f"--logfile={log}",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    process = subprocess.Popen(command, cwd=home, env=env)
     process.log_path = log
     process.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     yield process

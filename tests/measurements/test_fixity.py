@@ -1,14 +1,14 @@
 """Raw files whose bytes can be trusted: a stored object whose bytes no longer hash to its
 SHA-256 is refused for parsing and download, reported by `check_fixity`, and repaired by
 uploading the original bytes again. The file is a real BioLogic EIS export (impedance.py's
-test data, MIT)."""
+test data, MIT). They run on the configured store (the filesystem, or S3 in CI), each test in
+a private part of it."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import os
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,6 +18,7 @@ from measurements import services, storage
 from measurements.models import Result
 from synthesis.services import pellets_measure
 from tests import factories
+from tests import store as test_store
 from tests.instrument_files import ROOT
 
 MPT = ROOT / "impedance.py" / "exampleDataBioLogic.mpt"
@@ -27,8 +28,8 @@ SHA = hashlib.sha256(PRISTINE).hexdigest()
 
 @pytest.fixture
 def store(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path  # bytes are flipped here: never in a shared store
-    return tmp_path
+    # Bytes are flipped here: never in a shared store.
+    return test_store.use_private_store(settings, tmp_path)
 
 
 @pytest.fixture
@@ -52,11 +53,9 @@ def sigma(m) -> float:
 
 def flip_a_byte() -> str:
     """Flip one byte in the middle of the stored object (a bit rot); its new hash."""
-    path = storage.raw_path(SHA)
-    data = bytearray(path.read_bytes())
+    data = bytearray(test_store.stored(SHA))
     data[len(data) // 2] ^= 0x01
-    os.chmod(path, 0o644)
-    path.write_bytes(bytes(data))
+    test_store.replace(SHA, bytes(data))
     return hashlib.sha256(data).hexdigest()
 
 
@@ -105,7 +104,9 @@ def test_a_flipped_byte_fails_the_run_blocks_download_and_a_reupload_repairs_it(
 
     text, status = fixity()
     assert status == 1
-    assert f"DAMAGED {storage.raw_path(SHA)}" in text
+    where = storage.where(storage.raw_key(SHA))
+    assert where.endswith(f"raw/{SHA[:2]}/{SHA}")
+    assert f"DAMAGED {where}" in text
     assert f"expected sha256 {SHA}" in text and f"actual   sha256 {actual}" in text
     assert f"used by {m.code}" in text
     assert text.rstrip().endswith("0 ok, 1 damaged, 0 missing.")
@@ -118,7 +119,7 @@ def test_a_flipped_byte_fails_the_run_blocks_download_and_a_reupload_repairs_it(
             "state": "damaged",
             "sha256": SHA,
             "actual_sha256": actual,
-            "path": str(storage.raw_path(SHA)),
+            "path": where,
             "measurements": [m.code],
         }
     ]
@@ -131,7 +132,7 @@ def test_a_flipped_byte_fails_the_run_blocks_download_and_a_reupload_repairs_it(
             fields={"technique": "eis", "area_cm2": 1.0, "temperature_c": 25},
             uploads=[SimpleUploadedFile("again.mpt", PRISTINE)],
         )
-    assert storage.raw_path(SHA).read_bytes() == PRISTINE
+    assert test_store.stored(SHA) == PRISTINE
     m.refresh_from_db()
     assert m.status in ("done", "done_with_warnings"), m.status_detail
     assert sigma(m) == original
@@ -145,7 +146,7 @@ def test_a_missing_object_is_refused_and_reported(
     measured, api, django_capture_on_commit_callbacks
 ):
     m = measured
-    storage.raw_path(SHA).unlink()
+    test_store.remove(SHA)
     rerun(m, django_capture_on_commit_callbacks)
     assert m.status == "failed"
     assert m.status_detail == (
@@ -159,11 +160,11 @@ def test_a_missing_object_is_refused_and_reported(
 
 
 def test_an_intact_object_is_not_rewritten_by_a_reupload(store):
-    storage.store_stream(MPT.open("rb"), limit=10**9)
-    before = storage.raw_path(SHA).stat().st_ino
+    assert storage.store_stream(MPT.open("rb"), limit=10**9) == (SHA, len(PRISTINE), True)
+    before = storage.backend().get_modified_time(storage.raw_key(SHA))
     sha, size, written = storage.store_stream(MPT.open("rb"), limit=10**9)
     assert (sha, size, written) == (SHA, len(PRISTINE), False)
-    assert storage.raw_path(SHA).stat().st_ino == before
+    assert storage.backend().get_modified_time(storage.raw_key(SHA)) == before
 
 
 def test_the_column_mapping_preview_refuses_a_damaged_file(
@@ -183,9 +184,7 @@ def test_the_column_mapping_preview_refuses_a_damaged_file(
     sha = hashlib.sha256(chi.read_bytes()).hexdigest()
     assert "Confirm which column" in staff_client.get(m.get_absolute_url()).content.decode()
 
-    path = storage.raw_path(sha)
-    os.chmod(path, 0o644)
-    path.write_bytes(path.read_bytes()[:-1])  # the last byte lost
+    test_store.replace(sha, test_store.stored(sha)[:-1])  # the last byte lost
     page = staff_client.get(m.get_absolute_url()).content.decode()
     assert f"raw file chi.txt (sha256 {sha[:12]}…) is damaged in the store" in page
     assert "Confirm which column" not in page  # no columns proposed from damaged bytes

@@ -18,6 +18,7 @@ from measurements.analysis import eis
 from measurements.models import CycleRow, Measurement, RawFile, Result, TemperatureSeries
 from synthesis.services import pellets_measure
 from tests import factories
+from tests import store as test_store
 from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
 SHARED = INSTRUMENT_FILES
@@ -122,8 +123,7 @@ def test_the_same_bytes_uploaded_twice_are_stored_once(
     assert RawFile.objects.count() == 1
     assert first.files.get().raw_file == second.files.get().raw_file
     assert second.files.get().filename == "renamed.mpt"
-    stored = services.storage.raw_path(RawFile.objects.get().sha256)
-    assert stored.read_bytes() == path.read_bytes()
+    assert test_store.stored(RawFile.objects.get().sha256) == path.read_bytes()
 
 
 def test_a_truncated_file_fails_with_the_line_and_keeps_the_raw_bytes(
@@ -142,7 +142,7 @@ def test_a_truncated_file_fails_with_the_line_and_keeps_the_raw_bytes(
     assert m.status == "failed"
     assert m.status_detail.startswith("cut.txt: line ")
     assert "expected 13 columns" in m.status_detail
-    assert services.storage.raw_path(m.files.get().raw_file.sha256).read_bytes() == cut
+    assert test_store.stored(m.files.get().raw_file.sha256) == cut
     assert not Result.objects.filter(measurement=m).exists()
 
 
@@ -242,8 +242,10 @@ def test_a_stale_run_writes_nothing(pellet, tmp_path, django_capture_on_commit_c
 
 def test_an_upload_over_the_limit_is_refused_before_storing(pellet, monkeypatch):
     monkeypatch.setattr(services, "MAX_UPLOAD_BYTES", 1000)
-    with pytest.raises(services.storage.TooLarge):
-        services.raw_file_store(io.BytesIO(b"x" * 5000), filename="big.txt")
+    big = io.BytesIO(b"x" * 5000)
+    big.name = "big.txt"
+    with pytest.raises(services.storage.TooLarge, match="^big.txt: file is larger than the 0 MB"):
+        services.raw_file_store(big, filename="big.txt")
     assert not RawFile.objects.exists()
 
 

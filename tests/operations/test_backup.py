@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -18,10 +17,11 @@ from rest_framework.test import APIClient
 
 from core import selectors as core_selectors
 from core.models import AuditEvent, Item, LineageEdge
-from measurements import selectors, storage
+from measurements import selectors
 from measurements.models import CycleRow, Measurement, RawFile, Result
 from tests.conftest import token_client
 from tests.instrument_files import ROOT
+from tests.store import remove, replace, use_private_store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MPT = ROOT / "impedance.py" / "exampleDataBioLogic.mpt"
@@ -86,7 +86,7 @@ def snapshot() -> dict:
 
 @pytest.fixture
 def stores(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "store"
+    use_private_store(settings, tmp_path / "store")
     return tmp_path
 
 
@@ -129,7 +129,7 @@ def test_round_trip_into_an_empty_database_and_store(
     # A new machine: the database emptied, an empty store.
     call_command("flush", interactive=False, verbosity=0)
     assert not Item.objects.exists()
-    settings.MEDIA_ROOT = stores / "new-store"
+    use_private_store(settings, stores / "new-store")
     text, status = run("restore", str(stores / "bk"))
     assert status == 0, text
     assert "4 of 4 objects verified in the store" in text
@@ -167,7 +167,7 @@ def test_without_objects_restore_checks_the_store_it_is_given(study, stores, set
     assert status == 0, text
     assert not (stores / "bk" / "objects").exists()
     call_command("flush", interactive=False, verbosity=0)
-    settings.MEDIA_ROOT = stores / "empty-store"
+    use_private_store(settings, stores / "empty-store")
     text, status = run("restore", str(stores / "bk"))
     assert status == 1
     assert f"MISSING raw/{MPT_SHA[:2]}/{MPT_SHA}: not in the store after restore" in text
@@ -177,11 +177,9 @@ def test_without_objects_restore_checks_the_store_it_is_given(study, stores, set
 
 def test_a_damaged_object_is_reported_and_never_copied(study, stores):
     eis, _ = study
-    path = storage.raw_path(MPT_SHA)
-    data = bytearray(path.read_bytes())
+    data = bytearray(MPT.read_bytes())
     data[len(data) // 2] ^= 0x01  # one flipped bit in the stored object
-    os.chmod(path, 0o644)
-    path.write_bytes(bytes(data))
+    replace(MPT_SHA, bytes(data))
     actual = hashlib.sha256(data).hexdigest()
 
     text, status = run("backup", str(stores / "bk"), "--with-objects")
@@ -194,7 +192,7 @@ def test_a_damaged_object_is_reported_and_never_copied(study, stores):
     assert not (stores / "bk" / "objects" / entry["key"]).exists()
     assert manifest["problems"] == 1
 
-    path.unlink()
+    remove(MPT_SHA)
     text, status = run("backup", str(stores / "bk2"), "--allow-damaged")
     assert status == 0
     assert f"MISSING raw/{MPT_SHA[:2]}/{MPT_SHA}: not in the store; used by {eis.code}" in text
