@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import django_filters as df
 import polars as pl
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -21,6 +21,7 @@ from core.api.conditional import ConditionalMixin
 from core.api.exceptions import Conflict
 from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.api.renderers import JSONRenderer
+from core.downloads import attachment
 from core.models import Item
 from measurements import filters, selectors, services, storage
 from measurements.models import (
@@ -268,15 +269,7 @@ class RawFileViewSet(ApiMixin, viewsets.GenericViewSet):
             raw, handle = selectors.raw_file_for_download(sha256)
         except storage.Damaged as exc:
             raise Conflict(str(exc)) from None
-        response = FileResponse(
-            handle,  # closed by the response once sent
-            as_attachment=True,
-            filename=raw.original_name,
-            content_type="application/octet-stream",
-        )
-        # The bytes are an instrument's export, never a page: a browser must not guess.
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return attachment(handle, raw.original_name)
 
 
 class TemperatureSeriesView(ApiMixin, GenericAPIView):
