@@ -18,6 +18,18 @@ OURS = {"DEBUG", "LIMS_HTTPS", "DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
 LONG_KEY = "x7Qm2-Vd9pLk4Rt8Zs1Nw6Hc3Jb5Yf0Ga-Ue7Io2Px9Lq4Mr8Ks1Tz6Wv3Bn5Cd0"
 
 
+# What DEBUG=0 alone gives.
+PRODUCTION = {
+    "SECURE_SSL_REDIRECT": True,
+    "SECURE_HSTS_SECONDS": 31_536_000,
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+    "SECURE_HSTS_PRELOAD": True,
+    "SESSION_COOKIE_SECURE": True,
+    "CSRF_COOKIE_SECURE": True,
+    "SECURE_PROXY_SSL_HEADER": None,
+}
+
+
 def _env(**env) -> dict:
     base = {k: v for k, v in os.environ.items() if k not in OURS and not k.startswith("SECURE_")}
     return {**base, "DJANGO_SETTINGS_MODULE": "lims.settings", **env}
@@ -35,15 +47,7 @@ def _run(*args, **env) -> subprocess.CompletedProcess:
 
 
 def _settings(**env) -> dict:
-    names = [
-        "SECURE_SSL_REDIRECT",
-        "SECURE_HSTS_SECONDS",
-        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
-        "SECURE_HSTS_PRELOAD",
-        "SESSION_COOKIE_SECURE",
-        "CSRF_COOKIE_SECURE",
-        "SECURE_PROXY_SSL_HEADER",
-    ]
+    names = list(PRODUCTION)
     code = f"import json, lims.settings as s; print(json.dumps({{n: getattr(s, n) for n in {names!r}}}))"
     result = _run("-c", code, **env)
     assert result.returncode == 0, result.stderr
@@ -79,15 +83,7 @@ def test_declared_plain_http_is_what_the_deployment_check_warns_about():
 
 def test_https_follows_debug_unless_said():
     production = _settings(DEBUG="0", SECRET_KEY=LONG_KEY)
-    assert production == {
-        "SECURE_SSL_REDIRECT": True,
-        "SECURE_HSTS_SECONDS": 31_536_000,
-        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
-        "SECURE_HSTS_PRELOAD": True,
-        "SESSION_COOKIE_SECURE": True,
-        "CSRF_COOKIE_SECURE": True,
-        "SECURE_PROXY_SSL_HEADER": None,
-    }
+    assert production == PRODUCTION
     development = _settings(DEBUG="1")  # make run: plain http on 127.0.0.1
     assert not any(v for k, v in development.items() if k != "SECURE_HSTS_SECONDS")
     assert development["SECURE_HSTS_SECONDS"] == 0
@@ -120,15 +116,8 @@ def test_bad_https_values_fail_loudly(env, message):
     assert message in result.stderr
 
 
-HTTPS = {
-    "SECURE_SSL_REDIRECT": True,
-    "SECURE_HSTS_SECONDS": 31_536_000,
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
-    "SECURE_HSTS_PRELOAD": True,
-    "SESSION_COOKIE_SECURE": True,
-    "CSRF_COOKIE_SECURE": True,
-    "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
-}
+# Production behind a TLS proxy.
+HTTPS = {**PRODUCTION, "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")}
 
 
 @pytest.mark.django_db
