@@ -1,7 +1,7 @@
 """Every CSV the LIMS exports opens safely in a spreadsheet: a text cell that begins with
 = + - @, a tab or a carriage return is a formula to Excel, LibreOffice and Google Sheets (CSV
 injection, OWASP), so it is written with a leading apostrophe; numbers stay numbers (a
-discharge current of -0.57 mA is a value, not a formula).
+negative discharge current is a value, not a formula).
 
 The endpoints are found, not listed: every web list's `?export=csv` (walking the URL conf for
 TableViews) and every GET operation of the OpenAPI schema that answers text/csv. The free text
