@@ -88,6 +88,16 @@ def test_every_page_type_loads_with_no_policy_violation(watched, demo_measured, 
     page.press("input[name=sintering_temperature_c]", "Tab")
     page.wait_for_selector(".count:has-text('6 found')")
     assert (page.evaluate("window.__csp"), refused) == ([], [])
+    # The batch form's calculator (htmx on change) fills in its masses.
+    page.goto("/synthesis/batches/new/")
+    page.fill("#id_target_mass_g", "20")
+    page.press("#id_target_mass_g", "Tab")
+    page.wait_for_selector("#calculator tr[data-role=li] td.mass:has-text('2.918')")
+    # The lineage depth on an item page submits on change (a script file, not onchange="").
+    page.goto("/items/CELL-0005/")
+    page.select_option("select[name=depth]", "1")
+    page.wait_for_url("**/items/CELL-0005/?depth=1")
+    assert (page.evaluate("window.__csp"), refused) == ([], [])
 
 
 def test_an_injected_inline_script_is_refused(watched, demo):
