@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.models import Item
 from measurements.models import Measurement, Technique
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -78,7 +79,7 @@ def test_every_page_type_loads_with_no_policy_violation(watched, demo_measured, 
         ("/api/redoc/", "[data-section-id]"),  # Redoc rendered the schema's sections
         ("/admin/", "#content"),
         ("/admin/lims/item/", "#result_list"),
-        ("/admin/lims/item/1/change/", "#content-main form"),
+        (f"/admin/lims/item/{Item.objects.get(code=full.code).pk}/change/", "#content-main form"),
     ]
     for path, ready in pages:
         visit(page, refused, path, ready)
