@@ -44,48 +44,19 @@ import django  # noqa: E402
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.files import File  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from benchmarks._big_cycling import big_cycling_measurement  # noqa: E402
 from benchmarks._browser import page_load_times  # noqa: E402
-from core.audit import acting_as  # noqa: E402
-from demo.records import ensure_users, load_demo  # noqa: E402
-from demo.synthetic.files import write_maccor_cycling  # noqa: E402
-from measurements import services, storage  # noqa: E402
+from measurements import storage  # noqa: E402
 from measurements.models import Measurement  # noqa: E402
 
-BIG = ROOT / "var" / "bench" / "maccor_1p5M.txt"
+NOTE = "plot_page benchmark"
 
 
 def measurement() -> Measurement:
     """The processed 1.5-million-row measurement (made on the first run)."""
-    HERE.mkdir(parents=True, exist_ok=True)
-    call_command("migrate", verbosity=0)
-    found = Measurement.objects.filter(notes="plot_page benchmark", status="done").first()
-    if found:
-        return found
-    if not BIG.exists():
-        write_maccor_cycling(BIG, n_cycles=400, rows_per_cycle=3750, active_mass_mg=3.054)
-    user, _ = ensure_users("demo-lims")
-    records = load_demo(user)
-    with acting_as(user), open(BIG, "rb") as fh:
-        m = services.measurement_create(
-            user=user,
-            item=records["full_spe"],
-            fields={
-                "technique": "cycling",
-                "active_mass_mg": 3.054,
-                "notes": "plot_page benchmark",
-            },
-            uploads=[File(fh, name=BIG.name)],
-        )
-    m.refresh_from_db()
-    start = time.perf_counter()
-    print("processing:", services.process_measurement(m.pk, m.run), end=" ")
-    print(f"({time.perf_counter() - start:.1f} s, includes building the default plot payload)")
-    m.refresh_from_db()
-    return m
+    return big_cycling_measurement(HERE, NOTE)
 
 
 def timed_get(client: Client, url: str, repeat: int, *, cold: bool) -> tuple[float, bytes]:

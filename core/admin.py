@@ -86,9 +86,10 @@ class ProcessStepAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("at", "user", "action", "model", "object_repr")
+    list_display = ("at", "who", "action", "model", "object_repr")
     list_filter = ("action", "model")
-    search_fields = ("object_repr", "object_pk")
+    search_fields = ("object_repr", "object_pk", "username")
+    list_select_related = ("user",)
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
     def has_add_permission(self, request):

@@ -14,6 +14,7 @@ class CoreConfig(AppConfig):
     verbose_name = "LIMS core"
 
     def ready(self) -> None:
-        from . import audit
+        from . import accounts, audit
 
         audit.connect_signals()
+        accounts.connect_signals()

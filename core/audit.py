@@ -72,16 +72,53 @@ def _item_id(instance) -> int | None:
     return getattr(instance, f"{field}_id", None) if field else None
 
 
-def _record(instance, action: str, before, after) -> None:
+# `record_event(user=SYSTEM)`: nobody acted (a lock period ran out, a token's time ended).
+SYSTEM = object()
+_ACTING = object()
+
+
+def record_event(
+    action: str,
+    *,
+    model: str,
+    object_pk: str,
+    object_repr: str,
+    item_id: int | None = None,
+    before=None,
+    after=None,
+    user=_ACTING,
+):
+    """One row of the audit log. `user` defaults to whoever is acting (the request's user or
+    `acting_as`); their username and id are copied onto the row, so the history still names
+    them after the account is deleted."""
     from .models import AuditEvent
 
-    user = _current_user.get()
-    AuditEvent.objects.create(
-        user=user if user is not None and user.pk else None,
+    if user is _ACTING:
+        user = _current_user.get()
+    elif user is SYSTEM:
+        user = None
+    if user is not None and not user.pk:
+        user = None
+    return AuditEvent.objects.create(
+        user=user,
+        username=user.get_username() if user is not None else "",
+        user_pk=user.pk if user is not None else None,
         action=action,
+        model=model,
+        object_pk=object_pk,
+        object_repr=object_repr[:200],
+        item_id=item_id,
+        before=before,
+        after=after,
+    )
+
+
+def _record(instance, action: str, before, after) -> None:
+    record_event(
+        action,
         model=instance._meta.label_lower,
         object_pk=str(instance.pk),
-        object_repr=str(instance)[:200],
+        object_repr=str(instance),
         # A deleted record's item may be going away in the same transaction.
         item_id=None if action == "delete" else _item_id(instance),
         before=before,

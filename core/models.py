@@ -348,6 +348,11 @@ class AuditAction(models.TextChoices):
     CREATE = "create", "Created"
     UPDATE = "update", "Changed"
     DELETE = "delete", "Deleted"
+    # Account and token events (core/accounts.py, core/api/tokens.py): not a record's write.
+    ROTATE = "rotate", "Replaced"
+    EXPIRE = "expire", "Expired"
+    LOCK = "lock", "Locked"
+    UNLOCK = "unlock", "Unlocked"
 
 
 class AuditEvent(models.Model):
@@ -359,6 +364,10 @@ class AuditEvent(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Who it was, kept on the row itself: deleting the account nulls `user` (SET_NULL), and the
+    # history must still name them. Written with the event, never changed afterwards.
+    username = models.CharField(max_length=150, blank=True, editable=False)
+    user_pk = models.BigIntegerField(null=True, blank=True, editable=False)
     action = models.CharField(max_length=10, choices=AuditAction.choices)
     model = models.CharField(max_length=60)
     object_pk = models.CharField(max_length=40)
@@ -376,7 +385,37 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
 
+    @property
+    def who(self) -> str:
+        """The person, also after their account was deleted; "system" for a worker."""
+        if self.user is not None:
+            return self.user.get_username()
+        if self.username:
+            return f"{self.username} (account deleted)"
+        return "system"
+
     def changes(self) -> dict[str, tuple]:
         before, after = self.before or {}, self.after or {}
         keys = sorted(set(before) | set(after))
         return {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}
+
+
+class TokenExpiry(models.Model):
+    """When an API token (DRF's `authtoken.Token`, one per user) stops working; none: never.
+
+    A row beside the token rather than a token model of our own: DRF's token, its admin and the
+    existing keys stay as they are. Not audited by the signals (its primary key is the token's
+    secret key); `core.api.tokens` writes the token events itself."""
+
+    AUDITED = False
+
+    token = models.OneToOneField(
+        "authtoken.Token", on_delete=models.CASCADE, primary_key=True, related_name="expiry"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # The expiry is audited once, when the token is first refused for it.
+    expiry_recorded = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        # Never the key: it is the token's secret.
+        return f"expiry {self.expires_at or 'never'}"

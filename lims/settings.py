@@ -9,6 +9,7 @@ falling back to a default.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -264,6 +265,13 @@ WHITENOISE_USE_FINDERS = True  # serve static files without a collectstatic step
 # over FILE_UPLOAD_MAX_MEMORY_SIZE stream to disk instead of memory.
 LIMS_MAX_UPLOAD_BYTES = env_int("LIMS_MAX_UPLOAD_MB", 512) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Rows one JSON answer of a measurement's data carries (`/api/measurements/<code>/data/`):
+# above it the client pages (`?limit=`), thins (`?every=`) or takes Parquet/CSV, which stream.
+LIMS_DATA_JSON_MAX_ROWS = env_int("LIMS_DATA_JSON_MAX_ROWS", 200_000)
+if LIMS_DATA_JSON_MAX_ROWS < 1:
+    raise ImproperlyConfigured(
+        f"LIMS_DATA_JSON_MAX_ROWS={LIMS_DATA_JSON_MAX_ROWS} must be 1 or more"
+    )
 
 # Celery: tasks take ids and JSON, never pickles.
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_from_env()
@@ -320,3 +328,44 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Accounts: login lockout and API token lifetime (core/accounts.py, core/api/tokens.py) ---
+# django-axes (MIT) counts wrong passwords per username (not per address: the lab's machines
+# share one behind NAT, and a lock is about the account) and refuses the account while locked,
+# on every path that calls authenticate(): the login page, the admin, the API's password check.
+# DRF token authentication never calls it. The failures are counted "in a row": a successful
+# login resets them; failures while locked do not extend the lock.
+LIMS_LOGIN_FAILURE_LIMIT = env_int("LIMS_LOGIN_FAILURE_LIMIT", 5)
+LIMS_LOGIN_LOCK_MINUTES = env_int("LIMS_LOGIN_LOCK_MINUTES", 15)
+# Days a new API token works (0: until revoked); a request may ask for fewer, not more.
+LIMS_TOKEN_DAYS = env_int("LIMS_TOKEN_DAYS", 90)
+for _name, _value, _least in (
+    ("LIMS_LOGIN_FAILURE_LIMIT", LIMS_LOGIN_FAILURE_LIMIT, 1),
+    ("LIMS_LOGIN_LOCK_MINUTES", LIMS_LOGIN_LOCK_MINUTES, 0),
+    ("LIMS_TOKEN_DAYS", LIMS_TOKEN_DAYS, 0),
+):
+    if _value < _least:
+        raise ImproperlyConfigured(f"{_name}={_value} must be {_least} or more")
+INSTALLED_APPS.append("axes")
+AUTHENTICATION_BACKENDS = [
+    "core.accounts.LockoutBackend",  # first: refuses a locked account before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as axes asks
+AXES_FAILURE_LIMIT = LIMS_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LIMS_LOGIN_LOCK_MINUTES) if LIMS_LOGIN_LOCK_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for "ip_address" too: that would lock every account behind the lab's shared
+# address after a few typos from anyone. Rotating user agents or cookies does not help an
+# attacker here: the failures of a username are summed over all of them (tested).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure with its time and address, in the admin
+AXES_LOCKOUT_CALLABLE = "core.accounts.lockout_response"
+# axes logs every successful login at INFO; its warnings (failures, locks) are what matter.
+LOGGING["loggers"] = {"axes": {"level": "WARNING"}}
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"][0] = (
+    "core.api.authentication.ExpiringTokenAuthentication"
+)
+# --- end of accounts ---

@@ -106,6 +106,18 @@ def parsed_frame(measurement: Measurement) -> pl.DataFrame | None:
     return join_continuations(frames) if measurement.technique != "eis" else frames[0]
 
 
+def parsed_keys(measurement: Measurement) -> list[str] | None:
+    """The stored Parquet objects that make up the measurement's canonical data, in order
+    (what `parsed_frame` joins; an EIS measurement's spectrum is its first file), for reading
+    in batches (`data_out.StoredSeries`) or serving as they are; None while a file is not
+    parsed."""
+    links = list(measurement.files.all())
+    if not links or any(not link.parsed_path for link in links):
+        return None
+    keys = [link.parsed_path for link in links]
+    return keys[:1] if measurement.technique == "eis" else keys
+
+
 def plot_data(measurement: Measurement, cycles: str | None = None) -> dict[str, Any] | None:
     """What the measurement's plots show (``plot_payload``), from the cache when this run's
     payload was built before; None while there is nothing to plot (not processed, failed, or

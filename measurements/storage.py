@@ -139,3 +139,15 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
 
 def read_parquet(path: Path) -> pl.DataFrame:
     return pl.read_parquet(path)
+
+
+def open_derived(key: str) -> BinaryIO:
+    """The stored derived object `key` (a file's parsed Parquet, `MeasurementFile.parsed_path`,
+    relative to the store) open for binary reading, seekable, as it was written: the data
+    endpoint streams these bytes as they are and reads row batches from them. The caller
+    closes it. FileNotFoundError when the object is not (or no longer) in the store."""
+    path = (root() / key).resolve()
+    # A key names an object inside the store, never a path out of it.
+    if not path.is_relative_to(root().resolve()):
+        raise FileNotFoundError(key)
+    return path.open("rb")

@@ -27,6 +27,22 @@ ERROR_SCHEMA = {
 CODE_PATTERN = "^[A-Za-z]+-[0-9]+$"
 CSV_SCHEMA = {"type": "string", "description": "a CSV table with a header row, one row per record"}
 WRITES = {"POST", "PUT", "PATCH"}
+# A page of table rows: the lineage table, and a page of a measurement's series.
+ROWS_PAGE = {
+    "type": "object",
+    "required": ["count", "next", "previous", "columns", "results"],
+    "properties": {
+        "count": {"type": "integer"},
+        "next": {"type": "string", "format": "uri", "nullable": True},
+        "previous": {"type": "string", "format": "uri", "nullable": True},
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "results": {
+            "type": "array",
+            "items": {"type": "object", "additionalProperties": {}},
+            "description": "one object per row, keyed by `columns`",
+        },
+    },
+}
 
 
 class AutoSchema(openapi.AutoSchema):

@@ -337,6 +337,22 @@ class LineageRowSerializer(serializers.Serializer):
     depth = serializers.IntegerField(help_text="edges between this item and the one asked about")
 
 
+class QuerySerializer(serializers.Serializer):
+    """Query parameters validated like a body: a value that cannot be read, and a parameter
+    the endpoint does not take, are 400s naming it (a typo such as `?evry=10` would otherwise
+    quietly answer something else). `format` is the renderer's and always allowed."""
+
+    also_allowed: tuple[str, ...] = ("format",)
+
+    def to_internal_value(self, data):
+        known = [*self.fields, *self.also_allowed]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            message = f"No such parameter; this endpoint takes: {', '.join(known)}."
+            raise serializers.ValidationError({name: [message] for name in unknown})
+        return super().to_internal_value(data)
+
+
 class LineageQuerySerializer(serializers.Serializer):
     """Query parameters, not a body: other parameters (`format`) may come along."""
 
@@ -354,3 +370,25 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="send as the header `Authorization: Token <token>`")
     username = serializers.CharField()
     created = serializers.DateTimeField()
+    expires = serializers.DateTimeField(
+        allow_null=True, help_text="when the token stops working; null: until revoked"
+    )
+
+
+class TokenRequestSerializer(Serializer):
+    password = CharField(
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        max_length=4096,
+        help_text=(
+            "your password: required when this request is authenticated by a token (a token "
+            "cannot make its own replacement); a logged-in browser session needs none"
+        ),
+    )
+    expires_in_days = IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="days the new token works; default and upper limit: the setting LIMS_TOKEN_DAYS",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters as df
+from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -12,8 +13,9 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import status, viewsets
+from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -26,11 +28,13 @@ from core.models import Item, ItemKind
 
 from . import lineage_table, tokens
 from .base import ApiMixin, CodeLookupMixin, record_viewsets
-from .schema import AutoSchema
+from .parsers import FormParser, JSONParser, MultiPartParser
+from .schema import ROWS_PAGE, AutoSchema
 from .serializers import (
     ItemSerializer,
     LineageQuerySerializer,
     LineageRowSerializer,
+    TokenRequestSerializer,
     TokenSerializer,
 )
 
@@ -89,22 +93,6 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         )
         return Response(LineageRowSerializer(rows, many=True).data)
 
-
-TABLE_RESPONSE = {
-    "type": "object",
-    "required": ["count", "next", "previous", "columns", "results"],
-    "properties": {
-        "count": {"type": "integer"},
-        "next": {"type": "string", "format": "uri", "nullable": True},
-        "previous": {"type": "string", "format": "uri", "nullable": True},
-        "columns": {"type": "array", "items": {"type": "string"}},
-        "results": {
-            "type": "array",
-            "items": {"type": "object", "additionalProperties": {}},
-            "description": "one object per row, keyed by `columns`",
-        },
-    },
-}
 
 _FILTER_TYPES = {
     df.NumberFilter: OpenApiTypes.NUMBER,
@@ -189,7 +177,7 @@ class LineageTableView(ApiMixin, GenericAPIView):
     schema = LineageTableSchema()
     filter_backends: list = []  # the filters are applied by lineage_table, per kind
 
-    @extend_schema(responses={200: OpenApiResponse(response=TABLE_RESPONSE)})
+    @extend_schema(responses={200: OpenApiResponse(response=ROWS_PAGE)})
     def get(self, request: HttpRequest) -> Response:
         viewsets = record_viewsets()
         kind = request.query_params.get("root_kind") or ItemKind.CELL
@@ -214,16 +202,59 @@ class TokenView(ApiMixin, APIView):
 
     permission_classes = [IsAuthenticated]
     filter_backends: list = []
+    # Form bodies too: `curl -X POST -d password=...` and the test client's empty form post.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
-    @extend_schema(request=None, responses={201: TokenSerializer})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={
+            201: TokenSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='a field is wrong, or the password is missing: {"field": [message]}',
+            ),
+            403: OpenApiResponse(
+                OpenApiTypes.OBJECT, description='the password is wrong: {"detail": message}'
+            ),
+            429: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='the account is locked after wrong passwords: {"detail": message}',
+            ),
+        },
+    )
     def post(self, request: HttpRequest) -> Response:
-        """Create a token, or replace the current one (which stops working at once)."""
+        """Create a token, or replace the current one (which stops working at once). A request
+        authenticated by a token must also send the password: a stolen token cannot renew
+        itself."""
+        body = TokenRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        days = body.validated_data.get("expires_in_days")
+        if error := tokens.lifetime_error(days):
+            raise ValidationError({"expires_in_days": [error]})
+        if isinstance(request.auth, Token):
+            password = body.validated_data.get("password")
+            if not password:
+                raise ValidationError(
+                    {
+                        "password": [
+                            "Required when the request is authenticated by a token: a token "
+                            "cannot make its own replacement without your password."
+                        ]
+                    }
+                )
+            # Through authenticate(), so wrong passwords count towards the login lockout.
+            checked = authenticate(
+                request._request, username=request.user.get_username(), password=password
+            )
+            if checked is None or checked.pk != request.user.pk:
+                raise PermissionDenied("Wrong password: the token was not replaced.")
         with acting_as(request.user):
-            token = tokens.token_rotate(request.user)
+            token = tokens.token_rotate(request.user, days)
         data = {
             "token": token.key,
             "username": request.user.get_username(),
             "created": token.created,
+            "expires": token.expiry.expires_at,
         }
         return Response(TokenSerializer(data).data, status=status.HTTP_201_CREATED)
 

@@ -21,6 +21,8 @@ from core.api.conditional import ConditionalMixin
 from core.api.exceptions import Conflict
 from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.api.renderers import JSONRenderer
+from core.api.schema import ROWS_PAGE
+from core.api.serializers import QuerySerializer
 from core.downloads import attachment
 from core.models import Item
 from measurements import filters, selectors, services, storage
@@ -36,6 +38,7 @@ from measurements.plot_payload import PlotInputError
 
 from . import serializers as s
 from . import tables  # noqa: F401  (registers result columns for lineage tables)
+from .data import DataQuerySerializer, data_response
 from .renderers import FRAME_RENDERERS, OctetStreamRenderer
 from .serializers import TemperatureSeriesSerializer
 
@@ -45,7 +48,21 @@ TABLE_RESPONSES = {
     (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
     404: OpenApiResponse(description="not parsed yet"),
 }
-EVERY = OpenApiParameter("every", int, description="keep every n-th row (thin a long series)")
+DATA_RESPONSES = {
+    (200, "application/json"): OpenApiResponse(
+        ROWS_PAGE, description="the series, or a page of it; NaN and infinity are null"
+    ),
+    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the series, streamed"),
+    (200, "application/vnd.apache.parquet"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="the series as stored (an attachment), streamed"
+    ),
+    400: OpenApiResponse(
+        description="a parameter cannot be used (named in the answer), or the JSON answer "
+        "would carry more than `LIMS_DATA_JSON_MAX_ROWS` rows: `detail` names the `every` "
+        "that fits, paging and the streamed formats"
+    ),
+    404: OpenApiResponse(description="not parsed yet"),
+}
 CYCLES = OpenApiParameter(
     "cycles",
     str,
@@ -77,6 +94,15 @@ class MeasurementViewSet(
     lookup_value_regex = r"[A-Za-z0-9-]+"
     ordering_fields = ["code", "created_at", "temperature_c"]
     ordering = ["-created_at"]
+
+    def get_queryset(self):
+        # The series and the per-cycle table read the measurement (and its files) only: its
+        # results need not be fetched.
+        if self.action == "data":
+            return Measurement.objects.prefetch_related("files")
+        if self.action == "cycles":
+            return Measurement.objects.all()
+        return super().get_queryset()
 
     def get_serializer_class(self):
         if self.action in ("update", "partial_update"):
@@ -151,7 +177,7 @@ class MeasurementViewSet(
             services.measurement_reprocess(measurement)
         return Response(s.StatusSerializer(measurement).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(parameters=[EVERY], responses=TABLE_RESPONSES)
+    @extend_schema(parameters=[DataQuerySerializer], responses=DATA_RESPONSES)
     @action(
         detail=True,
         methods=["get"],
@@ -160,11 +186,14 @@ class MeasurementViewSet(
         pagination_class=None,
     )
     def data(self, request, code=None):
-        """The parsed time series (or spectrum) in canonical columns with units."""
-        frame = selectors.parsed_frame(self.get_object())
-        if frame is None:
-            raise Http404("No parsed data yet: the measurement has not been processed.")
-        return Response(_thinned(frame, request))
+        """The parsed time series (or spectrum) in canonical columns with units in their names,
+        at any size: Parquet (the stored object itself when it is one file) and CSV stream;
+        JSON carries at most `LIMS_DATA_JSON_MAX_ROWS` rows (default 200000) per answer: page
+        with `offset`/`limit` and follow `next`, or thin with `every`. Above it, a request
+        without `limit` is refused (400) naming the `every` that fits."""
+        query = DataQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return data_response(request, self.get_object(), query.validated_data)
 
     @extend_schema(
         parameters=[CYCLES],
@@ -201,6 +230,7 @@ class MeasurementViewSet(
     )
     def cycles(self, request, code=None):
         """The per-cycle table of a cycling measurement."""
+        QuerySerializer(data=request.query_params).is_valid(raise_exception=True)
         measurement = self.get_object()
         fields = [
             f.name for f in CycleRow._meta.concrete_fields if f.name not in ("id", "measurement")
@@ -212,12 +242,6 @@ class MeasurementViewSet(
             else pl.DataFrame(schema={name: pl.Float64 for name in fields})
         )
         return Response(frame)
-
-
-def _thinned(frame: pl.DataFrame, request) -> pl.DataFrame:
-    raw = request.query_params.get("every", "1")
-    every = int(raw) if raw.isdigit() and int(raw) > 0 else 1
-    return frame.gather_every(every) if every > 1 else frame
 
 
 class ResultFilter(df.FilterSet):

@@ -1,6 +1,7 @@
 """The measurement endpoints: multipart upload, state to poll, data as JSON/CSV/Parquet."""
 
 import io
+import json
 
 import pandas as pd
 import pytest
@@ -16,6 +17,12 @@ from synthesis.services import pellets_measure
 from tests import factories
 
 LAGP_AREA_CM2 = 0.06 / (329.2 * 3.25e-4)
+
+
+def streamed(response) -> bytes:
+    """The body of a streamed answer (the data endpoint streams every format)."""
+    assert response.status_code == 200, response
+    return b"".join(response.streaming_content)
 
 
 @pytest.fixture
@@ -58,14 +65,14 @@ def test_multipart_create_processes_the_file_and_returns_the_conductivity(
     assert sigma["inputs"]["thickness_um"] == 600.0
     assert body["files"][0]["sha256"] == RawFile.objects.get().sha256
 
-    csv = api.get(f"/api/measurements/{code}/data/?format=csv")
-    frame = pd.read_csv(io.StringIO(csv.content.decode()))
+    csv = streamed(api.get(f"/api/measurements/{code}/data/?format=csv"))
+    frame = pd.read_csv(io.StringIO(csv.decode()))
     assert list(frame.columns) == ["frequency_Hz", "z_real_ohm", "z_imag_ohm"]
     assert len(frame) == 61
     parquet = api.get(f"/api/measurements/{code}/data/?format=parquet")
     assert parquet["Content-Type"] == "application/vnd.apache.parquet"
-    assert len(pd.read_parquet(io.BytesIO(parquet.content))) == 61
-    assert api.get(f"/api/measurements/{code}/data/?every=10").json()["count"] == 7
+    assert len(pd.read_parquet(io.BytesIO(streamed(parquet)))) == 61
+    assert json.loads(streamed(api.get(f"/api/measurements/{code}/data/?every=10")))["count"] == 7
 
 
 def test_the_per_cycle_table_of_a_full_cell(api, tmp_path, django_capture_on_commit_callbacks):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import polars as pl
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.services import record_save
+from measurements import services, storage
+from measurements.models import CycleRow, Measurement, MeasurementFile, RawFile, Result
 from synthesis.models import CathodeCoating, Chemical, IleBatch, SpeMembrane
 from synthesis.services import electrode_disks_create, pellet_set_create
 from tests import factories
@@ -117,3 +122,114 @@ def test_a_list_costs_the_same_queries_for_1_and_20_records(api, url):
     assert api.get(url).json()["count"] >= 20
     twenty = _queries(api, url)
     assert (one, twenty) == (pinned, pinned)
+
+
+# --- measurements: lists, one measurement, its per-cycle table and its data ---------------
+
+
+def _stored_file(measurement, index: int) -> None:
+    """A parsed file of the measurement: a small stored Parquet and its rows, as the worker
+    leaves them (no parsing: the query count is what is measured)."""
+    sha = hashlib.sha256(f"{measurement.code}-{index}".encode()).hexdigest()
+    raw = RawFile.objects.create(
+        sha256=sha, size_bytes=1, original_name=f"f{index}.txt", storage_path=f"raw/{sha}"
+    )
+    target = storage.parsed_path(sha, "maccor", "q")
+    frame = pl.DataFrame(
+        {"time_s": [0.0, 1.0, 2.0], "voltage_V": [3.0, 3.5, 4.0], "cycle": [1, 1, 2]}
+    )
+    storage.write_parquet(frame, target)
+    MeasurementFile.objects.create(
+        measurement=measurement,
+        raw_file=raw,
+        filename=raw.original_name,
+        position=index,
+        parser="maccor",
+        parsed_path=str(target.relative_to(storage.root())),
+        parsed_rows=frame.height,
+    )
+
+
+def _measurement(item, files: int = 1, cycles: int = 0) -> Measurement:
+    m = services.measurement_create(item=item, fields={"technique": "cycling"})
+    for index in range(files):
+        _stored_file(m, index)
+    for kind in ("cycling_summary", "rate_table"):
+        Result.objects.create(
+            item=item,
+            measurement=m,
+            kind=kind,
+            values={"n": 1},
+            warnings=[{"code": "w", "message": "m"}],
+            algorithm_version="1",
+        )
+    CycleRow.objects.bulk_create(
+        CycleRow(measurement=m, cycle=c, discharge_mAh_g=190.0) for c in range(1, cycles + 1)
+    )
+    Measurement.objects.filter(pk=m.pk).update(status="done")
+    return m
+
+
+@pytest.fixture
+def cell(db):
+    return factories.full_cell()
+
+
+def _many(cell, n: int) -> None:
+    for _ in range(n):
+        _measurement(cell, files=2)
+
+
+# endpoint -> queries of one page, for 5 rows as for 50; counts include the token lookup.
+MEASUREMENT_LISTS = {
+    # COUNT, rows, then files, their raw files, results and the results' items
+    "/api/measurements/": 7,
+    "/api/results/": 3,
+    "/api/results/?kind=cycling_summary": 3,
+}
+
+
+@pytest.mark.parametrize("url", list(MEASUREMENT_LISTS))
+def test_measurement_lists_cost_the_same_queries_for_5_and_50_rows(api, cell, url):
+    _many(cell, 5)
+    few = _queries(api, url)
+    _many(cell, 45)
+    assert api.get(url).json()["count"] >= 50
+    many = _queries(api, url)
+    assert (few, many) == (MEASUREMENT_LISTS[url],) * 2
+
+
+def test_one_measurement_costs_the_same_queries_with_1_and_5_files(api, cell):
+    one, five = _measurement(cell, files=1), _measurement(cell, files=5)
+    counts = [_queries(api, f"/api/measurements/{m.code}/") for m in (one, five)]
+    assert counts == [6, 6]  # token, measurement, files, raw files, results, results' items
+
+
+def test_the_per_cycle_table_costs_the_same_queries_for_10_and_500_cycles(api, cell):
+    ten, five_hundred = _measurement(cell, cycles=10), _measurement(cell, cycles=500)
+    counts = [_queries(api, f"/api/measurements/{m.code}/cycles/") for m in (ten, five_hundred)]
+    assert counts == [3, 3]  # token, measurement, its cycle rows
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "parquet"])
+def test_the_data_costs_the_same_queries_for_1_and_5_files(api, cell, fmt):
+    one, five = _measurement(cell, files=1), _measurement(cell, files=5)
+    counts = []
+    for m in (one, five):
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get(f"/api/measurements/{m.code}/data/?format={fmt}")
+            assert response.status_code == 200
+            body = b"".join(response.streaming_content)  # streamed: no query while it is sent
+        assert body
+        counts.append(len(queries))
+    assert counts == [3, 3]  # token, measurement, its files
+
+
+def test_an_items_lineage_costs_the_same_queries_for_2_and_40_descendants(api, db):
+    batch = factories.lagp_batch()
+    pellet_set_create(batch=batch, count=2, fields={})
+    url = f"/api/items/{batch.code}/lineage/?direction=descendants"
+    few = _queries(api, url)
+    pellet_set_create(batch=batch, count=38, fields={})
+    assert len(api.get(url).json()) == 40
+    assert (few, _queries(api, url)) == (3, 3)  # token, the item, one recursive walk

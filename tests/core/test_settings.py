@@ -34,6 +34,9 @@ def _load_settings(**env):
             "CELERY_BROKER_URL scheme",
         ),
         ({"DEBUG": "1", "DB_CONN_MAX_AGE": "ten"}, "DB_CONN_MAX_AGE='ten' is not an integer"),
+        ({"DEBUG": "1", "LIMS_LOGIN_FAILURE_LIMIT": "0"}, "LIMS_LOGIN_FAILURE_LIMIT=0 must be 1"),
+        ({"DEBUG": "1", "LIMS_LOGIN_LOCK_MINUTES": "-5"}, "LIMS_LOGIN_LOCK_MINUTES=-5 must be 0"),
+        ({"DEBUG": "1", "LIMS_TOKEN_DAYS": "a year"}, "LIMS_TOKEN_DAYS='a year' is not an integer"),
     ],
 )
 def test_bad_values_fail_loudly(env, message):
@@ -64,3 +67,26 @@ def test_postgres_url_and_hosts_are_read():
     )
     assert result.returncode == 0, result.stderr
     assert "postgresql lims ['lims.lab', 'x.lab']" in result.stdout
+
+
+def test_lockout_and_token_lifetime_come_from_the_environment():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import lims.settings as s; print(s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME,"
+            " s.LIMS_TOKEN_DAYS)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "DEBUG": "1",
+            "LIMS_LOGIN_FAILURE_LIMIT": "3",
+            "LIMS_LOGIN_LOCK_MINUTES": "0",
+            "LIMS_TOKEN_DAYS": "0",
+        },
+    )
+    assert result.stdout.split() == ["3", "None", "0"], result.stderr
