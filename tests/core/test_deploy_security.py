@@ -14,7 +14,14 @@ from django.test import Client, override_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # The environment a production start-up would see: nothing of the test suite's own switches.
-OURS = {"DEBUG", "LIMS_HTTPS", "DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+# (The browser tests' conftest sets DJANGO_ALLOW_ASYNC_UNSAFE, which the check rightly refuses.)
+OURS = {
+    "DEBUG",
+    "LIMS_HTTPS",
+    "DATABASE_URL",
+    "DJANGO_SETTINGS_MODULE",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+}
 LONG_KEY = "x7Qm2-Vd9pLk4Rt8Zs1Nw6Hc3Jb5Yf0Ga-Ue7Io2Px9Lq4Mr8Ks1Tz6Wv3Bn5Cd0"
 
 
