@@ -29,6 +29,7 @@ ENV = {
     ),
     "SECRET_KEY": "benchmark-only",
     "DEBUG": "0",
+    "LIMS_HTTPS": "0",  # plain http on the loopback
     "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://"),
 }
 

@@ -33,6 +33,7 @@ os.environ.update(
         "LIMS_VAR_DIR": str(WORK),
         "MEDIA_ROOT": str(WORK / "media"),
         "DEBUG": "0",
+        "LIMS_HTTPS": "0",  # plain http on the loopback
         "SECRET_KEY": "benchmark",
         "DJANGO_SETTINGS_MODULE": "lims.settings",
     }

@@ -156,6 +156,68 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# HTTPS: one switch, on by default in production (DEBUG off) and off under `make run` (DEBUG on,
+# plain http on 127.0.0.1). On, the site redirects http to https (except the health probes,
+# which a load balancer or kubelet asks over plain http), sends HSTS and marks its cookies
+# Secure, so `manage.py check --deploy` has nothing to report. A deployment that really serves
+# plain http (a closed test network, CI's gunicorn on 127.0.0.1) says so with LIMS_HTTPS=0.
+LIMS_HTTPS = env_bool("LIMS_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", LIMS_HTTPS)
+# Patterns are matched against the path without its leading slash.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# HSTS: a year, subdomains and preload by default once HTTPS is on (Django sends the header on
+# https responses only). A site that shares its domain with plain-http hosts lowers these.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if LIMS_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", LIMS_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", LIMS_HTTPS)
+
+
+def proxy_ssl_header_from_env() -> tuple[str, str] | None:
+    """SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto: https": the header a TLS-terminating proxy
+    sets (and strips from what clients send) to say the request came over https."""
+    raw = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+    if not raw:
+        return None
+    name, sep, value = raw.partition(":")
+    if not sep or not name.strip() or not value.strip():
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER={raw!r} is not 'Header-Name: value' "
+            "(e.g. 'X-Forwarded-Proto: https')"
+        )
+    return "HTTP_" + name.strip().upper().replace("-", "_"), value.strip()
+
+
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header_from_env()
+SESSION_COOKIE_SECURE = LIMS_HTTPS
+CSRF_COOKIE_SECURE = LIMS_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Django's defaults, named here because the README promises them: no MIME sniffing, pages not
+# framed, the Referer only within the site.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy of every HTML page (core.csp): scripts only from the site itself or
+# with the response's nonce; nothing from other hosts (the network is closed: Plotly, htmx,
+# Swagger UI and Redoc are served locally). Styles may be inline: Plotly and Redoc write
+# <style> elements and style attributes at run time, and an inline style cannot run code.
+# Images may be data: URLs (Plotly's and Swagger UI's icons); Redoc runs its search in a
+# worker made from a blob: URL.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "worker-src": ["'self'", "blob:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -185,6 +247,7 @@ AUDITED_APPS = {"lims", "synthesis", "cells", "measurements", "auth"}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.UploadSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -214,6 +277,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.csp.nonce",
             ],
         },
     },

@@ -8,6 +8,9 @@ import os
 import uuid
 
 os.environ.setdefault("SECRET_KEY", "test-suite-only-not-secret")
+# The test client and the live server speak plain http (CI runs the suite with DEBUG=0, which
+# would otherwise turn HTTPS on and redirect every request).
+os.environ.setdefault("LIMS_HTTPS", "0")
 # A queue of this test run's own, so a worker started by the integration tests never takes tasks
 # from (or gives them to) a `make run` worker sharing the same broker.
 os.environ.setdefault("CELERY_QUEUE", f"lims-test-{uuid.uuid4().hex[:8]}")

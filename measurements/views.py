@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from core.downloads import attachment
 from core.forms import apply_service_errors
 from core.models import Item
 from core.selectors import items_by_codes
@@ -246,14 +247,14 @@ def measurement_mapping(request: HttpRequest, code: str) -> HttpResponse:
     return redirect(measurement)
 
 
-def raw_file_download(request: HttpRequest, sha256: str) -> FileResponse:
+def raw_file_download(request: HttpRequest, sha256: str) -> HttpResponse:
     """The raw file for a browser (scripts use `/api/raw-files/<sha256>/` with a token)."""
     try:
         raw, handle = selectors.raw_file_for_download(sha256)
     except storage.Damaged as exc:
         context = {"reason": str(exc), "measurements": selectors.measurements_using(exc.sha256)}
         return render(request, "measurements/raw_file_damaged.html", context, status=409)
-    return FileResponse(handle, as_attachment=True, filename=raw.original_name)
+    return attachment(handle, raw.original_name)
 
 
 def dashboard_running(request: HttpRequest) -> HttpResponse:

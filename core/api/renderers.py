@@ -28,18 +28,6 @@ class JSONRenderer(renderers.JSONRenderer):
         return super().render(finite(data), accepted_media_type, renderer_context)
 
 
-# A spreadsheet runs a cell that begins with one of these as a formula (CSV injection, OWASP):
-# text that does is written with a leading apostrophe, which spreadsheets show as text. Numbers
-# stay numbers (a negative temperature is not a formula).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralised(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def _flatten(row: dict, prefix: str = "") -> dict[str, Any]:
     """Nested objects become dotted columns; lists become JSON text in one cell."""
     flat: dict[str, Any] = {}
@@ -48,9 +36,9 @@ def _flatten(row: dict, prefix: str = "") -> dict[str, Any]:
         if isinstance(value, dict):
             flat.update(_flatten(value, f"{name}."))
         elif isinstance(value, list):
-            flat[name] = neutralised(json.dumps(finite(value)))
+            flat[name] = json.dumps(finite(value))
         else:
-            flat[name] = neutralised(finite(value))
+            flat[name] = finite(value)
     return flat
 
 
@@ -69,7 +57,8 @@ class CSVRenderer(renderers.BaseRenderer):
 
     A response that says which `columns` it has gets that header even with no rows, so
     `pandas.read_csv` reads an empty result as an empty table. Text that a spreadsheet would
-    run as a formula gets a leading apostrophe (`neutralised`).
+    run as a formula gets a leading apostrophe (`core.spreadsheet.safe_cell`, through
+    `csv_lines`, as in the web lists' exports).
     """
 
     media_type = "text/csv"
@@ -81,7 +70,9 @@ class CSVRenderer(renderers.BaseRenderer):
             return b""
         columns: list[str] = []
         rows = data
-        if isinstance(data, dict) and isinstance(data.get("results"), list):
+        # A page (`count` and `results`), not a record that has a field called results (a
+        # measurement with its results is one row of the measurement).
+        if isinstance(data, dict) and "count" in data and isinstance(data.get("results"), list):
             columns = [str(c) for c in data.get("columns") or []]
             rows = data["results"]
         if isinstance(rows, dict):

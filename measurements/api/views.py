@@ -8,7 +8,7 @@ import contextlib
 
 import django_filters as df
 import polars as pl
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -25,6 +25,7 @@ from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.api.renderers import JSONRenderer
 from core.api.schema import ROWS_PAGE
 from core.api.serializers import QuerySerializer
+from core.downloads import attachment
 from core.models import Item
 from measurements import filters, selectors, services, storage
 from measurements.models import (
@@ -304,15 +305,7 @@ class RawFileViewSet(ApiMixin, viewsets.GenericViewSet):
             raw, handle = selectors.raw_file_for_download(sha256)
         except storage.Damaged as exc:
             raise Conflict(str(exc)) from None
-        response = FileResponse(
-            handle,  # closed by the response once sent
-            as_attachment=True,
-            filename=raw.original_name,
-            content_type="application/octet-stream",
-        )
-        # The bytes are an instrument's export, never a page: a browser must not guess.
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return attachment(handle, raw.original_name)
 
 
 class TemperatureSeriesView(ApiMixin, GenericAPIView):

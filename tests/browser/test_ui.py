@@ -35,8 +35,11 @@ def planned(page, row):
 
 
 def wait_planned(page, row, value):
+    # A function, not a bare expression: Playwright evaluates a bare expression with eval,
+    # which the page's Content-Security-Policy refuses.
     page.wait_for_function(
-        f"document.querySelector('input[name=precursors-{row}-planned_mass_g]').value === '{value}'"
+        "([name, value]) => document.querySelector(`input[name=${name}]`).value === value",
+        arg=[f"precursors-{row}-planned_mass_g", value],
     )
 
 

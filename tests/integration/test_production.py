@@ -134,6 +134,7 @@ def deployment(tmp_path):
         "SECRET_KEY": "production-test-not-secret",
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
+        "LIMS_HTTPS": "0",  # plain http on the loopback (README, Security)
         "LIMS_RECONCILE_EVERY_S": "5",
     }
     processes = Processes(tmp_path, env)
