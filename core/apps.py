@@ -14,6 +14,7 @@ class CoreConfig(AppConfig):
     verbose_name = "LIMS core"
 
     def ready(self) -> None:
-        from . import audit
+        from . import audit, jobs
 
         audit.connect_signals()
+        jobs.connect_signals()

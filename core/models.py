@@ -380,3 +380,36 @@ class AuditEvent(models.Model):
         before, after = self.before or {}, self.after or {}
         keys = sorted(set(before) | set(after))
         return {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}
+
+
+class Job(models.Model):
+    """One unit of queued work (the transactional outbox): written in the same transaction as
+    the change that needs it, sent to the broker after that commits, with the row's id as the
+    Celery task id. A worker marks it started; success deletes it, a failure keeps it with the
+    error. The broker is only a delivery channel: the reconciler (`core.jobs.reconcile`) sends
+    what was never sent and re-sends what the broker lost."""
+
+    AUDITED = False  # bookkeeping of the workers, not a record of the lab
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    # The first argument as text (a measurement's or item's id): what the reconciler's backstop
+    # matches a queued measurement or series against, in one SQL query.
+    subject = models.CharField(max_length=40, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    sends = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["task", "subject"], name="job_task_subject"),
+            models.Index(fields=["finished_at", "sent_at"], name="job_outstanding"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.task}{tuple(self.args)}"
