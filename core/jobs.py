@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -56,14 +57,21 @@ def enqueue_on_commit(name: str, *args) -> Job:
 # --- sending ---------------------------------------------------------------------------------
 
 
-def send(job_id: int) -> bool:
+def send(job_id: int, *, retrying: bool = False) -> bool:
     """Claim an unsent row (sent_at NULL -> now; only one sender wins) and send it."""
     claimed = Job.objects.filter(pk=job_id, sent_at__isnull=True, finished_at__isnull=True).update(
         sent_at=timezone.now(), sends=F("sends") + 1
     )
     if not claimed:
         return False
-    return _deliver(Job.objects.get(pk=job_id))
+    return _deliver(Job.objects.get(pk=job_id), retrying=retrying)
+
+
+# After a broker error this process leaves jobs unsent for a few seconds instead of trying each
+# one: connecting to a dead Redis takes seconds (redis-py retries), and a request that queues
+# ten recomputations must not wait ten times that. The reconciler always tries.
+BROKER_BACKOFF_S = 10.0
+_broker_down_until = 0.0
 
 
 def _broker_errors() -> tuple[type[BaseException], ...]:
@@ -72,24 +80,29 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
     return (KombuOperationalError, ConnectionError, OSError, TimeoutError)
 
 
-def _deliver(job: Job) -> bool:
+def _deliver(job: Job, *, retrying: bool = False) -> bool:
     """Hand the message to the broker; on a broker error un-claim the row, so the reconciler
     sends it when the broker is back. The caller's request does not fail."""
+    global _broker_down_until
     celery_task = task(job.task)
     if celery_task.app.conf.task_always_eager:
         # Unit tests run the task here; its exceptions propagate as they always did.
         celery_task.apply_async(args=job.args, task_id=str(job.pk))
         return True
-    try:
-        # retry=False: a dead broker answers at once instead of holding the request.
-        celery_task.apply_async(args=job.args, task_id=str(job.pk), retry=False)
-    except _broker_errors() as exc:
-        log.warning("job %s (%s) not sent, the reconciler will: %s", job.pk, job.task, exc)
-        Job.objects.filter(pk=job.pk, sent_at=job.sent_at).update(
-            sent_at=None, last_error=f"not sent: {exc}"[:2000]
-        )
-        return False
-    return True
+    error = "broker was unreachable moments ago"
+    if retrying or time.monotonic() >= _broker_down_until:
+        try:
+            # retry=False: kombu's own retries would hold the request for many seconds.
+            celery_task.apply_async(args=job.args, task_id=str(job.pk), retry=False)
+            return True
+        except _broker_errors() as exc:
+            _broker_down_until = time.monotonic() + BROKER_BACKOFF_S
+            error = str(exc)
+    log.warning("job %s (%s) not sent, the reconciler will: %s", job.pk, job.task, error)
+    Job.objects.filter(pk=job.pk, sent_at=job.sent_at).update(
+        sent_at=None, last_error=f"not sent: {error}"[:2000]
+    )
+    return False
 
 
 # --- the worker's side -----------------------------------------------------------------------
@@ -249,7 +262,7 @@ def _claim_lost(now, lease: timedelta, wiped: bool, limit: int) -> list[Job]:
                     claimed.append(job)
             elif same.update(sent_at=now, started_at=None, sends=F("sends") + 1):
                 job.sent_at = now
-                transaction.on_commit(lambda job=job: _deliver(job))
+                transaction.on_commit(lambda job=job: _deliver(job, retrying=True))
                 claimed.append(job)
     return claimed
 
@@ -274,7 +287,10 @@ def reconcile() -> dict[str, int | bool]:
         return report
     unsent = Job.objects.filter(sent_at__isnull=True, finished_at__isnull=True, created_at__lte=now)
     for pk in list(unsent.order_by("id").values_list("pk", flat=True)[:limit]):
-        report["sent"] += send(pk)
+        if send(pk, retrying=True):
+            report["sent"] += 1
+        elif time.monotonic() < _broker_down_until:
+            return report  # the broker went away during the pass: the next pass goes on
     report["resent"] = len(_claim_lost(now, lease, bool(report["wiped"]), limit))
     for requeue_stranded in BACKSTOPS:
         report["stranded"] += requeue_stranded(limit)
