@@ -215,38 +215,61 @@ def register_backstop(requeue_stranded: Callable[[int], int]) -> None:
 BROKER_MARKER = "lims:broker-alive"
 
 
-def _broker_wiped() -> bool:
+def _redis():
+    """A client of the Redis broker, or None for another broker."""
+    url = settings.CELERY_BROKER_URL
+    if urlparse(url).scheme not in {"redis", "rediss"}:
+        return None
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _broker_wiped(client) -> bool:
     """Whether the broker lost everything since the last pass: a marker key that only a Redis
     restarted without persistence (or flushed) loses. SET NX: of concurrent reconcilers, only
     the one that re-creates the marker re-sends. The first pass on a new broker counts as a wipe
-    (re-sending then costs a run number, never a result)."""
-    url = settings.CELERY_BROKER_URL
-    if urlparse(url).scheme not in {"redis", "rediss"}:
-        return False  # the filesystem broker keeps its files; nothing to detect
-    import redis
-
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        key = f"{BROKER_MARKER}:{settings.CELERY_TASK_DEFAULT_QUEUE}"
-        return bool(client.set(key, timezone.now().isoformat(), nx=True))
-    finally:
-        client.close()
+    (re-sending then costs a run number, never a result). The filesystem broker keeps its files:
+    nothing to detect."""
+    if client is None:
+        return False
+    key = f"{BROKER_MARKER}:{settings.CELERY_TASK_DEFAULT_QUEUE}"
+    return bool(client.set(key, timezone.now().isoformat(), nx=True))
 
 
-def _lost(now, lease: timedelta, wiped: bool) -> Q:
-    lost = Q(sent_at__lt=now - lease, started_at__isnull=True) | Q(started_at__lt=now - lease)
+def _broker_idle(client) -> bool:
+    """Whether no message waits in the queue and none is held by a worker. A job sent long ago
+    and never started is only lost then: behind a long queue it is just waiting, and queueing it
+    again (a new run at the back) would chase it forever."""
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    if client is not None:
+        # kombu keeps delivered, unacknowledged messages (acks_late: also the running ones) in
+        # the "unacked" hash until the task ends.
+        return client.llen(queue) == 0 and client.hlen("unacked") == 0
+    folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in")
+    if folder:
+        from pathlib import Path
+
+        return not any(Path(folder).glob(f"*.{queue}.msg"))
+    return True  # a broker whose queue cannot be seen: the lease alone decides
+
+
+def _lost(now, lease: timedelta, wiped: bool, idle: bool) -> Q:
+    lost = Q(started_at__lt=now - lease)
+    if idle:
+        lost |= Q(sent_at__lt=now - lease, started_at__isnull=True)
     if wiped:
         lost |= Q(sent_at__lte=now)
     return Q(finished_at__isnull=True, sent_at__isnull=False) & lost
 
 
-def _claim_lost(now, lease: timedelta, wiped: bool, limit: int) -> list[Job]:
+def _claim_lost(now, lease: timedelta, wiped: bool, idle: bool, limit: int) -> list[Job]:
     """Rows whose message is lost, each taken by exactly one reconciler: locked with SKIP
     LOCKED (PostgreSQL) and claimed by a conditional write (any database)."""
     claimed = []
     with transaction.atomic():
         rows = list(
-            Job.objects.filter(_lost(now, lease, wiped))
+            Job.objects.filter(_lost(now, lease, wiped, idle))
             .select_for_update(skip_locked=True)
             .order_by("id")[:limit]
         )
@@ -270,9 +293,10 @@ def _claim_lost(now, lease: timedelta, wiped: bool, limit: int) -> list[Job]:
 def reconcile() -> dict[str, int | bool]:
     """One bounded pass (LIMS_RECONCILE_BATCH rows a step), safe to run concurrently:
     (a) send rows never sent (the broker was down when they were written);
-    (b) re-send rows whose message was lost: sent but not started within the lease, started but
-        not finished within it (the lease is the hard time limit plus a margin, the same number
-        as Redis's visibility timeout), or everything outstanding when the broker was wiped;
+    (b) re-send rows whose message was lost: started but not finished within the lease (the
+        hard time limit plus a margin, the same number as Redis's visibility timeout), sent but
+        not started within it while the broker holds no message at all, or everything
+        outstanding when the broker was wiped;
         measurements and temperature series are queued again as a new run;
     (c) backstop: records queued/processing with no outstanding job at all.
     Old failed rows (kept for inspection) are pruned after LIMS_JOB_KEEP_FAILED_DAYS."""
@@ -280,18 +304,23 @@ def reconcile() -> dict[str, int | bool]:
     lease = timedelta(seconds=settings.LIMS_JOB_LEASE_S)
     limit = settings.LIMS_RECONCILE_BATCH
     report: dict[str, int | bool] = {"sent": 0, "resent": 0, "stranded": 0, "wiped": False}
+    client = _redis()
     try:
-        report["wiped"] = _broker_wiped()
+        report["wiped"] = _broker_wiped(client)
+        idle = _broker_idle(client)
     except Exception as exc:  # a broker that is down: nothing can be sent this pass anyway
         log.warning("reconcile: broker unreachable: %s", exc)
         return report
+    finally:
+        if client is not None:
+            client.close()
     unsent = Job.objects.filter(sent_at__isnull=True, finished_at__isnull=True, created_at__lte=now)
     for pk in list(unsent.order_by("id").values_list("pk", flat=True)[:limit]):
         if send(pk, retrying=True):
             report["sent"] += 1
         elif time.monotonic() < _broker_down_until:
             return report  # the broker went away during the pass: the next pass goes on
-    report["resent"] = len(_claim_lost(now, lease, bool(report["wiped"]), limit))
+    report["resent"] = len(_claim_lost(now, lease, bool(report["wiped"]), idle, limit))
     for requeue_stranded in BACKSTOPS:
         report["stranded"] += requeue_stranded(limit)
     keep = timedelta(days=settings.LIMS_JOB_KEEP_FAILED_DAYS)

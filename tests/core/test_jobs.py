@@ -32,6 +32,15 @@ REFRESH = "cells.tasks.refresh_cell_derived"
 REDIS_DB12 = "redis://127.0.0.1:6379/12"
 
 
+@pytest.fixture(autouse=True)
+def queue_folder(settings, tmp_path):
+    """The reconciler asks the broker whether it was wiped and whether anything waits: here a
+    filesystem queue of the test's own (also in CI, where the configured broker is Redis)."""
+    settings.CELERY_BROKER_URL = "filesystem://localhost/"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
+    return tmp_path
+
+
 @pytest.fixture
 def pellet(db):
     p = factories.pellets(count=1)[0]
@@ -137,6 +146,24 @@ def test_a_lost_message_comes_back_as_a_new_run_and_the_late_original_writes_not
     assert m.run == 2
 
 
+def test_a_job_waiting_behind_other_messages_is_not_sent_again(
+    api, pellet, django_capture_on_commit_callbacks, queue_folder, settings
+):
+    with use_broker(CLOSED_PORT_BROKER), django_capture_on_commit_callbacks(execute=True):
+        m = Measurement.objects.get(code=_upload(api, pellet).json()["code"])
+    original = Job.objects.get(task=PROCESS)
+    _age(original, settings.LIMS_JOB_LEASE_S * 3)
+    # A long queue: the message is late, not lost; a new run at the back would chase it.
+    waiting = queue_folder / f"1_x.{settings.CELERY_TASK_DEFAULT_QUEUE}.msg"
+    waiting.write_text("{}")
+    assert jobs.reconcile()["resent"] == 0
+    waiting.unlink()  # the queue ran dry and the job never started: its message is lost
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.reconcile()["resent"] == 1
+    m.refresh_from_db()
+    assert m.run == 2 and m.status in {"done", "done_with_warnings"}
+
+
 def test_the_backstop_queues_a_measurement_left_queued_without_a_job(
     api, pellet, django_capture_on_commit_callbacks
 ):
@@ -182,12 +209,14 @@ def test_a_broker_wiped_since_the_last_pass_is_detected_once(db):
     client.flushdb()
     try:
         with use_broker(REDIS_DB12, eager=True):
-            assert jobs._broker_wiped() is True  # a new (or emptied) broker
-            assert jobs._broker_wiped() is False
-            assert jobs._broker_wiped() is False
+            broker = jobs._redis()
+            assert jobs._broker_wiped(broker) is True  # a new (or emptied) broker
+            assert jobs._broker_wiped(broker) is False
+            assert jobs._broker_wiped(broker) is False
             client.flushdb()  # what a restart without persistence does
-            assert jobs._broker_wiped() is True
-            assert jobs._broker_wiped() is False
+            assert jobs._broker_wiped(broker) is True
+            assert jobs._broker_wiped(broker) is False
+            broker.close()
     finally:
         client.flushdb()
         client.close()
