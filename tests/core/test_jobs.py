@@ -13,6 +13,7 @@ import redis
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from cells import tasks as cell_tasks
@@ -23,7 +24,7 @@ from measurements import tasks as measurement_tasks
 from measurements.models import Measurement, Result, TemperatureSeries
 from synthesis.services import pellets_measure
 from tests import factories
-from tests.brokers import CLOSED_PORT_BROKER, use_broker
+from tests.brokers import CLOSED_PORT_BROKER, reset_pools, use_broker
 from tests.instrument_files import instrument_file
 
 MPT = instrument_file("impedance.py/exampleDataBioLogic.mpt")
@@ -33,12 +34,17 @@ REDIS_DB12 = "redis://127.0.0.1:6379/12"
 
 
 @pytest.fixture(autouse=True)
-def queue_folder(settings, tmp_path):
+def queue_folder(tmp_path):
     """The reconciler asks the broker whether it was wiped and whether anything waits: here a
-    filesystem queue of the test's own (also in CI, where the configured broker is Redis)."""
-    settings.CELERY_BROKER_URL = "filesystem://localhost/"
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
-    return tmp_path
+    filesystem queue of the test's own (also in CI, where the configured broker is Redis).
+    Celery reads these settings too (lazily, and an eager task acquires a producer), so its
+    connection pools are dropped once the real settings are back."""
+    with override_settings(
+        CELERY_BROKER_URL="filesystem://localhost/",
+        CELERY_BROKER_TRANSPORT_OPTIONS={"data_folder_in": str(tmp_path)},
+    ):
+        yield tmp_path
+    reset_pools()
 
 
 @pytest.fixture
@@ -46,19 +52,6 @@ def pellet(db):
     p = factories.pellets(count=1)[0]
     pellets_measure({p: {"thickness_mm": 0.6, "diameter_mm": 12.0}})
     return p
-
-
-def _upload(api, pellet):
-    return api.post(
-        "/api/measurements/",
-        {
-            "item": pellet.code,
-            "technique": "eis",
-            "temperature_c": 25,
-            "files": [SimpleUploadedFile(MPT.name, MPT.read_bytes())],
-        },
-        format="multipart",
-    )
 
 
 def _age(job: Job, seconds: float, *, started: bool = False) -> None:
@@ -72,11 +65,9 @@ def test_an_upload_with_the_broker_down_answers_201_and_the_reconciler_sends_it(
 ):
     with use_broker(CLOSED_PORT_BROKER), django_capture_on_commit_callbacks(execute=True):
         started = time.monotonic()
-        response = _upload(api, pellet)
+        m = factories.eis_upload(api, pellet)  # answered 201 (checked there)
         elapsed = time.monotonic() - started
-    assert response.status_code == 201, response.content
     assert elapsed < 15  # redis-py's own connection retries, then the answer
-    m = Measurement.objects.get(code=response.json()["code"])
     assert (m.status, m.run) == ("queued", 1)
     job = Job.objects.get()
     assert (job.task, job.args, job.sent_at) == (PROCESS, [m.pk, 1], None)
@@ -124,7 +115,7 @@ def test_a_lost_message_comes_back_as_a_new_run_and_the_late_original_writes_not
     api, pellet, django_capture_on_commit_callbacks, started
 ):
     with use_broker(CLOSED_PORT_BROKER), django_capture_on_commit_callbacks(execute=True):
-        m = Measurement.objects.get(code=_upload(api, pellet).json()["code"])
+        m = factories.eis_upload(api, pellet)
     original = Job.objects.get(task=PROCESS)
     _age(original, settings.LIMS_JOB_LEASE_S - 5, started=started)
     assert jobs.reconcile() == {"sent": 0, "resent": 0, "stranded": 0, "wiped": False}
@@ -150,7 +141,7 @@ def test_a_job_waiting_behind_other_messages_is_not_sent_again(
     api, pellet, django_capture_on_commit_callbacks, queue_folder, settings
 ):
     with use_broker(CLOSED_PORT_BROKER), django_capture_on_commit_callbacks(execute=True):
-        m = Measurement.objects.get(code=_upload(api, pellet).json()["code"])
+        m = factories.eis_upload(api, pellet)
     original = Job.objects.get(task=PROCESS)
     _age(original, settings.LIMS_JOB_LEASE_S * 3)
     # A long queue: the message is late, not lost; a new run at the back would chase it.
@@ -168,7 +159,7 @@ def test_the_backstop_queues_a_measurement_left_queued_without_a_job(
     api, pellet, django_capture_on_commit_callbacks
 ):
     with use_broker(CLOSED_PORT_BROKER), django_capture_on_commit_callbacks(execute=True):
-        m = Measurement.objects.get(code=_upload(api, pellet).json()["code"])
+        m = factories.eis_upload(api, pellet)
     Job.objects.all().delete()  # e.g. queued before the outbox existed
     with django_capture_on_commit_callbacks(execute=True):
         report = jobs.reconcile()
@@ -245,7 +236,7 @@ def test_a_series_stuck_past_the_limit_fails_naming_it(
     from measurements import services
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert _upload(api, pellet).status_code == 201
+        factories.eis_upload(api, pellet)
     settings.LIMS_TASK_TIME_LIMIT_S = 1
     monkeypatch.setattr(services, "series_compute", lambda item_id: time.sleep(30))
     started = time.monotonic()

@@ -23,6 +23,16 @@ def database_url_of_test_db() -> str:
     return f"postgresql://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def worker_command(log) -> list[str]:
+    """A worker on the tests' queue; prefork with one child, as in production: tests kill that
+    child (or the whole worker) mid-task."""
+    return [
+        sys.executable, "-m", "celery", "-A", "lims", "worker", "--pool=prefork",
+        "--concurrency=1", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip",
+        "--without-mingle", "--without-heartbeat", "--loglevel=info", f"--logfile={log}",
+    ]  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, tmp_path_factory):
     log = tmp_path_factory.mktemp("worker") / "worker.log"
@@ -33,25 +43,7 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
         "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "lims",
-        "worker",
-        # prefork with one child, as in production: a test kills that child mid-task.
-        "--pool=prefork",
-        "--concurrency=1",
-        "-Q",
-        settings.CELERY_TASK_DEFAULT_QUEUE,
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "--loglevel=info",
-        f"--logfile={log}",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    process = subprocess.Popen(worker_command(log), cwd=ROOT, env=env)
     process.log_path = log
     yield process
     process.terminate()

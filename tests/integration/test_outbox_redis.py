@@ -8,13 +8,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import redis
 from django.core.files import File
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from core import jobs
@@ -25,15 +23,13 @@ from measurements.services import measurement_create
 from synthesis.services import pellets_measure
 from tests import factories
 from tests.brokers import use_broker
-from tests.instrument_files import instrument_file
-from tests.integration.conftest import ROOT, database_url_of_test_db, wait_for
+from tests.integration.conftest import ROOT, database_url_of_test_db, wait_for, worker_command
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 PORT = int(os.environ.get("LIMS_TEST_REDIS_PORT", "16379"))
 BROKER = f"redis://127.0.0.1:{PORT}/0"
 LEASE_S = 8  # the reconciler's lease and Redis's visibility timeout, small for the test
-MPT = instrument_file("impedance.py/exampleDataBioLogic.mpt")
 FINISHED = {"done", "done_with_warnings"}
 
 
@@ -94,11 +90,7 @@ class Workers:
             "LIMS_JOB_LEASE_S": str(LEASE_S),
             "LIMS_RECONCILE_EVERY_S": "2",
         }
-        command = [
-            sys.executable, "-m", "celery", "-A", "lims", "worker", "--pool=prefork",
-            "--concurrency=1", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip",
-            "--without-mingle", "--without-heartbeat", "--loglevel=info", f"--logfile={log}",
-        ]  # fmt: skip
+        command = worker_command(log)
         if beat:
             command += ["-B", f"--schedule={self.tmp_path / f'beat{n}'}"]
         # Its own process group: a test kills the worker and its pool child together.
@@ -141,21 +133,6 @@ def pellet():
     return p
 
 
-def _eis_upload(api, pellet):
-    response = api.post(
-        "/api/measurements/",
-        {
-            "item": pellet.code,
-            "technique": "eis",
-            "temperature_c": 25,
-            "files": [SimpleUploadedFile(MPT.name, MPT.read_bytes())],
-        },
-        format="multipart",
-    )
-    assert response.status_code == 201, response.content
-    return Measurement.objects.get(code=response.json()["code"])
-
-
 def _reconcile_until(predicate, timeout: float = 90.0):
     """What beat does: a reconcile pass every second, until `predicate()` holds."""
     deadline = time.monotonic() + timeout
@@ -177,7 +154,7 @@ def test_an_upload_while_redis_is_down_is_done_once_redis_and_beat_are_back(
     redis_server, workers, api, pellet
 ):
     started = time.monotonic()
-    m = _eis_upload(api, pellet)  # nothing listens on the port yet
+    m = factories.eis_upload(api, pellet)  # nothing listens on the port yet
     assert time.monotonic() - started < 15
     assert Job.objects.get(task="measurements.tasks.process_measurement").sent_at is None
 
@@ -230,7 +207,7 @@ def test_jobs_queued_in_a_redis_restarted_empty_are_all_done_once(
     redis_server.start()
     assert jobs.reconcile()["wiped"] is True  # a new broker: the marker is set
     assert jobs.reconcile()["wiped"] is False
-    measurements = [_eis_upload(api, pellet) for _ in range(4)]  # no worker yet: they wait
+    measurements = [factories.eis_upload(api, pellet) for _ in range(4)]  # no worker yet: they wait
     assert Job.objects.filter(sent_at__isnull=False).count() == 4
     assert redis.Redis(port=PORT).llen(workers.queue) == 4
 
