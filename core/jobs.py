@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from importlib import import_module
 from urllib.parse import urlparse
@@ -225,16 +225,22 @@ def _redis():
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
-def _broker_wiped(client) -> bool:
-    """Whether the broker lost everything since the last pass: a marker key that only a Redis
-    restarted without persistence (or flushed) loses. SET NX: of concurrent reconcilers, only
-    the one that re-creates the marker re-sends. The first pass on a new broker counts as a wipe
-    (re-sending then costs a run number, never a result). The filesystem broker keeps its files:
-    nothing to detect."""
+def _broker_epoch(client) -> tuple[datetime | None, bool]:
+    """Since when the broker holds its messages, and whether this pass noticed it losing them:
+    a marker key holding the time it was set, which only a Redis restarted without persistence
+    (or flushed) loses. SET NX: of concurrent reconcilers, only one re-creates it. Every job
+    sent before that time and not started since is lost, so a wipe with more outstanding jobs
+    than one pass takes is finished by the next passes. The first pass on a new broker counts as
+    a wipe (re-sending then costs a run number, never a result). The filesystem broker keeps its
+    files: nothing to detect."""
     if client is None:
-        return False
+        return None, False
     key = f"{BROKER_MARKER}:{settings.CELERY_TASK_DEFAULT_QUEUE}"
-    return bool(client.set(key, timezone.now().isoformat(), nx=True))
+    now = timezone.now()
+    if client.set(key, now.isoformat(), nx=True):
+        return now, True
+    value = client.get(key)
+    return (datetime.fromisoformat(value.decode()) if value else now), False
 
 
 def _broker_idle(client) -> bool:
@@ -254,22 +260,22 @@ def _broker_idle(client) -> bool:
     return True  # a broker whose queue cannot be seen: the lease alone decides
 
 
-def _lost(now, lease: timedelta, wiped: bool, idle: bool) -> Q:
+def _lost(now, lease: timedelta, epoch: datetime | None, idle: bool) -> Q:
     lost = Q(started_at__lt=now - lease)
     if idle:
         lost |= Q(sent_at__lt=now - lease, started_at__isnull=True)
-    if wiped:
-        lost |= Q(sent_at__lte=now)
+    if epoch is not None:
+        lost |= Q(sent_at__lt=epoch) & (Q(started_at__isnull=True) | Q(started_at__lt=epoch))
     return Q(finished_at__isnull=True, sent_at__isnull=False) & lost
 
 
-def _claim_lost(now, lease: timedelta, wiped: bool, idle: bool, limit: int) -> list[Job]:
+def _claim_lost(now, lease: timedelta, epoch, idle: bool, limit: int) -> list[Job]:
     """Rows whose message is lost, each taken by exactly one reconciler: locked with SKIP
     LOCKED (PostgreSQL) and claimed by a conditional write (any database)."""
     claimed = []
     with transaction.atomic():
         rows = list(
-            Job.objects.filter(_lost(now, lease, wiped, idle))
+            Job.objects.filter(_lost(now, lease, epoch, idle))
             .select_for_update(skip_locked=True)
             .order_by("id")[:limit]
         )
@@ -296,7 +302,7 @@ def reconcile() -> dict[str, int | bool]:
     (b) re-send rows whose message was lost: started but not finished within the lease (the
         hard time limit plus a margin, the same number as Redis's visibility timeout), sent but
         not started within it while the broker holds no message at all, or everything
-        outstanding when the broker was wiped;
+        sent before the broker last lost its data and not started since;
         measurements and temperature series are queued again as a new run;
     (c) backstop: records queued/processing with no outstanding job at all.
     Old failed rows (kept for inspection) are pruned after LIMS_JOB_KEEP_FAILED_DAYS."""
@@ -306,7 +312,7 @@ def reconcile() -> dict[str, int | bool]:
     report: dict[str, int | bool] = {"sent": 0, "resent": 0, "stranded": 0, "wiped": False}
     client = _redis()
     try:
-        report["wiped"] = _broker_wiped(client)
+        epoch, report["wiped"] = _broker_epoch(client)
         idle = _broker_idle(client)
     except Exception as exc:  # a broker that is down: nothing can be sent this pass anyway
         log.warning("reconcile: broker unreachable: %s", exc)
@@ -320,7 +326,7 @@ def reconcile() -> dict[str, int | bool]:
             report["sent"] += 1
         elif time.monotonic() < _broker_down_until:
             return report  # the broker went away during the pass: the next pass goes on
-    report["resent"] = len(_claim_lost(now, lease, bool(report["wiped"]), idle, limit))
+    report["resent"] = len(_claim_lost(now, lease, epoch, idle, limit))
     for requeue_stranded in BACKSTOPS:
         report["stranded"] += requeue_stranded(limit)
     keep = timedelta(days=settings.LIMS_JOB_KEEP_FAILED_DAYS)

@@ -391,18 +391,19 @@ class Job(models.Model):
 
     AUDITED = False  # bookkeeping of the workers, not a record of the lab
 
-    task = models.CharField(max_length=200)
-    args = models.JSONField(default=list)
+    # Written by the system only (editable=False: no form or API takes them).
+    task = models.CharField(max_length=200, editable=False)
+    args = models.JSONField(default=list, editable=False)
     # The first argument as text (a measurement's or item's id): what the reconciler's backstop
     # matches a queued measurement or series against, in one SQL query.
-    subject = models.CharField(max_length=40, blank=True, default="")
+    subject = models.CharField(max_length=40, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    sends = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sends = models.PositiveIntegerField(default=0, editable=False)
+    attempts = models.PositiveIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["id"]

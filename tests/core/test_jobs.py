@@ -201,12 +201,14 @@ def test_a_broker_wiped_since_the_last_pass_is_detected_once(db):
     try:
         with use_broker(REDIS_DB12, eager=True):
             broker = jobs._redis()
-            assert jobs._broker_wiped(broker) is True  # a new (or emptied) broker
-            assert jobs._broker_wiped(broker) is False
-            assert jobs._broker_wiped(broker) is False
+            epoch, wiped = jobs._broker_epoch(broker)
+            assert wiped is True  # a new (or emptied) broker
+            assert jobs._broker_epoch(broker) == (epoch, False)
+            assert jobs._broker_epoch(broker) == (epoch, False)
             client.flushdb()  # what a restart without persistence does
-            assert jobs._broker_wiped(broker) is True
-            assert jobs._broker_wiped(broker) is False
+            later, wiped = jobs._broker_epoch(broker)
+            assert wiped is True and later > epoch
+            assert jobs._broker_epoch(broker) == (later, False)
             broker.close()
     finally:
         client.flushdb()
