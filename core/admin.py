@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from .models import AuditEvent, CodeCounter, Item, LineageEdge, ProcessStep
+from .models import AuditEvent, CodeCounter, Item, Job, LineageEdge, ProcessStep
 from .selectors import is_ancestor
 from .services import allocate_code, link
 
@@ -106,3 +106,19 @@ class AuditEventAdmin(admin.ModelAdmin):
 class CodeCounterAdmin(admin.ModelAdmin):
     list_display = ("prefix", "last_number")
     readonly_fields = ("prefix", "last_number")
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """The outbox: queued work not yet finished, and failed jobs with their error. Read-only;
+    deleting a row is allowed (the reconciler's backstop queues its record again)."""
+
+    list_display = ("id", "task", "args", "created_at", "sent_at", "started_at", "attempts")
+    list_filter = ("task",)
+    readonly_fields = [f.name for f in Job._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -14,7 +14,8 @@ class CoreConfig(AppConfig):
     verbose_name = "LIMS core"
 
     def ready(self) -> None:
-        from . import accounts, audit
+        from . import accounts, audit, jobs
 
         audit.connect_signals()
         accounts.connect_signals()
+        jobs.connect_signals()

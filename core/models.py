@@ -419,3 +419,37 @@ class TokenExpiry(models.Model):
     def __str__(self) -> str:
         # Never the key: it is the token's secret.
         return f"expiry {self.expires_at or 'never'}"
+
+
+class Job(models.Model):
+    """One unit of queued work (the transactional outbox): written in the same transaction as
+    the change that needs it, sent to the broker after that commits, with the row's id as the
+    Celery task id. A worker marks it started; success deletes it, a failure keeps it with the
+    error. The broker is only a delivery channel: the reconciler (`core.jobs.reconcile`) sends
+    what was never sent and re-sends what the broker lost."""
+
+    AUDITED = False  # bookkeeping of the workers, not a record of the lab
+
+    # Written by the system only (editable=False: no form or API takes them).
+    task = models.CharField(max_length=200, editable=False)
+    args = models.JSONField(default=list, editable=False)
+    # The first argument as text (a measurement's or item's id): what the reconciler's backstop
+    # matches a queued measurement or series against, in one SQL query.
+    subject = models.CharField(max_length=40, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sends = models.PositiveIntegerField(default=0, editable=False)
+    attempts = models.PositiveIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, default="", editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["task", "subject"], name="job_task_subject"),
+            models.Index(fields=["finished_at", "sent_at"], name="job_outstanding"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.task}{tuple(self.args)}"

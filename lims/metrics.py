@@ -104,7 +104,7 @@ def lab_families(state: LabState) -> Iterable[GaugeMetricFamily]:
         )
         family.add_metric([state.queue], state.queue_messages)
         yield family
-    # HOOK(outbox): filled once core's outbox model (Job, issue 11 part 2) is installed.
+    # The job outbox (core.models.Job); None when the database did not answer.
     if state.outbox_unsent is not None:
         yield GaugeMetricFamily(
             "lims_outbox_unsent",

@@ -18,7 +18,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Count, Q
@@ -28,6 +27,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from core.models import Job
 from measurements import selectors
 from measurements.models import Status
 
@@ -66,17 +66,9 @@ def _queue_depth() -> int:
     return count
 
 
-def _outbox() -> tuple[int, int] | None:
-    # HOOK(outbox): core's Job model (issue 11 part 2, H2) is the outbox; until it is installed
-    # there is nothing to count and the two gauges are left out.
-    try:
-        job = apps.get_model("lims", "Job")
-    except LookupError:
-        return None
-    fields = {f.name for f in job._meta.get_fields()}
-    if not {"sent_at", "finished_at"} <= fields:
-        return None
-    counts = job.objects.aggregate(
+def _outbox() -> tuple[int, int]:
+    """Jobs of the outbox (core.models.Job) never sent, and not yet finished (sent or not)."""
+    counts = Job.objects.aggregate(
         unsent=Count("pk", filter=Q(sent_at__isnull=True, finished_at__isnull=True)),
         outstanding=Count("pk", filter=Q(finished_at__isnull=True)),
     )
@@ -102,8 +94,7 @@ def lab_state() -> metrics.LabState:
             for kind, rows in counts.items()
             if Status.QUEUED in rows
         }
-        if outbox is not None:
-            fields["outbox_unsent"], fields["outbox_outstanding"] = outbox
+        fields["outbox_unsent"], fields["outbox_outstanding"] = outbox
     try:
         fields["queue_messages"] = depth.result(timeout=BROKER_DEADLINE_S)
     except FutureTimeout:

@@ -96,7 +96,9 @@ def broker_from_env() -> tuple[str, dict]:
             "store_processed": False,
         }
     if scheme in {"redis", "rediss", "memory"}:
-        return url, {"visibility_timeout": 3600}
+        # visibility_timeout is set below from the task time limit; a dead broker is noticed
+        # within 2 s when connecting instead of the OS's minutes.
+        return url, {"socket_connect_timeout": 2}
     raise ImproperlyConfigured(
         f"CELERY_BROKER_URL scheme {scheme!r} is not supported (use redis:// or filesystem://)"
     )
@@ -345,6 +347,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # measurement failed naming the limit; the hard limit (30 s later) kills a task stuck in C
 # code. A 1.5-million-row cycling file takes about 3 s, so 600 s is generous.
 LIMS_TASK_TIME_LIMIT_S = env_int("LIMS_TASK_TIME_LIMIT_S", 600)
+LIMS_TASK_HARD_KILL_AFTER_S = 30
+# How long a job may go unstarted after it was sent, or unfinished after it started, before its
+# message counts as lost: the hard time limit plus a margin. The same number is Redis's
+# visibility timeout (a message a dead worker had taken comes back after it, not after the
+# default hour), so a task that is still running within its limits is never redelivered.
+LIMS_JOB_LEASE_S = env_int(
+    "LIMS_JOB_LEASE_S", LIMS_TASK_TIME_LIMIT_S + LIMS_TASK_HARD_KILL_AFTER_S + 60
+)
+if CELERY_BROKER_URL.startswith(("redis", "memory")):
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = LIMS_JOB_LEASE_S
+# The reconciler (core.jobs.reconcile, run by Celery beat): how often, and how many rows a step
+# of one pass takes; failed jobs are kept this many days for inspection.
+LIMS_RECONCILE_EVERY_S = env_int("LIMS_RECONCILE_EVERY_S", 30)
+LIMS_RECONCILE_BATCH = env_int("LIMS_RECONCILE_BATCH", 500)
+LIMS_JOB_KEEP_FAILED_DAYS = env_int("LIMS_JOB_KEEP_FAILED_DAYS", 30)
+# A worker's pool process is replaced after a task that left it above this resident size, and
+# after this many tasks: memory a parse kept (allocator arenas, caches) is given back. Measured
+# (benchmarks/worker_memory.py): an idle pool process holds 174 MB, one 1.5-million-row cycling
+# task peaks at 415 MB and leaves 410-460 MB behind; without recycling the peaks of the next
+# tasks reach 620 MB.
+LIMS_WORKER_MAX_MEMORY_MB = env_int("LIMS_WORKER_MAX_MEMORY_MB", 512)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = LIMS_WORKER_MAX_MEMORY_MB * 1024  # Celery counts KiB
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("LIMS_WORKER_MAX_TASKS_PER_CHILD", 100)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # Prometheus (README "Operate it"). /metrics answers loopback clients without login, others

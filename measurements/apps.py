@@ -7,12 +7,14 @@ class MeasurementsConfig(AppConfig):
     def ready(self) -> None:
         from core.signals import item_changed
 
-        from . import dashboard, headlines
+        from . import dashboard, headlines, requeue
 
         item_changed.connect(_recompute_dependents, dispatch_uid="measurements_recompute")
         # Results on the core's item pages, lists and home page (the core cannot import us).
         headlines.register()
         dashboard.register()
+        # Lost jobs come back as new runs; stranded records are queued again.
+        requeue.register()
 
 
 def _recompute_dependents(sender, item_id: int, fields=None, **kwargs) -> None:

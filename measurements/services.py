@@ -279,20 +279,25 @@ def process_measurement(measurement_id: int, run: int) -> str:
         )
         return "failed"
     except SoftTimeLimitExceeded:
-        limit = settings.LIMS_TASK_TIME_LIMIT_S
         _set_state(
             measurement_id,
             run,
             status=Status.FAILED,
             processed_at=timezone.now(),
-            status_detail=f"processing took longer than the {limit} s limit "
-            "(LIMS_TASK_TIME_LIMIT_S) and was stopped",
+            status_detail=_over_limit(),
         )
         return "failed"
     if finished is None:
         return "stale"
     _warm_plot(measurement_id)
     return finished  # the status it finished with: done, done_with_warnings or needs_input
+
+
+def _over_limit() -> str:
+    limit = settings.LIMS_TASK_TIME_LIMIT_S
+    return (
+        f"processing took longer than the {limit} s limit (LIMS_TASK_TIME_LIMIT_S) and was stopped"
+    )
 
 
 def _warm_plot(measurement_id: int) -> None:
@@ -599,12 +604,14 @@ def update_temperature_series(item_id: int, run: int | None = None) -> str:
     _set_series_state(item_id, run, status=Status.PROCESSING, status_detail="")
     try:
         outcome = series_compute(item_id)
-    except AnalysisError as exc:
+    except (AnalysisError, SoftTimeLimitExceeded) as exc:
+        # Over the time limit the series fails naming it, never stays "processing".
+        detail = _over_limit() if isinstance(exc, SoftTimeLimitExceeded) else str(exc)
         _set_series_state(
             item_id,
             run,
             status=Status.FAILED,
-            status_detail=str(exc)[:STATUS_DETAIL_MAX_LENGTH],
+            status_detail=detail[:STATUS_DETAIL_MAX_LENGTH],
             computed_at=timezone.now(),
         )
         return "failed"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start the whole system on the embedded defaults: SQLite, kombu's filesystem broker (no server),
-# a Celery worker and the Django web server; once the server answers, print where to open it,
+# a Celery worker (with beat) and the Django web server; once the server answers, print where to open it,
 # the logins and how to stop. Background processes write to logs under var/, not this terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,11 @@ echo "Preparing the database and the demo data..."
 $PY manage.py migrate --noinput -v 0
 $PY manage.py load_demo -v 0
 
-$PY -m celery -A lims worker --pool=solo --loglevel=info >>"$WORKER_LOG" 2>&1 &
+# A prefork pool (one child): Celery's time limits and memory recycling need a pool process
+# (the solo pool ignores both). -B runs beat inside the worker for the reconciler
+# (core.jobs.reconcile); production runs `celery -A lims beat` as a process of its own.
+$PY -m celery -A lims worker --pool=prefork --concurrency=1 -B \
+  --schedule="$VAR/celerybeat-schedule" --loglevel=info >>"$WORKER_LOG" 2>&1 &
 worker=$!
 # Start-up lines go to the web log; requests and errors stay on this terminal (stderr).
 $PY manage.py runserver "$HOST:$PORT" --noreload >>"$WEB_LOG" &

@@ -149,3 +149,25 @@ def membrane_pieces(count=2, membrane=None, **fields):
     return membrane_pieces_create(
         membrane=membrane or spe_membrane(thickness_um=20.0), count=count, fields=fields
     )
+
+
+def eis_upload(api, item, relative: str = "impedance.py/exampleDataBioLogic.mpt"):
+    """Upload a real EIS export of a sample through the API at 25 °C; the new measurement."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from measurements.models import Measurement
+    from tests.instrument_files import instrument_file
+
+    path = instrument_file(relative)
+    response = api.post(
+        "/api/measurements/",
+        {
+            "item": item.code,
+            "technique": "eis",
+            "temperature_c": 25,
+            "files": [SimpleUploadedFile(path.name, path.read_bytes())],
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    return Measurement.objects.get(code=response.json()["code"])

@@ -40,6 +40,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def worker_command(log) -> list[str]:
+    """A worker on the tests' queue; prefork with one child, as in production: tests kill that
+    child (or the whole worker) mid-task."""
+    return [
+        sys.executable, "-m", "celery", "-A", "lims", "worker", "--pool=prefork",
+        "--concurrency=1", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip",
+        "--without-mingle", "--without-heartbeat", "--loglevel=info", f"--logfile={log}",
+    ]  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, tmp_path_factory):
     from measurements import storage
@@ -64,25 +74,7 @@ def celery_worker_process(django_db_setup, tmp_path_factory):
         env["LIMS_STORAGE_URL"] = f"file://{storage.backend().location}"
     if local or settings.CELERY_BROKER_URL.startswith("filesystem:"):
         env["LIMS_VAR_DIR"] = str(settings.VAR_DIR)
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "lims",
-        "worker",
-        # prefork with one child, as in production: a test kills that child mid-task.
-        "--pool=prefork",
-        "--concurrency=1",
-        "-Q",
-        settings.CELERY_TASK_DEFAULT_QUEUE,
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "--loglevel=info",
-        f"--logfile={log}",
-    ]
-    process = subprocess.Popen(command, cwd=home, env=env)
+    process = subprocess.Popen(worker_command(log), cwd=home, env=env)
     process.log_path = log
     process.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     yield process
