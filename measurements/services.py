@@ -20,7 +20,7 @@ import polars as pl
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -285,6 +285,24 @@ def process_measurement(measurement_id: int, run: int) -> str:
             status=Status.FAILED,
             processed_at=timezone.now(),
             status_detail=_over_limit(),
+        )
+        return "failed"
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the task is retried, the state is written then
+    except Exception as exc:
+        if storage.is_transient(exc):
+            raise  # the store did not answer: retried by the task or, later, the reconciler
+        # A defect of ours, not of the file: say so instead of leaving "processing" for good.
+        log.exception("measurement %s run %s: unexpected error", measurement_id, run)
+        _set_state(
+            measurement_id,
+            run,
+            status=Status.FAILED,
+            processed_at=timezone.now(),
+            status_detail=(
+                f"internal error while processing ({type(exc).__name__}); the raw file is "
+                "kept: reprocess it, and report this to the LIMS maintainers if it happens again"
+            )[:STATUS_DETAIL_MAX_LENGTH],
         )
         return "failed"
     if finished is None:

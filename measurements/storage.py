@@ -60,6 +60,21 @@ class Damaged(Exception):
 # --- the store and its keys ---------------------------------------------------------------
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Whether an error is the object store not answering (worth a retry), not a defect."""
+    try:
+        from botocore import exceptions as boto
+    except ImportError:  # no S3 support installed: the filesystem store has no such errors
+        return False
+    return isinstance(
+        exc,
+        boto.EndpointConnectionError
+        | boto.ConnectionClosedError
+        | boto.ReadTimeoutError
+        | boto.ConnectTimeoutError,
+    )
+
+
 def backend() -> Storage:
     return storages[ALIAS]
 

@@ -22,6 +22,7 @@ from tests import store as test_store
 from tests.instrument_files import ROOT as INSTRUMENT_FILES
 
 SHARED = INSTRUMENT_FILES
+MPT = SHARED / "impedance.py" / "exampleDataBioLogic.mpt"
 # Electrode area that turns 329.2 ohm through a 0.6 mm pellet into the paper's 3.25e-4 S/cm.
 LAGP_AREA_CM2 = 0.06 / (329.2 * 3.25e-4)
 
@@ -154,6 +155,42 @@ def test_an_unknown_format_is_a_clear_failure(pellet, django_capture_on_commit_c
         django_capture_on_commit_callbacks,
     )
     assert m.status == "failed" and "unrecognised file format" in m.status_detail
+
+
+def test_an_unexpected_error_fails_the_measurement_with_a_reason_not_processing_forever(
+    pellet, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A defect of ours (here a KeyError deep in the pipeline; in the chaos benchmark two
+    workers racing on one Parquet temp file) must not leave "processing" for good."""
+
+    def broken(measurement, run):
+        raise KeyError("voltage_V")
+
+    monkeypatch.setattr(services, "_run_pipeline", broken)
+    m = measure(
+        pellet,
+        "eis",
+        [SimpleUploadedFile(MPT.name, MPT.read_bytes())],
+        django_capture_on_commit_callbacks,
+    )
+    assert m.status == "failed"
+    assert m.status_detail.startswith("internal error while processing (KeyError); the raw")
+    assert test_store.stored(m.files.get().raw_file.sha256) == MPT.read_bytes()
+
+
+def test_a_store_that_does_not_answer_is_retried_not_failed(pellet, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    m = services.measurement_create(item=pellet, fields={"technique": "eis"})
+
+    def unreachable(measurement, run):
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    monkeypatch.setattr(services, "_run_pipeline", unreachable)
+    with pytest.raises(EndpointConnectionError):
+        services.process_measurement(m.pk, m.run)
+    m.refresh_from_db()
+    assert m.status == "processing"  # left for the retry / the reconciler's lease
 
 
 def test_eis_at_four_temperatures_gives_the_arrhenius_activation_energy(
