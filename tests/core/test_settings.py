@@ -57,8 +57,8 @@ def test_storage_urls_are_read(monkeypatch):
 
     monkeypatch.delenv("LIMS_STORAGE_URL", raising=False)
     assert storage_from_env() == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-    monkeypatch.setenv("LIMS_STORAGE_URL", "file:///srv/lims%20store")
-    assert storage_from_env()["OPTIONS"] == {"location": "/srv/lims store"}
+    monkeypatch.setenv("LIMS_STORAGE_URL", "file:///lab/lims%20store")
+    assert storage_from_env()["OPTIONS"] == {"location": "/lab/lims store"}
     monkeypatch.setenv(
         "LIMS_STORAGE_URL", "s3://lab-raw/lims/prod?endpoint=http://10.0.0.5:8333&region=eu-1"
     )
