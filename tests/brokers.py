@@ -3,6 +3,7 @@ they stop and start, or through a port where nothing listens."""
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -39,6 +40,10 @@ def use_broker(url: str, *, eager: bool = False):
     }
     conf.task_always_eager = eager
     settings.CELERY_BROKER_URL = url  # what the reconciler's broker checks read
+    # Celery's conf.broker_url reads the CELERY_BROKER_URL environment variable before any
+    # setting (CI exports it): point that at the new broker too.
+    previous_env = os.environ.get("CELERY_BROKER_URL")
+    os.environ["CELERY_BROKER_URL"] = url
     reset_pools()
     try:
         yield
@@ -47,5 +52,9 @@ def use_broker(url: str, *, eager: bool = False):
             conf.changes.pop(key, None)
         conf.update(explicit)
         settings.CELERY_BROKER_URL = previous_url
+        if previous_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = previous_env
         reset_pools()
         jobs._broker_down_until = 0.0  # this process's back-off from the broker it left
