@@ -12,7 +12,6 @@ import zipfile
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from core import selectors as core_selectors
@@ -21,6 +20,7 @@ from lims import eln
 from measurements.models import Measurement, RawFile, Result
 from tests.conftest import token_client
 from tests.instrument_files import ROOT
+from tests.operations.test_backup import upload as upload_processed
 from tests.store import stored, use_private_store
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,19 +30,8 @@ MPT_SHA = hashlib.sha256(MPT.read_bytes()).hexdigest()
 
 
 def upload(api, item, technique, path, capture, **fields) -> Measurement:
-    with capture(execute=True):
-        response = api.post(
-            "/api/measurements/",
-            {
-                "item": item,
-                "technique": technique,
-                **fields,
-                "files": [SimpleUploadedFile(path.name, path.read_bytes())],
-            },
-            format="multipart",
-        )
-    assert response.status_code == 201, response.json()
-    m = Measurement.objects.get(code=response.json()["code"])
+    m = upload_processed(api, item, technique, path, capture, **fields)
+    m.refresh_from_db()
     assert m.status in ("done", "done_with_warnings"), m.status_detail
     return m
 
