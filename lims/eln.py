@@ -38,7 +38,6 @@ import re
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -344,13 +343,17 @@ def export_eln(item: Item, target: BinaryIO) -> None:
         )
 
 
-@contextlib.contextmanager
-def exported(item: Item) -> Iterator[BinaryIO]:
-    """The ELN file of an item as a temporary file (on disk, not in memory), rewound."""
-    with tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as spool:
+def export_file(item: Item) -> BinaryIO:
+    """The ELN file of an item as an open temporary file (on disk, not in memory), rewound;
+    the caller closes it (a FileResponse does once sent), which deletes it."""
+    spool = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
+    try:
         export_eln(item, spool)
-        spool.seek(0)
-        yield spool
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
 
 
 # -- import ------------------------------------------------------------------------------------

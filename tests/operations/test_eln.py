@@ -12,6 +12,7 @@ import zipfile
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from core import selectors as core_selectors
@@ -21,7 +22,7 @@ from measurements.models import Measurement, RawFile, Result
 from tests.conftest import token_client
 from tests.instrument_files import ROOT
 from tests.operations.test_backup import upload as upload_processed
-from tests.store import stored, use_private_store
+from tests.store import replace, stored, use_private_store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MPT = ROOT / "impedance.py" / "exampleDataBioLogic.mpt"
@@ -216,3 +217,53 @@ def test_bad_crates_are_refused_naming_what_is_wrong(study):
     assert "unknown kind 'spaceship'" in message
     message = refused(_rewrite(data, edit('"temperature_c": 25.0', '"temperature_c": "warm"')))
     assert f"measurement {eis.code}: temperature_c:" in message
+
+
+def test_api_export_and_import(study, staff, viewer, client, django_capture_on_commit_callbacks):
+    cell, eis, _ = study
+    response = token_client(viewer).get(f"/api/items/{cell.lower()}/export.eln")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="{cell}.eln"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+    data = b"".join(response.streaming_content)
+    assert crate(data)[0] == f"{cell}-eln/ro-crate-metadata.json"
+    assert token_client(viewer).get("/api/items/PEL-9999/export.eln").status_code == 404
+
+    # The item page links it; a browser login downloads it.
+    client.force_login(viewer)
+    page = client.get(f"/items/{cell}/").content.decode()
+    assert f'href="/api/items/{cell}/export.eln"' in page and "Export (.eln)" in page
+
+    def post(user, payload, name="study.eln"):
+        return token_client(user).post(
+            "/api/import/", {"file": SimpleUploadedFile(name, payload)}, format="multipart"
+        )
+
+    assert post(viewer, data).status_code == 403  # staff only
+    answer = token_client(staff).post("/api/import/", {}, format="multipart")
+    assert answer.status_code == 400 and "file" in answer.json()["file"][0]
+    answer = post(staff, b"not a zip")
+    assert answer.status_code == 400 and "not a zip file" in answer.json()["file"][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = post(staff, data)
+    assert answer.status_code == 201, answer.json()
+    body = answer.json()
+    new = body["items"][cell]
+    assert new != cell and Item.objects.get(code=new).created_by == staff
+    assert body["raw_files"] == 1 and set(body["measurements"]) == {eis.code}
+    copied = Measurement.objects.get(code=body["measurements"][eis.code])
+    assert copied.status in ("done", "done_with_warnings")
+    assert (
+        Result.objects.get(measurement=copied, kind="conductivity").values
+        == Result.objects.get(measurement=eis, kind="conductivity").values
+    )
+
+
+def test_an_export_with_a_damaged_raw_file_is_refused(study, viewer):
+    cell, eis, _ = study
+    data = bytearray(MPT.read_bytes())
+    data[10] ^= 0x01
+    replace(MPT_SHA, bytes(data))
+    response = token_client(viewer).get(f"/api/items/{cell}/export.eln")
+    assert response.status_code == 409
+    assert MPT.name in response.json()["detail"]
