@@ -6,7 +6,7 @@ router that names every app, not in the core's item viewset."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
@@ -57,6 +57,18 @@ class ElnExportView(ApiMixin, GenericAPIView):
         return attachment(handle, f"{item.code}.eln")
 
 
+class ElnImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="the .eln file")
+
+
+class ElnImportReportSerializer(serializers.Serializer):
+    items = serializers.DictField(
+        child=serializers.CharField(), help_text="code in the file -> code here"
+    )
+    measurements = serializers.DictField(child=serializers.CharField())
+    raw_files = serializers.IntegerField()
+
+
 class ElnImportView(ApiMixin, GenericAPIView):
     """Import an .eln file made by this LIMS (staff only): its items with their lineage, its
     measurements with their raw files (checked against the crate's SHA-256). An item keeps its
@@ -66,34 +78,22 @@ class ElnImportView(ApiMixin, GenericAPIView):
 
     permission_classes = [IsAdminUser]
     parser_classes = [MultiPartParser]
+    serializer_class = ElnImportSerializer
     filter_backends: list = []
     pagination_class = None
 
     @extend_schema(
         operation_id="import_eln",
-        request={
-            "multipart/form-data": inline_serializer(
-                "ElnImport", {"file": serializers.FileField(help_text="the .eln file")}
-            )
-        },
+        request={"multipart/form-data": ElnImportSerializer},
         responses={
-            201: inline_serializer(
-                "ElnImportReport",
-                {
-                    "items": serializers.DictField(
-                        child=serializers.CharField(), help_text="code in the file -> code here"
-                    ),
-                    "measurements": serializers.DictField(child=serializers.CharField()),
-                    "raw_files": serializers.IntegerField(),
-                },
-            ),
+            201: ElnImportReportSerializer,
             400: OpenApiResponse(description="no file, or a crate that cannot be imported"),
         },
     )
     def post(self, request):
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise ValidationError({"file": ["Attach the .eln file as `file`."]})
+        query = self.get_serializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        upload = query.validated_data["file"]
         try:
             with service_call(request.user):
                 report = eln.import_eln(upload, user=request.user)
