@@ -41,7 +41,7 @@ from measurements.plot_payload import PlotInputError
 from . import serializers as s
 from . import tables  # noqa: F401  (registers result columns for lineage tables)
 from .data import DataQuerySerializer, data_response
-from .renderers import FRAME_RENDERERS, OctetStreamRenderer
+from .renderers import FRAME_RENDERERS, FrameBDFRenderer, OctetStreamRenderer
 from .serializers import TemperatureSeriesSerializer
 
 TABLE_RESPONSES = {
@@ -54,7 +54,11 @@ DATA_RESPONSES = {
     (200, "application/json"): OpenApiResponse(
         ROWS_PAGE, description="the series, or a page of it; NaN and infinity are null"
     ),
-    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the series, streamed"),
+    (200, "text/csv"): OpenApiResponse(
+        OpenApiTypes.STR,
+        description="the series, streamed; `?format=bdf`: cycling data as Battery Data Format "
+        "CSV (`Test Time / s`, `Voltage / V`, `Current / A`, `Cycle Count / 1`, ...)",
+    ),
     (200, "application/vnd.apache.parquet"): OpenApiResponse(
         OpenApiTypes.BINARY, description="the series as stored (an attachment), streamed"
     ),
@@ -193,7 +197,7 @@ class MeasurementViewSet(
     @action(
         detail=True,
         methods=["get"],
-        renderer_classes=FRAME_RENDERERS,
+        renderer_classes=[*FRAME_RENDERERS, FrameBDFRenderer],
         filter_backends=[],
         pagination_class=None,
     )
