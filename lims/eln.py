@@ -44,7 +44,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from core import selectors as core_selectors
@@ -570,6 +570,11 @@ class _Importer:
             info = self.archive.getinfo(member)
         except KeyError:
             raise ImportRefused(f"raw file {name}: {entity['@id']} is not in the zip") from None
+        if info.file_size > measurement_services.MAX_UPLOAD_BYTES:
+            raise ImportRefused(
+                f"raw file {name}: {info.file_size} bytes, over the upload limit of "
+                f"{measurement_services.MAX_UPLOAD_BYTES}"
+            )
         digest = hashlib.sha256()
         with self.archive.open(info) as stream:
             while chunk := stream.read(storage.CHUNK):
@@ -602,8 +607,16 @@ def import_eln(upload: BinaryIO, *, user=None) -> ImportReport:
         archive = zipfile.ZipFile(upload)
     except (zipfile.BadZipFile, OSError) as exc:
         raise ImportRefused(f"not a zip file (an .eln file is one): {exc}") from None
-    with archive, transaction.atomic():
+    with archive:
         try:
-            return _Importer(archive, user).run()
+            with transaction.atomic():
+                return _Importer(archive, user).run()
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise ImportRefused(f"the zip is damaged: {exc}") from None
+        except (TypeError, AttributeError, KeyError, ValueError, IntegrityError) as exc:
+            # Hand-edited or foreign metadata whose values are not of the shape this LIMS
+            # writes (a list where a record is, two rows where one may be): a refusal, not a 500.
+            raise ImportRefused(
+                f"the crate's records are not in the shape this LIMS writes "
+                f"({type(exc).__name__}: {exc})"
+            ) from None

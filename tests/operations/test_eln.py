@@ -217,6 +217,9 @@ def test_bad_crates_are_refused_naming_what_is_wrong(study):
     assert "unknown kind 'spaceship'" in message
     message = refused(_rewrite(data, edit('"temperature_c": 25.0', '"temperature_c": "warm"')))
     assert f"measurement {eis.code}: temperature_c:" in message
+    # Records of another shape (a number where the parts list is): refused, not a server error.
+    message = refused(_rewrite(data, edit('"parts": [', '"parts": 7, "x": [')))
+    assert "not in the shape this LIMS writes" in message
 
 
 def test_api_export_and_import(study, staff, viewer, client, django_capture_on_commit_callbacks):
