@@ -5,7 +5,6 @@ router that names every app, not in the core's item viewset."""
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -17,6 +16,7 @@ from core.api.base import ApiMixin, service_call
 from core.api.exceptions import Conflict
 from core.api.parsers import MultiPartParser
 from core.api.renderers import JSONRenderer
+from core.api.schema import download_responses
 from core.downloads import attachment
 from core.models import Item
 from lims import eln
@@ -35,16 +35,12 @@ class ElnExportView(ApiMixin, GenericAPIView):
 
     @extend_schema(
         operation_id="items_export_eln",
-        responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="the .eln file, as an attachment"
-            ),
-            404: OpenApiResponse(description="no item with this code"),
-            409: OpenApiResponse(
-                description="a raw file of the export is missing or damaged in the store; "
-                "`detail` names it (an export never ships unverified bytes)"
-            ),
-        },
+        responses=download_responses(
+            "the .eln file",
+            not_found="no item with this code",
+            conflict="a raw file of the export is missing or damaged in the store; `detail` "
+            "names it (an export never ships unverified bytes)",
+        ),
     )
     def get(self, request, code: str):
         item = Item.objects.filter(code__iexact=code.strip()).first()

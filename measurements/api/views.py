@@ -23,7 +23,7 @@ from core.api.conditional import ConditionalMixin
 from core.api.exceptions import Conflict, RequestTooLarge
 from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.api.renderers import JSONRenderer
-from core.api.schema import ROWS_PAGE
+from core.api.schema import ROWS_PAGE, download_responses
 from core.api.serializers import QuerySerializer
 from core.downloads import attachment
 from core.models import Item
@@ -293,16 +293,12 @@ class RawFileViewSet(ApiMixin, viewsets.GenericViewSet):
     pagination_class = None
 
     @extend_schema(
-        responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="the file as uploaded, as an attachment"
-            ),
-            404: OpenApiResponse(description="no raw file with this SHA-256"),
-            409: OpenApiResponse(
-                description="the stored bytes are missing or no longer hash to this SHA-256; "
-                "`detail` says so: upload the original file again to repair the store"
-            ),
-        }
+        responses=download_responses(
+            "the file as uploaded",
+            not_found="no raw file with this SHA-256",
+            conflict="the stored bytes are missing or no longer hash to this SHA-256; "
+            "`detail` says so: upload the original file again to repair the store",
+        )
     )
     def retrieve(self, request, sha256=None):
         try:
