@@ -160,8 +160,19 @@ class _Crate:
     counter: int = 0
 
     def node(self, entity: dict[str, Any]) -> dict[str, str]:
-        self.graph.append(entity)
+        # Empty values left out: the ELN consortium's checks flag them (no notes: no "text").
+        self.graph.append({k: v for k, v in entity.items() if v not in (None, "", [])})
         return {"@id": entity["@id"]}
+
+    def person(self, user) -> dict[str, str] | None:
+        """The user who recorded something, as a Person entity (once per crate)."""
+        if user is None:
+            return None
+        ref = f"#person-{_safe(user.get_username())}"
+        if not any(e["@id"] == ref for e in self.graph):
+            name = user.get_full_name() or user.get_username()
+            self.node({"@id": ref, "@type": "Person", "name": name})
+        return {"@id": ref}
 
     def prop(self, owner: str, name: str, value: Any) -> dict[str, str]:
         self.counter += 1
@@ -257,6 +268,7 @@ def _export_measurement(crate: _Crate, folder: str, m: Measurement) -> dict[str,
             "identifier": m.code,
             "additionalType": f"measurement:{m.technique}",
             "measurementTechnique": m.get_technique_display(),
+            "author": crate.person(m.created_by),
             "dateCreated": m.created_at.isoformat(),
             "text": m.notes,
             "hasPart": parts,
@@ -303,6 +315,7 @@ def export_eln(item: Item, target: BinaryIO) -> None:
                         "additionalType": it.kind,
                         "description": it.summary,
                         "text": it.notes,
+                        "author": crate.person(it.created_by),
                         "dateCreated": it.created_at.isoformat(),
                         "dateModified": it.updated_at.isoformat(),
                         "isBasedOn": [{"@id": f"./{e['parent']}/"} for e in lineage],

@@ -124,6 +124,48 @@ def test_the_export_is_an_eln_file_with_hashed_files(study):
     assert result["measurementTechnique"] == sigma.algorithm_version
 
 
+def test_a_third_party_ro_crate_reader_opens_it(study, tmp_path):
+    """rocrate (the RO-Crate community's Python library) reads the unzipped top folder: the
+    root dataset, the item datasets and the files with their hashes, nothing broken."""
+    from rocrate.rocrate import ROCrate
+
+    cell, eis, _ = study
+    with zipfile.ZipFile(io.BytesIO(export(cell))) as z:
+        z.extractall(tmp_path / "unzipped")
+    read = ROCrate(tmp_path / "unzipped" / f"{cell}-eln")
+    # (the reader drops the leading "./" of the ELN spec's ids: the same relative paths)
+    assert read.root_dataset["mainEntity"].id == f"{cell}/"
+    pellet = read.dereference(f"./{eis.item.code}/")
+    assert pellet.type == "Dataset" and pellet["additionalType"] == "pellet"
+    assert pellet["author"]["name"] == "alice"
+    files = [e for e in read.get_entities() if e.type == "File"]
+    raw = next(f for f in files if f["sha256"] == MPT_SHA)
+    assert (tmp_path / "unzipped" / f"{cell}-eln" / raw.id.removeprefix("./")).read_bytes() == (
+        MPT.read_bytes()
+    )
+    assert {f["encodingFormat"] for f in files} >= {"application/vnd.apache.parquet"}
+
+
+def test_the_eln_consortium_conventions_hold(study):
+    """What the ELN consortium's checks of an .eln file ask beyond RO-Crate: every entity once
+    and typed, `version` and `sdPublisher` on the metadata descriptor, every `hasPart` resolves,
+    every Dataset and File has a `name`, no empty values."""
+    cell, *_ = study
+    _, metadata = crate(export(cell))
+    graph = metadata["@graph"]
+    ids = [e["@id"] for e in graph]
+    assert len(ids) == len(set(ids)) and all(e.get("@type") for e in graph)
+    (descriptor,) = [e for e in graph if e["@id"] == "ro-crate-metadata.json"]
+    assert descriptor["version"] == "1.0" and descriptor["sdPublisher"]["@id"] in ids
+    for entity in graph:
+        assert all(part["@id"] in ids for part in entity.get("hasPart", [])), entity["@id"]
+        if entity["@type"] in ("Dataset", "File"):
+            assert entity.get("name"), entity["@id"]
+        assert all(str(v).strip() for v in entity.values()), entity["@id"]
+    datasets = [e for e in graph if e["@type"] == "Dataset" and e["@id"] != "./"]
+    assert len(datasets) > 8
+
+
 @pytest.mark.parametrize("which", ["blocking", "CELL-0005"])
 def test_round_trip_into_an_empty_database_and_store(
     study, which, settings, tmp_path, staff, django_capture_on_commit_callbacks
