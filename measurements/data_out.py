@@ -16,7 +16,15 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from . import storage
-from .canonical import CYCLE, TIME_S
+from .canonical import (
+    CURRENT_MA,
+    CYCLE,
+    STEP,
+    STEP_CAPACITY_MAH,
+    STEP_ENERGY_MWH,
+    TIME_S,
+    VOLTAGE_V,
+)
 
 # Rows per batch: 65,536 rows of the cycling columns are about 4 MB as Arrow and 10 MB as JSON
 # text, so a request's memory stays flat whatever the series' length.
@@ -138,3 +146,35 @@ class StoredSeries:
                     yield frame
         if not yielded:
             yield template
+
+
+# --- Battery Data Format (BDF) ----------------------------------------------------------------
+# The Battery Data Alliance's CSV for cycler time series (battery-data-alliance/
+# battery-data-format), which navani and cellpy read: fixed column labels with SI units in them,
+# current > 0 on charge (as the canonical columns already are). Canonical column -> (BDF
+# preferred label, factor to the BDF unit).
+BDF_COLUMNS = {
+    TIME_S: ("Test Time / s", 1.0),
+    VOLTAGE_V: ("Voltage / V", 1.0),
+    CURRENT_MA: ("Current / A", 1e-3),
+    CYCLE: ("Cycle Count / 1", 1),
+    STEP: ("Step Index / 1", 1),
+    STEP_CAPACITY_MAH: ("Step Capacity / Ah", 1e-3),
+    STEP_ENERGY_MWH: ("Step Energy / Wh", 1e-3),
+}
+BDF_REQUIRED = (TIME_S, VOLTAGE_V, CURRENT_MA)
+
+
+def is_bdf_series(columns: Sequence[str]) -> bool:
+    """Whether a series is a cycler time series (time, voltage, current): what BDF holds."""
+    return all(name in columns for name in BDF_REQUIRED)
+
+
+def to_bdf(frame: pl.DataFrame) -> pl.DataFrame:
+    """A batch of canonical cycling columns as BDF columns, in BDF units and order; columns
+    BDF does not define are left out (the file stays strictly BDF)."""
+    return frame.select(
+        (pl.col(name) * factor if factor != 1 else pl.col(name)).alias(label)
+        for name, (label, factor) in BDF_COLUMNS.items()
+        if name in frame.columns
+    )

@@ -8,6 +8,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import NOT_PROVIDED
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent, get_view_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from core.models import REQUIRED_STEP_FIELDS, StepKind
@@ -167,6 +169,18 @@ class AutoSchema(openapi.AutoSchema):
                 },
             )
         return responses
+
+
+def download_responses(what: str, not_found: str, conflict: str) -> dict:
+    """The answers of an endpoint that hands out a file as an attachment, built from stored
+    bytes that are checked on the way out: the file, 404, or 409 when they are not intact."""
+    return {
+        (200, "application/octet-stream"): OpenApiResponse(
+            OpenApiTypes.BINARY, description=f"{what}, as an attachment"
+        ),
+        404: OpenApiResponse(description=not_found),
+        409: OpenApiResponse(description=conflict),
+    }
 
 
 def _model_label(model) -> str:

@@ -23,6 +23,8 @@ from core import csp
 from core.api import views
 from core.api.base import RecordViewSet, register_record_viewset
 
+from . import eln
+
 API_APPS = ["synthesis.api.views", "cells.api.views", "measurements.api.views"]
 
 
@@ -31,6 +33,7 @@ class Router(DefaultRouter):
 
     extra_root_links = {
         "lineage-table": "lineage-table",
+        "import": "import-eln",
         "tokens": "tokens",
         "schema": "schema",
         "docs": "docs",
@@ -75,6 +78,8 @@ urlpatterns = [
     ),
     path("tokens/", views.TokenView.as_view(), name="tokens"),
     path("lineage-table/", views.LineageTableView.as_view(), name="lineage-table"),
+    path("items/<str:code>/export.eln", eln.ElnExportView.as_view(), name="item-export-eln"),
+    path("import/", eln.ElnImportView.as_view(), name="import-eln"),
     *app_urls,
     path("", include(router.urls)),
     # Last: other URLs ending in a slash (without one, APPEND_SLASH still redirects).

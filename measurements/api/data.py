@@ -3,7 +3,8 @@
 - Parquet: a series that is one stored object (one file, not thinned) is served as the stored
   bytes, streamed from the store; a thinned or joined one is encoded once, batch by batch,
   into a temporary file that is then streamed.
-- CSV: streamed, encoded batch by batch.
+- CSV: streamed, encoded batch by batch; `?format=bdf` streams cycling data as Battery Data
+  Format CSV (`data_out.to_bdf`: BDF column labels and units).
 - JSON: rows are Python-sized, so an answer carries at most `LIMS_DATA_JSON_MAX_ROWS` rows:
   a page (`offset`, `limit`, with `next`/`previous` links), or the whole (thinned) series when
   it fits; above that the request is refused with 400 naming what would fit. Also streamed.
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from django.conf import settings
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
@@ -117,8 +119,21 @@ def data_response(request, measurement: Measurement, query: dict):
         finally:
             series.close()
         return _parquet(encoded, code)
-    if fmt == "csv":
-        stream = _Stream(csv_chunks(series.batches(every=every)), series.close)
+    if fmt in ("csv", "bdf"):
+        batches = series.batches(every=every)
+        if fmt == "bdf":
+            if not data_out.is_bdf_series(series.columns()):
+                series.close()
+                raise ValidationError(
+                    {
+                        "format": [
+                            f"BDF holds cycler time series (time, voltage, current); "
+                            f"{code} is {measurement.get_technique_display()} data."
+                        ]
+                    }
+                )
+            batches, code = map(data_out.to_bdf, batches), f"{code}.bdf"
+        stream = _Stream(csv_chunks(batches), series.close)
         response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{code}.csv"'
         return response

@@ -16,6 +16,7 @@ from rest_framework import renderers
 
 from core.api.renderers import JSONRenderer
 from core.spreadsheet import FORMULA_STARTS, safe_cell
+from measurements.data_out import to_bdf
 
 
 def _frame(data) -> pl.DataFrame | None:
@@ -118,6 +119,19 @@ def parquet_file(batches: Iterable[pl.DataFrame]) -> IO[bytes]:
         raise
     out.seek(0)
     return out
+
+
+class FrameBDFRenderer(FrameCSVRenderer):
+    """`?format=bdf`: the data endpoint streams the series itself (`data_out.to_bdf`); this
+    renders its error bodies (JSON) and whole frames in BDF columns."""
+
+    format = "bdf"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        frame = _frame(data)
+        if frame is None:
+            return JSONRenderer().render(data)
+        return b"".join(csv_chunks([to_bdf(frame)]))
 
 
 FRAME_RENDERERS = [FrameJSONRenderer, FrameCSVRenderer, FrameParquetRenderer]

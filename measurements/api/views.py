@@ -23,7 +23,7 @@ from core.api.conditional import ConditionalMixin
 from core.api.exceptions import Conflict, RequestTooLarge
 from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.api.renderers import JSONRenderer
-from core.api.schema import ROWS_PAGE
+from core.api.schema import ROWS_PAGE, download_responses
 from core.api.serializers import QuerySerializer
 from core.downloads import attachment
 from core.models import Item
@@ -41,7 +41,7 @@ from measurements.plot_payload import PlotInputError
 from . import serializers as s
 from . import tables  # noqa: F401  (registers result columns for lineage tables)
 from .data import DataQuerySerializer, data_response
-from .renderers import FRAME_RENDERERS, OctetStreamRenderer
+from .renderers import FRAME_RENDERERS, FrameBDFRenderer, OctetStreamRenderer
 from .serializers import TemperatureSeriesSerializer
 
 TABLE_RESPONSES = {
@@ -54,7 +54,11 @@ DATA_RESPONSES = {
     (200, "application/json"): OpenApiResponse(
         ROWS_PAGE, description="the series, or a page of it; NaN and infinity are null"
     ),
-    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the series, streamed"),
+    (200, "text/csv"): OpenApiResponse(
+        OpenApiTypes.STR,
+        description="the series, streamed; `?format=bdf`: cycling data as Battery Data Format "
+        "CSV (`Test Time / s`, `Voltage / V`, `Current / A`, `Cycle Count / 1`, ...)",
+    ),
     (200, "application/vnd.apache.parquet"): OpenApiResponse(
         OpenApiTypes.BINARY, description="the series as stored (an attachment), streamed"
     ),
@@ -193,7 +197,7 @@ class MeasurementViewSet(
     @action(
         detail=True,
         methods=["get"],
-        renderer_classes=FRAME_RENDERERS,
+        renderer_classes=[*FRAME_RENDERERS, FrameBDFRenderer],
         filter_backends=[],
         pagination_class=None,
     )
@@ -289,16 +293,12 @@ class RawFileViewSet(ApiMixin, viewsets.GenericViewSet):
     pagination_class = None
 
     @extend_schema(
-        responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="the file as uploaded, as an attachment"
-            ),
-            404: OpenApiResponse(description="no raw file with this SHA-256"),
-            409: OpenApiResponse(
-                description="the stored bytes are missing or no longer hash to this SHA-256; "
-                "`detail` says so: upload the original file again to repair the store"
-            ),
-        }
+        responses=download_responses(
+            "the file as uploaded",
+            not_found="no raw file with this SHA-256",
+            conflict="the stored bytes are missing or no longer hash to this SHA-256; "
+            "`detail` says so: upload the original file again to repair the store",
+        )
     )
     def retrieve(self, request, sha256=None):
         try:
