@@ -143,6 +143,7 @@ class Deployment:
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "SECRET_KEY": "chaos-benchmark-only",
             "DEBUG": "0",
+            "LIMS_HTTPS": "0",  # plain http on the loopback
             "LIMS_VAR_DIR": str(var_dir),
             "MEDIA_ROOT": str(self.media),
         }

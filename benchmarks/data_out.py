@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 HERE = ROOT / "var" / "bench" / "data_out"
 ENV = {
     "DEBUG": "0",
+    "LIMS_HTTPS": "0",  # plain http on the loopback
     "SECRET_KEY": "data-out-benchmark",
     "DATABASE_URL": f"sqlite:///{HERE / 'db.sqlite3'}",
     "LIMS_VAR_DIR": str(HERE),

@@ -232,6 +232,7 @@ def bench(repo: Path, store: str, runs: int) -> dict:
         "CELERY_QUEUE": f"bench-upload-{uuid.uuid4().hex[:8]}",
         "SECRET_KEY": "benchmark-only",
         "DEBUG": "0",
+        "LIMS_HTTPS": "0",  # plain http on the loopback
     }
     env.pop("LIMS_STORAGE_URL", None)
     processes: list[subprocess.Popen] = []
