@@ -95,6 +95,7 @@ class CellLayer(models.Model):
     """One layer of a cell's stack, pointing at the tracked item it was made from."""
 
     AUDIT_ITEM_FIELD = "cell"
+    CANONICAL_PART = True  # in the cell's signed record (core.signatures)
 
     cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="layers")
     position = models.PositiveSmallIntegerField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,9 +13,12 @@ from core.models import Item
 from core.selectors import lineage_ids_sql
 from core.services import record_save
 from core.signals import notify_item_changed
+from core.signatures import locking_signature
 
 from . import stack
 from .models import Cell, CellLayer
+
+log = logging.getLogger(__name__)
 
 
 def piece_errors(cell: Cell, layers: list[CellLayer]) -> list[str]:
@@ -102,6 +106,11 @@ def cell_refresh_derived(cell_id: int) -> bool:
     """Recompute a cell's notation and active mass from its stack (idempotent)."""
     cell = Cell.objects.filter(pk=cell_id).first()
     if cell is None:  # deleted since the task was queued
+        return False
+    signature = locking_signature(cell_id)
+    if signature is not None:
+        # A signed cell keeps the notation and active mass it was signed with.
+        log.warning("%s not refreshed: %s; it is locked", cell.code, signature.describe())
         return False
     return _store_derived(cell, cell.layer_specs())
 

@@ -14,8 +14,9 @@ class CoreConfig(AppConfig):
     verbose_name = "LIMS core"
 
     def ready(self) -> None:
-        from . import accounts, audit, jobs
+        from . import accounts, audit, jobs, signatures
 
         audit.connect_signals()
+        signatures.connect_signals()
         accounts.connect_signals()
         jobs.connect_signals()

@@ -132,6 +132,11 @@ class Item(VersionedModel):
         disk's coating's, a cell's cathode disks'); empty when there is none."""
         return []
 
+    def signed_parts(self) -> dict[str, list[Item]]:
+        """Items a signature of this one also covers and locks, by the name they have in its
+        canonical JSON (a powder batch's pellets); see core.signatures."""
+        return {}
+
 
 # kind -> concrete model; filled by `register_item_model` in each app's models module.
 ITEM_MODELS: dict[str, type[Item]] = {}
@@ -166,6 +171,8 @@ class LineageRole(models.TextChoices):
 
 class LineageEdge(models.Model):
     """parent -> child: the parent (or part of it) went into the child."""
+
+    LOCKED_WITH = "child"  # an edge is part of the child's record (its inputs)
 
     # No single-column indexes: (parent, child) and (child, parent) below serve both walks.
     parent = models.ForeignKey(
@@ -353,6 +360,11 @@ class AuditAction(models.TextChoices):
     EXPIRE = "expire", "Expired"
     LOCK = "lock", "Locked"
     UNLOCK = "unlock", "Unlocked"
+    # Signatures (core/signatures.py): a record signed, a check of its hash that found a
+    # change, a write refused because the record is locked by a signature.
+    SIGN = "sign", "Signed"
+    VERIFY_FAILED = "tampered", "Verification failed"
+    REFUSED = "refused", "Refused (locked)"
 
 
 class AuditEvent(models.Model):
@@ -453,3 +465,85 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.pk} {self.task}{tuple(self.args)}"
+
+
+class SignatureMeaning(models.TextChoices):
+    """What the signer declares by signing (21 CFR 11.50: the meaning is part of the record)."""
+
+    REVIEWED = "reviewed", "Reviewed"
+    APPROVED = "approved", "Approved"
+    VERIFIED = "verified", "Verified"
+    AUTHORED = "authored", "Authored"
+
+
+class Signature(models.Model):
+    """An electronic signature of a finished record: who, when (UTC), what they meant, and the
+    SHA-256 of the record's canonical JSON at that moment, with the JSON itself, so a later
+    check can say not only *that* the record changed but *what* changed. Never changed or
+    deleted (the item is PROTECTed; `save` refuses an update). Written by
+    `core.signatures.sign` only."""
+
+    AUDITED = False  # core.signatures writes the "sign" event itself, with the hash
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="signatures")
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept on the row: the signature still names its signer after the account is deleted.
+    signer_username = models.CharField(max_length=150, editable=False)
+    signed_at = models.DateTimeField(editable=False)
+    meaning = models.CharField(max_length=20, choices=SignatureMeaning.choices)
+    sha256 = models.CharField(max_length=64, editable=False)
+    canonical = models.TextField(editable=False)
+    comment = models.TextField(
+        blank=True, max_length=2000, validators=[max_length(2000)], editable=False
+    )
+    # Every item the signature locks: the record itself and what it covers (a batch's
+    # pellets), as they were when it was signed; the lock guard looks an item up here.
+    covers = models.ManyToManyField(Item, related_name="covering_signatures", editable=False)
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.item.code} {self.meaning} by {self.signer_username}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValidationError("A signature is never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("A signature is never deleted.")
+
+    def describe(self) -> str:
+        """'PEL-0003 was approved by alice on 2026-12-01 07:02 UTC'"""
+        from datetime import UTC
+
+        when = self.signed_at.astimezone(UTC)
+        return (
+            f"{self.item.code} was {self.get_meaning_display().lower()} by "
+            f"{self.signer_username} on {when:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+class Supersession(models.Model):
+    """A correction of a locked record: `new` is a new version (a new code) of `old`."""
+
+    AUDIT_ITEM_FIELD = "new"
+    LOCK_EXEMPT = True  # links a new record to a locked one, changing neither
+
+    new = models.OneToOneField(Item, on_delete=models.PROTECT, related_name="supersedes_link")
+    old = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="superseded_by_links")
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(new=F("old")), name="supersession_not_self")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.new_id} supersedes {self.old_id}"

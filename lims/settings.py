@@ -435,6 +435,8 @@ LIMS_LOGIN_FAILURE_LIMIT = env_int("LIMS_LOGIN_FAILURE_LIMIT", 5)
 LIMS_LOGIN_LOCK_MINUTES = env_int("LIMS_LOGIN_LOCK_MINUTES", 15)
 # Days a new API token works (0: until revoked); a request may ask for fewer, not more.
 LIMS_TOKEN_DAYS = env_int("LIMS_TOKEN_DAYS", 90)
+# Whether a record's author may sign it (core.permissions.can_sign); staff always may.
+LIMS_AUTHOR_MAY_SIGN = env_bool("LIMS_AUTHOR_MAY_SIGN", False)
 for _name, _value, _least in (
     ("LIMS_LOGIN_FAILURE_LIMIT", LIMS_LOGIN_FAILURE_LIMIT, 1),
     ("LIMS_LOGIN_LOCK_MINUTES", LIMS_LOGIN_LOCK_MINUTES, 0),

@@ -5,9 +5,10 @@ class MeasurementsConfig(AppConfig):
     name = "measurements"
 
     def ready(self) -> None:
+        from core import signatures
         from core.signals import item_changed
 
-        from . import dashboard, headlines, requeue
+        from . import dashboard, headlines, requeue, signing
 
         item_changed.connect(_recompute_dependents, dispatch_uid="measurements_recompute")
         # Results on the core's item pages, lists and home page (the core cannot import us).
@@ -15,6 +16,9 @@ class MeasurementsConfig(AppConfig):
         dashboard.register()
         # Lost jobs come back as new runs; stranded records are queued again.
         requeue.register()
+        # What a signature covers of an item's measurements, and whether they are finished.
+        signatures.register_canonical(signing.canonical_measurements)
+        signatures.register_unfinished_check(signing.unfinished)
 
 
 def _recompute_dependents(sender, item_id: int, fields=None, **kwargs) -> None:

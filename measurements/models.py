@@ -216,6 +216,7 @@ class Measurement(VersionedModel):
 
 
 class MeasurementFile(models.Model):
+    LOCKED_WITH = "measurement"  # locked with its measurement's item (core.signatures)
     measurement = models.ForeignKey(Measurement, on_delete=models.CASCADE, related_name="files")
     raw_file = models.ForeignKey(RawFile, on_delete=models.PROTECT, related_name="uses")
     filename = models.CharField(max_length=255)
@@ -259,6 +260,7 @@ class Result(models.Model):
     """
 
     AUDITED = False  # core.audit: not a record people change
+    LOCKED_WITH = "item"  # a signed record's results are locked with it
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="results")
     measurement = models.ForeignKey(
@@ -294,6 +296,7 @@ class CycleRow(models.Model):
     """One row of a cycling test's per-cycle table, queryable across cells."""
 
     AUDITED = False  # core.audit: not a record people change
+    LOCKED_WITH = "measurement"
 
     measurement = models.ForeignKey(Measurement, on_delete=models.CASCADE, related_name="cycles")
     cycle = models.IntegerField()
@@ -329,6 +332,7 @@ class TemperatureSeries(models.Model):
     """
 
     AUDITED = False  # core.audit: not a record people change
+    LOCKED_WITH = "item"
 
     item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="temperature_series")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)

@@ -25,9 +25,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core import jobs
+from core.audit import record_event
 from core.models import Item
 from core.services import allocate_code, apply_changes
 from core.signals import touches
+from core.signatures import RecordLocked, check_unlocked, is_locked
 
 from . import compute, parsers, selectors, storage
 from .analysis import AnalysisError, quality
@@ -67,7 +69,8 @@ def raw_file_store(stream, *, filename: str, user=None) -> tuple[RawFile, bool]:
             for measurement in Measurement.objects.filter(
                 files__raw_file=existing, status=Status.FAILED
             ).distinct():
-                measurement_reprocess(measurement)
+                if not is_locked(measurement.item_id):  # a signed record's results stay
+                    measurement_reprocess(measurement)
         return existing, False
     try:
         with transaction.atomic():
@@ -206,7 +209,10 @@ def measurement_delete(measurement: Measurement) -> None:
 
 @transaction.atomic
 def measurement_reprocess(measurement: Measurement) -> int:
-    """Queue a fresh run; the task is sent only once this transaction commits."""
+    """Queue a fresh run; the task is sent only once this transaction commits. Refused
+    (RecordLocked) for a measurement of a signed record: its results are what was signed."""
+    # A queryset update bypasses the model guard: check the lock here.
+    check_unlocked(measurement.item_id)
     Measurement.objects.filter(pk=measurement.pk).update(
         run=F("run") + 1, status=Status.QUEUED, progress=0, status_detail=""
     )
@@ -237,7 +243,13 @@ def reprocess_item_measurements(item_id: int) -> int:
     """An item's geometry or mass changed: recompute every measurement that used it."""
     count = 0
     for measurement in dependent_measurements(item_id):
-        measurement_reprocess(measurement)
+        try:
+            measurement_reprocess(measurement)
+        except RecordLocked as exc:
+            # A signed record keeps the results it was signed with; its correction is a new
+            # version, which computes its own.
+            log.warning("%s not recomputed: %s", measurement.code, exc.messages[0])
+            continue
         count += 1
     return count
 
@@ -254,6 +266,12 @@ def process_measurement(measurement_id: int, run: int) -> str:
     measurement = Measurement.objects.select_related("item").filter(pk=measurement_id).first()
     if measurement is None or measurement.run != run:
         return "stale"  # deleted, or a newer run was requested after this one was queued
+    if is_locked(measurement.item_id):
+        # Signed since it was queued: the run ends without writing anything.
+        log.warning(
+            "%s not processed: %s is signed and locked", measurement.code, measurement.item.code
+        )
+        return "locked"
     _set_state(measurement_id, run, status=Status.PROCESSING, progress=1, status_detail="")
     try:
         finished = _run_pipeline(measurement, run)
@@ -386,13 +404,12 @@ def _parsed(measurement: Measurement, link: MeasurementFile) -> tuple[pl.DataFra
     name = parsed.metadata.get("parser", parser_name)
     target = storage.parsed_key(raw.sha256, name, _options_key(options))
     storage.write_parquet(parsed.data, target)
-    MeasurementFile.objects.filter(pk=link.pk).update(
-        parser=name,
-        parsed_path=target,
-        parsed_rows=parsed.data.height,
-        warnings=parsed.warnings,
-        metadata={**parsed.metadata, "kind": parsed.kind, "doubts": parsed.doubts},
-    )
+    # Saved (not a queryset update): the re-parse is an audited change of the file row, and
+    # passes the lock guard.
+    link.parser, link.parsed_path, link.parsed_rows = name, target, parsed.data.height
+    link.warnings = parsed.warnings
+    link.metadata = {**parsed.metadata, "kind": parsed.kind, "doubts": parsed.doubts}
+    link.save(update_fields=["parser", "parsed_path", "parsed_rows", "warnings", "metadata"])
     return parsed.data, parsed.kind, parsed.doubts
 
 
@@ -487,6 +504,9 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
     current = Measurement.objects.select_for_update().get(pk=measurement.pk)
     if current.run != run:
         return None
+    if is_locked(current.item_id):
+        log.warning("%s: results not stored, its record was signed meanwhile", current.code)
+        return None
     # Updated in place, so a result keeps its id (and `/api/results/<id>/`) across re-runs.
     Result.objects.filter(measurement=current).exclude(
         kind__in=[r.kind for r in outcome.results]
@@ -504,8 +524,12 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
             },
         )
     CycleRow.objects.filter(measurement=current).delete()
+    cycle_rows = 0
     if outcome.per_cycle is not None:
-        CycleRow.objects.bulk_create(_cycle_rows(current, outcome.per_cycle), batch_size=2000)
+        cycle_rows = len(
+            CycleRow.objects.bulk_create(_cycle_rows(current, outcome.per_cycle), batch_size=2000)
+        )
+    _audit_computed(current, cycle_rows)
     status, detail = _final_status(current, outcome)
     # An update, not a save: processing state is not a change of the record to audit.
     _set_state(
@@ -519,6 +543,28 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
     if current.technique == Technique.EIS:
         temperature_series_request(current.item_id)
     return str(status)
+
+
+def _audit_computed(measurement: Measurement, cycle_rows: int) -> None:
+    """Results and cycle rows are replaced wholesale by a worker (bulk writes, no per-row
+    event): one documented event per run lists what was written, by primary key."""
+    results = list(
+        Result.objects.filter(measurement=measurement).order_by("kind").values_list("pk", "kind")
+    )
+    record_event(
+        "update",
+        model="measurements.result",
+        object_pk=str(measurement.pk),
+        object_repr=f"results of {measurement.code} computed (run {measurement.run})",
+        # Not on the item page's history (every run would add a row): in the audit log.
+        after={
+            "bulk": True,
+            "measurement": measurement.code,
+            "run": measurement.run,
+            "results": [{"pk": pk, "kind": kind} for pk, kind in results],
+            "cycle_rows": cycle_rows,
+        },
+    )
 
 
 def _final_status(measurement: Measurement, outcome: compute.Outcome) -> tuple[str, str]:
@@ -619,6 +665,9 @@ def update_temperature_series(item_id: int, run: int | None = None) -> str:
     run = series.run if run is None else run
     if series.run != run:
         return "stale"
+    if is_locked(item_id):
+        log.warning("temperature series of item %s not computed: the record is signed", item_id)
+        return "locked"
     _set_series_state(item_id, run, status=Status.PROCESSING, status_detail="")
     try:
         outcome = series_compute(item_id)
@@ -842,6 +891,8 @@ def _store_series(item_id: int, run: int, outcome: SeriesOutcome) -> str:
     series = TemperatureSeries.objects.select_for_update().filter(item_id=item_id).first()
     if series is None or series.run != run:
         return "stale"
+    if is_locked(item_id):
+        return "locked"
     Result.objects.filter(item_id=item_id, measurement__isnull=True).exclude(
         kind__in=outcome.fits
     ).delete()
@@ -857,6 +908,22 @@ def _store_series(item_id: int, run: int, outcome: SeriesOutcome) -> str:
                 "algorithm_version": temperature.ALGORITHM_VERSION,
             },
         )
+    record_event(
+        "update",
+        model="measurements.result",
+        object_pk=f"series-{item_id}",
+        object_repr=f"temperature-series fits of item {item_id} computed (run {run})",
+        after={
+            "bulk": True,
+            "run": run,
+            "results": [
+                {"pk": pk, "kind": kind}
+                for pk, kind in Result.objects.filter(item_id=item_id, measurement__isnull=True)
+                .order_by("kind")
+                .values_list("pk", "kind")
+            ],
+        },
+    )
     _set_series_state(
         item_id,
         run,

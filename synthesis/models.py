@@ -253,6 +253,7 @@ class LotUse(models.Model):
     so the lot's quantity left always matches what was recorded."""
 
     AUDIT_ITEM_FIELD = "lot"  # each use shows in the lot's history
+    LOCKED_WITH = "item"  # part of the record that used the lot: a signed lot is still usable
 
     lot = models.ForeignKey(ReagentLot, on_delete=models.PROTECT, related_name="uses")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="lot_uses")
@@ -344,6 +345,10 @@ class LagpBatch(Item):
             for index, use in enumerate(self.precursors.select_related("reagent_lot"), start=1)
         ]
 
+    def signed_parts(self) -> dict[str, list[Item]]:
+        # A batch is signed with its pellets: they are locked with it.
+        return {"pellets": list(Pellet.objects.filter(pellet_set__batch=self).order_by("code"))}
+
     def planned_precursors(self) -> list[chemistry.PrecursorMass]:
         return chemistry.lagp_precursors(self.target_mass_g, self.x_al, self.li_excess_pct)
 
@@ -374,6 +379,7 @@ class PrecursorUse(models.Model):
     weighed from several lots (the rest of one lot topped up from another)."""
 
     AUDIT_ITEM_FIELD = "batch"
+    CANONICAL_PART = True  # in the batch's signed record (core.signatures)
 
     batch = models.ForeignKey(LagpBatch, on_delete=models.CASCADE, related_name="precursors")
     role = models.CharField(max_length=2, choices=PrecursorRole.choices)
@@ -429,6 +435,7 @@ class PelletSet(VersionedModel):
     """Pellets pressed and sintered together from one powder batch: shared conditions."""
 
     AUDIT_ITEM_FIELD = "batch"
+    CANONICAL_PART = True  # in the batch's signed record: no new pellets from a signed batch
 
     batch = models.ForeignKey(LagpBatch, on_delete=models.PROTECT, related_name="pellet_sets")
     die_diameter_mm = models.FloatField(

@@ -1,0 +1,468 @@
+"""Electronic signatures, the lock they put on a record, and their verification.
+
+- **Canonical JSON** (`canonical_record`): one function builds what a signature covers: the
+  item's fields, its process steps, the records that belong to it (a batch's precursor rows,
+  a cell's layers), its inputs' codes (lineage parents with roles and amounts), and what other
+  apps contribute through `register_canonical` (measurements: their settings, raw files'
+  SHA-256, results with values, units and status), plus the records it covers
+  (`Item.signed_parts`: a batch's pellets). Keys sorted, floats in their shortest round-trip
+  form, times in UTC: the same record gives the same bytes on SQLite and PostgreSQL.
+- **Lock** (`locking_signature`, `check_unlocked`, and a pre_save/pre_delete guard on every
+  model that belongs to an item): a signed record and everything it covers refuse every write
+  with `RecordLocked`, naming the signature. Queryset `update()`s bypass the signals; the
+  services that use them call `check_unlocked` first.
+- **Verification** (`verify`): recompute the canonical JSON and compare its hash with the
+  stored one; when they differ, list the changed paths (old -> new). A failure is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import authenticate, get_user_model
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models, transaction
+from django.db.models.signals import pre_delete, pre_save
+from django.utils import timezone
+
+from .audit import record_event
+from .models import (
+    Item,
+    LineageEdge,
+    ProcessStep,
+    Signature,
+    SignatureMeaning,
+    Supersession,
+)
+from .permissions import can_sign
+
+# --- canonical JSON ------------------------------------------------------------------------------
+
+# Bookkeeping that changes without the record changing (the version counter, the save time,
+# the summary derived from the fields) or that is the row's identity only.
+SKIPPED_FIELDS = {"id", "item_ptr", "version", "updated_at", "summary"}
+
+# Contributions of other apps: item -> {key: value} merged into the item's canonical dict.
+CANONICAL_CONTRIBUTORS: list[Callable[[Item], dict[str, Any]]] = []
+
+
+def register_canonical(contributor: Callable[[Item], dict[str, Any]]) -> None:
+    if contributor not in CANONICAL_CONTRIBUTORS:
+        CANONICAL_CONTRIBUTORS.append(contributor)
+
+
+def normal(value: Any) -> Any:
+    """A value as it appears in canonical JSON: floats in their shortest round-trip form
+    (-0.0 as 0.0; NaN and infinities as text, which JSON has no numbers for), times in UTC,
+    dates in ISO form, nested lists and dicts likewise."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        return 0.0 if value == 0 else value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        if timezone.is_aware(value):
+            value = value.astimezone(dt.UTC)
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): normal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [normal(v) for v in value]
+    return str(value)
+
+
+def canonical_dumps(data: dict) -> str:
+    return json.dumps(normal(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _related_value(obj: models.Model | None, depth: int) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Item):
+        return obj.code
+    if isinstance(obj, get_user_model()):
+        return obj.get_username()
+    if depth <= 0:
+        return str(obj)
+    return model_fields(obj, depth=depth - 1)
+
+
+def model_fields(instance: models.Model, *, depth: int = 1, skip: tuple[str, ...] = ()) -> dict:
+    """A row's recorded values by field name; a foreign key as the item's code, the user's
+    name, or (one level down) the related row's own fields (a pellet's set, a lot's chemical)."""
+    data = {}
+    for f in instance._meta.concrete_fields:
+        if f.name in SKIPPED_FIELDS or f.name in skip:
+            continue
+        if f.is_relation:
+            data[f.name] = _related_value(getattr(instance, f.name), depth)
+        else:
+            data[f.name] = f.value_from_object(instance)
+    return data
+
+
+def _parts(item: Item) -> dict[str, list]:
+    """The rows that belong to the item (models marked CANONICAL_PART: a batch's precursor
+    rows and pellet sets, a cell's layers), by relation name."""
+    parts = {}
+    for rel in item._meta.related_objects:
+        model = rel.related_model
+        if not getattr(model, "CANONICAL_PART", False) or rel.multiple is False:
+            continue
+        rows = model._base_manager.filter(**{rel.field.name: item.pk}).order_by("pk")
+        parts[rel.get_accessor_name()] = [
+            model_fields(row, skip=(rel.field.name,), depth=0) for row in rows
+        ]
+    return parts
+
+
+def canonical_record(item: Item) -> dict[str, Any]:
+    """What a signature of `item` covers, as plain JSON-able data (see the module's doc)."""
+    item = item.specific
+    data: dict[str, Any] = {
+        "code": item.code,
+        "kind": item.kind,
+        "fields": model_fields(item),
+        "steps": [
+            model_fields(step, skip=("item",))
+            for step in ProcessStep.objects.filter(item=item).order_by("position")
+        ],
+        "inputs": sorted(
+            (
+                {"code": e.parent.code, "role": e.role, "amount": e.amount, "unit": e.amount_unit}
+                for e in LineageEdge.objects.filter(child=item).select_related("parent")
+            ),
+            key=lambda row: (row["code"], row["role"]),
+        ),
+        **_parts(item),
+    }
+    for contributor in CANONICAL_CONTRIBUTORS:
+        data.update(contributor(item))
+    for name, covered in item.signed_parts().items():
+        data[name] = [canonical_record(part) for part in covered]
+    return normal(data)
+
+
+def canonical_json(item: Item) -> str:
+    return canonical_dumps(canonical_record(item))
+
+
+def sha256_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- the lock --------------------------------------------------------------------------------------
+
+
+class RecordLocked(ValidationError):
+    """A write to a signed record (or to what its signature covers)."""
+
+    def __init__(self, signature: Signature, code: str | None = None):
+        target = code or signature.item.code
+        also = "" if target == signature.item.code else f" (its signature covers {target})"
+        message = f"{signature.describe()}{also}; it is locked. Make a new version to correct it."
+        super().__init__(message, code="locked")
+        self.signature = signature
+        self.locked_code = target
+
+
+def locking_signature(item_id: int | None) -> Signature | None:
+    """The first signature that locks this item (its own, or one that covers it), or None."""
+    if item_id is None:
+        return None
+    return (
+        Signature.objects.filter(covers=item_id)
+        .select_related("item")
+        .order_by("signed_at", "id")
+        .first()
+    )
+
+
+def is_locked(item_id: int | None) -> bool:
+    return locking_signature(item_id) is not None
+
+
+def check_unlocked(item_id: int | None) -> None:
+    """Raise RecordLocked if a signature locks this item (for writes that bypass the model
+    guard: queryset updates)."""
+    signature = locking_signature(item_id)
+    if signature is not None:
+        code = Item.objects.filter(pk=item_id).values_list("code", flat=True).first()
+        raise RecordLocked(signature, code)
+
+
+def audit_refusal(exc: RecordLocked, *, action: str = "") -> None:
+    """One audit event per refused write. Called where the refusal is answered (the API's
+    error handler, the web middleware), after the failed transaction was rolled back, so the
+    event is kept."""
+    signature = exc.signature
+    record_event(
+        "refused",
+        model="lims.signature",
+        object_pk=str(signature.pk),
+        object_repr=f"write to {exc.locked_code} refused: {signature.describe()}"[:200],
+        item_id=signature.item_id,
+        after={"item": exc.locked_code, "action": action, "signature": signature.pk},
+    )
+
+
+def owning_item_id(instance: models.Model) -> int | None:
+    """The item a row belongs to for locking: the item itself, or the item named by the
+    model's `LOCKED_WITH` (else `AUDIT_ITEM_FIELD`) path, followed through rows that are not
+    items (a measurement's file -> its measurement -> its item). None: not an item's row."""
+    if isinstance(instance, Item):
+        return instance.pk
+    model = type(instance)
+    path = getattr(model, "LOCKED_WITH", getattr(model, "AUDIT_ITEM_FIELD", None))
+    if not path:
+        return None
+    try:
+        f = model._meta.get_field(path)
+    except FieldDoesNotExist:
+        return getattr(instance, f"{path}_id", None)
+    if f.related_model is not None and issubclass(f.related_model, Item):
+        return getattr(instance, f.attname)
+    related = getattr(instance, path, None)
+    return owning_item_id(related) if related is not None else None
+
+
+def _guard(sender, instance, raw=False, **kwargs) -> None:
+    if raw or getattr(sender, "LOCK_EXEMPT", False):
+        return
+    if isinstance(instance, Item) and instance._state.adding:
+        return
+    item_id = owning_item_id(instance)
+    if item_id is None:
+        return
+    signature = locking_signature(item_id)
+    if signature is not None:
+        code = Item.objects.filter(pk=item_id).values_list("code", flat=True).first()
+        raise RecordLocked(signature, code)
+
+
+def _guard_delete(sender, instance, **kwargs) -> None:
+    _guard(sender, instance)
+
+
+def connect_signals() -> None:
+    pre_save.connect(_guard, dispatch_uid="lims_lock_pre_save")
+    pre_delete.connect(_guard_delete, dispatch_uid="lims_lock_pre_delete")
+
+
+# --- signing ---------------------------------------------------------------------------------------
+
+# Apps tell whether a record is finished (no measurement still being processed).
+UNFINISHED_CHECKS: list[Callable[[list[int]], list[str]]] = []
+
+
+def register_unfinished_check(check: Callable[[list[int]], list[str]]) -> None:
+    if check not in UNFINISHED_CHECKS:
+        UNFINISHED_CHECKS.append(check)
+
+
+def covered_items(item: Item) -> list[Item]:
+    item = item.specific
+    return [item, *(p for parts in item.signed_parts().values() for p in parts)]
+
+
+def password_ok(user, password: str, request=None) -> bool:
+    """The signer's password, through authenticate(): wrong ones count towards the lockout."""
+    if not password:
+        return False
+    checked = authenticate(request, username=user.get_username(), password=password)
+    return checked is not None and checked.pk == user.pk
+
+
+MEANINGS = ", ".join(SignatureMeaning.values)
+
+
+def sign(
+    item: Item, *, user, password: str, meaning: str, comment: str = "", request=None
+) -> Signature:
+    """Sign a finished record after the signer re-entered their password; locks it and what
+    it covers. Refusals (not allowed, wrong password, unfinished work) are ValidationErrors
+    naming the field."""
+    if not can_sign(user, item):
+        raise PermissionError(f"You may not sign {item.code}.")
+    if meaning not in SignatureMeaning.values:
+        raise ValidationError({"meaning": f"{meaning!r} is not a meaning; use one of: {MEANINGS}."})
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        raise ValidationError({"comment": "At most 2000 characters."})
+    if not password_ok(user, password, request):
+        # Outside the signing transaction (not yet open), so the event is kept.
+        record_event(
+            "refused",
+            model="lims.signature",
+            object_pk="",
+            object_repr=f"signature of {item.code} refused: wrong password",
+            item_id=item.pk,
+            after={"item": item.code, "reason": "wrong password"},
+            user=user,
+        )
+        raise ValidationError({"password": "Wrong password: re-enter your login password to sign."})
+    with transaction.atomic():
+        return _sign_now(item, user=user, meaning=meaning, comment=comment)
+
+
+def _sign_now(item: Item, *, user, meaning: str, comment: str) -> Signature:
+    # Lock the rows being signed, so no write slips in between the hash and the lock.
+    covered = covered_items(item)
+    Item.objects.select_for_update().filter(pk__in=[c.pk for c in covered]).exists()
+    unfinished = [
+        problem for check in UNFINISHED_CHECKS for problem in check([c.pk for c in covered])
+    ]
+    if unfinished:
+        raise ValidationError(
+            {"item": [f"{problem}; sign when it has finished." for problem in unfinished]}
+        )
+    text = canonical_json(item)
+    signature = Signature.objects.create(
+        item=item,
+        signer=user,
+        signer_username=user.get_username(),
+        signed_at=timezone.now(),
+        meaning=meaning,
+        sha256=sha256_of(text),
+        canonical=text,
+        comment=comment,
+    )
+    signature.covers.set(covered)
+    record_event(
+        "sign",
+        model="lims.signature",
+        object_pk=str(signature.pk),
+        object_repr=signature.describe(),
+        item_id=item.pk,
+        after={
+            "item": item.code,
+            "meaning": meaning,
+            "sha256": signature.sha256,
+            "covers": sorted(c.code for c in covered),
+            "comment": comment,
+        },
+        user=user,
+    )
+    return signature
+
+
+# --- verification ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    signature: Signature
+    intact: bool
+    sha256_now: str
+    # (path, old, new): "fields.thickness_mm", 0.5 -> 0.6
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.signature
+        return {
+            "id": s.pk,
+            "item": s.item.code,
+            "meaning": s.meaning,
+            "signer": s.signer_username,
+            "signed_at": s.signed_at,
+            "comment": s.comment,
+            "sha256": s.sha256,
+            "sha256_now": self.sha256_now,
+            "intact": self.intact,
+            "changes": [{"path": p, "old": old, "new": new} for p, old, new in self.changes],
+        }
+
+
+_MISSING = "(absent)"
+
+
+def diff(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """The leaves that differ between two canonical structures, as (path, old, new); list
+    items are matched by their `code` when they have one (a measurement, a pellet), else by
+    position."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new)):
+            sub = f"{path}.{key}" if path else key
+            out += diff(old.get(key, _MISSING), new.get(key, _MISSING), sub)
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        if all(isinstance(x, dict) and "code" in x for x in old + new):
+            olds, news = {x["code"]: x for x in old}, {x["code"]: x for x in new}
+            out = []
+            for code in sorted(set(olds) | set(news)):
+                out += diff(olds.get(code, _MISSING), news.get(code, _MISSING), f"{path}[{code}]")
+            return out
+        out = []
+        for index in range(max(len(old), len(new))):
+            a = old[index] if index < len(old) else _MISSING
+            b = new[index] if index < len(new) else _MISSING
+            out += diff(a, b, f"{path}[{index}]")
+        return out
+    return [] if old == new else [(path, old, new)]
+
+
+def verify(signature: Signature, *, audit: bool = True) -> Verification:
+    text = canonical_json(signature.item)
+    now = sha256_of(text)
+    if now == signature.sha256 and sha256_of(signature.canonical) == signature.sha256:
+        return Verification(signature, True, now)
+    changes = diff(json.loads(signature.canonical), json.loads(text))
+    if sha256_of(signature.canonical) != signature.sha256:
+        changes.insert(0, ("signature.canonical", signature.sha256, sha256_of(signature.canonical)))
+    result = Verification(signature, False, now, changes)
+    if audit:
+        record_event(
+            "tampered",
+            model="lims.signature",
+            object_pk=str(signature.pk),
+            object_repr=f"verification of {signature.describe()} failed"[:200],
+            item_id=signature.item_id,
+            after={
+                "sha256_signed": signature.sha256,
+                "sha256_now": now,
+                "changes": [[p, o, n] for p, o, n in changes[:50]],
+            },
+        )
+    return result
+
+
+def verify_item(item: Item, *, audit: bool = True) -> list[Verification]:
+    """Every signature of the item (and those that cover it), verified."""
+    signatures = (
+        Signature.objects.filter(covers=item.pk).select_related("item").order_by("signed_at", "id")
+    )
+    return [verify(s, audit=audit) for s in signatures]
+
+
+# --- new versions ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def supersede(new: Item, old: Item, *, user=None) -> Supersession:
+    """Record that `new` (a new record, e.g. a copy with the correction) is the new version of
+    the locked record `old`."""
+    if new.pk == old.pk:
+        raise ValidationError({"supersedes": f"{new.code} cannot be a new version of itself."})
+    if new.kind != old.kind:
+        raise ValidationError(
+            {
+                "supersedes": f"{new.code} is a {new.get_kind_display().lower()}, {old.code} a "
+                f"{old.get_kind_display().lower()}: a new version is of the same kind."
+            }
+        )
+    if Supersession.objects.filter(new=new).exists():
+        raise ValidationError({"supersedes": f"{new.code} already is a new version of a record."})
+    return Supersession.objects.create(new=new, old=old, by=user)
