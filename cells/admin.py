@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from core.admin import ItemAdmin
+from core.admin import ItemAdmin, LockAwareAdmin
 
 from . import services
 from .models import Cell, CellLayer
@@ -25,7 +25,7 @@ class LayerInlineFormSet(BaseInlineFormSet):
             raise ValidationError(errors)
 
 
-class CellLayerInline(admin.TabularInline):
+class CellLayerInline(LockAwareAdmin, admin.TabularInline):
     model = CellLayer
     formset = LayerInlineFormSet
     fk_name = "cell"

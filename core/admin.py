@@ -1,17 +1,63 @@
 from django import forms
 from django.contrib import admin
 
-from .models import AuditEvent, CodeCounter, Item, Job, LineageEdge, ProcessStep
+from .audit import record_event
+from .models import AuditEvent, CodeCounter, Item, Job, LineageEdge, ProcessStep, Signature
 from .selectors import is_ancestor
 from .services import allocate_code, link
+from .signatures import is_locked, owning_item_id
 
 
-class ProcessStepInline(admin.TabularInline):
+class LockAwareAdmin:
+    """A signed record, and what its signature covers, is read-only in the admin and cannot
+    be deleted there (the model guard refuses it anyway; this says so before a save)."""
+
+    def _locked(self, obj) -> bool:
+        return obj is not None and is_locked(owning_item_id(obj))
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not self._locked(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not self._locked(obj)
+
+    def has_add_permission(self, request, *args):
+        obj = args[0] if args else None  # an inline gets its parent
+        return super().has_add_permission(request, *args) and not self._locked(obj)
+
+
+class AuditedDeleteAdmin:
+    """For models the signals do not audit (computed results): a delete in the admin is
+    recorded, one event per row deleted."""
+
+    def _audit_delete(self, obj) -> None:
+        record_event(
+            "delete",
+            model=obj._meta.label_lower,
+            object_pk=str(obj.pk),
+            object_repr=str(obj),
+            before={
+                "admin": True,
+                **{f.attname: str(f.value_from_object(obj)) for f in obj._meta.concrete_fields},
+            },
+        )
+
+    def delete_model(self, request, obj):
+        self._audit_delete(obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self._audit_delete(obj)
+        super().delete_queryset(request, queryset)
+
+
+class ProcessStepInline(LockAwareAdmin, admin.TabularInline):
     model = ProcessStep
     extra = 0
 
 
-class ParentEdgeInline(admin.TabularInline):
+class ParentEdgeInline(LockAwareAdmin, admin.TabularInline):
     model = LineageEdge
     fk_name = "child"
     extra = 0
@@ -19,7 +65,7 @@ class ParentEdgeInline(admin.TabularInline):
     verbose_name_plural = "made from"
 
 
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(LockAwareAdmin, admin.ModelAdmin):
     """Base admin for every kind of item; codes are allocated by the services, not typed."""
 
     list_display = ("code", "created_at", "created_by")
@@ -37,7 +83,7 @@ class ItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Item)
-class AnyItemAdmin(admin.ModelAdmin):
+class AnyItemAdmin(LockAwareAdmin, admin.ModelAdmin):
     list_display = ("code", "kind", "created_at", "created_by")
     list_filter = ("kind",)
     search_fields = ("code",)
@@ -64,7 +110,7 @@ class LineageEdgeForm(forms.ModelForm):
 
 
 @admin.register(LineageEdge)
-class LineageEdgeAdmin(admin.ModelAdmin):
+class LineageEdgeAdmin(LockAwareAdmin, admin.ModelAdmin):
     form = LineageEdgeForm
     list_display = ("parent", "child", "role", "amount", "amount_unit")
     list_filter = ("role",)
@@ -77,7 +123,7 @@ class LineageEdgeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProcessStep)
-class ProcessStepAdmin(admin.ModelAdmin):
+class ProcessStepAdmin(LockAwareAdmin, admin.ModelAdmin):
     list_display = ("item", "position", "kind", "temperature_c", "duration_min")
     list_filter = ("kind",)
     search_fields = ("item__code",)
@@ -121,4 +167,24 @@ class JobAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Signature)
+class SignatureAdmin(admin.ModelAdmin):
+    """Signatures are made on the record's page or through the API (password re-entered), and
+    never changed or deleted."""
+
+    list_display = ("item", "meaning", "signer_username", "signed_at", "sha256")
+    list_filter = ("meaning",)
+    search_fields = ("item__code", "signer_username", "sha256")
+    readonly_fields = [f.name for f in Signature._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -10,7 +10,7 @@ from django.forms.formsets import INITIAL_FORM_COUNT, TOTAL_FORM_COUNT
 from django.utils.html import format_html
 
 from .display import number
-from .models import Item, ProcessStep
+from .models import Item, ProcessStep, SignatureMeaning
 from .services import STEP_FIELDS
 
 # Django's "Ensure this value is less than or equal to 1.0." said the way a lab form says it.
@@ -193,6 +193,9 @@ def step_data(formset) -> list[dict]:
 def apply_service_errors(form: forms.Form, exc: ValidationError, formsets=None) -> None:
     """Put a service's ValidationError where the user looks: on the field it names, on the grid
     it names (`layers`, `precursors`), else above the form prefixed with the field's label."""
+    from .signatures import audit_if_locked
+
+    audit_if_locked(exc, action="web form")
     formsets = formsets or {}
     model = getattr(getattr(form, "_meta", None), "model", None)
     if not hasattr(exc, "error_dict"):
@@ -209,3 +212,18 @@ def apply_service_errors(form: forms.Form, exc: ValidationError, formsets=None) 
         else:
             label = field_label(model, field)
             form.add_error(None, [f"{label}: {' '.join(e.messages)}" for e in errors])
+
+
+class SignForm(forms.Form):
+    """Sign a finished record: the password again (every time), and what the signature means."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="re-entered for every signature",
+    )
+    meaning = forms.ChoiceField(choices=SignatureMeaning.choices, initial=SignatureMeaning.REVIEWED)
+    comment = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )

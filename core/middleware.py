@@ -150,3 +150,30 @@ def _unreadable(exc: Exception) -> str:
     if isinstance(exc, MultiPartParserError):
         return f"The multipart body could not be read: {exc}"
     return "The request could not be read."
+
+
+class RecordLockedMiddleware:
+    """A web write refused because its record is signed (core.signatures.RecordLocked, raised
+    by the services or the model guard): a 409 page naming the signature, and an audit event,
+    instead of a 500. Forms that show service errors on themselves catch it first."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.shortcuts import render
+
+        from .signatures import RecordLocked, audit_refusal
+
+        if not isinstance(exception, RecordLocked):
+            return None
+        audit_refusal(exception, action=f"web {request.method} {request.path}")
+        context = {
+            "reason": exception.messages[0],
+            "code": exception.locked_code,
+            "item_url": f"/items/{exception.locked_code}/" if exception.locked_code else "",
+        }
+        return render(request, "409_locked.html", context, status=409)

@@ -218,6 +218,13 @@ def audit_refusal(exc: RecordLocked, *, action: str = "") -> None:
     )
 
 
+def audit_if_locked(exc: Exception, *, action: str = "") -> None:
+    """For views that show a service's ValidationError themselves: audit it when it is a
+    refusal by a signature."""
+    if isinstance(exc, RecordLocked):
+        audit_refusal(exc, action=action)
+
+
 def owning_item_id(instance: models.Model) -> int | None:
     """The item a row belongs to for locking: the item itself, or the item named by the
     model's `LOCKED_WITH` (else `AUDIT_ITEM_FIELD`) path, followed through rows that are not
@@ -466,3 +473,22 @@ def supersede(new: Item, old: Item, *, user=None) -> Supersession:
     if Supersession.objects.filter(new=new).exists():
         raise ValidationError({"supersedes": f"{new.code} already is a new version of a record."})
     return Supersession.objects.create(new=new, old=old, by=user)
+
+
+def report(item: Item, *, audit: bool = True) -> dict[str, Any]:
+    """What the item's page and `GET /api/items/<code>/verify/` show: its signatures (own and
+    covering) each verified, and its versions."""
+    checks = verify_item(item, audit=audit)
+    link = Supersession.objects.filter(new=item).select_related("old").first()
+    return {
+        "item": item.code,
+        "locked": bool(checks),
+        "intact": all(check.intact for check in checks),
+        "signatures": [check.as_dict() for check in checks],
+        "supersedes": link.old.code if link is not None else None,
+        "superseded_by": list(
+            Supersession.objects.filter(old=item)
+            .order_by("at", "id")
+            .values_list("new__code", flat=True)
+        ),
+    }

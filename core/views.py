@@ -19,11 +19,13 @@ from django.utils import timezone
 from django.utils.text import capfirst, slugify
 from django.views import View
 
-from . import display, headlines, labels, lineage_graph, selectors, tables
-from .forms import BadFormData, StepFormSet, apply_service_errors, step_data
+from . import display, headlines, labels, lineage_graph, selectors, signatures, tables
+from .forms import BadFormData, SignForm, StepFormSet, apply_service_errors, step_data
 from .history import history_rows
 from .models import ITEM_MODELS, AuditEvent, Item, ItemKind
+from .permissions import can_sign
 from .services import WRITE_OPTIONS, RecordChanged, step_dicts
+from .signatures import check_unlocked
 
 
 def record_kinds() -> list[dict]:
@@ -106,8 +108,39 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
         "copy_url": f"{reverse(item.NEW_URL)}?copy={item.code}",
         # Temperature-series fits (Arrhenius, VFT) belong to the sample, not to one measurement.
         "series": item.results.filter(measurement__isnull=True),
+        # Its signatures, each verified now (a failed check is audited), and its versions.
+        "signing": signatures.report(item),
+        "can_sign": can_sign(request.user, item),
+        "new_version_url": f"{reverse(item.NEW_URL)}?copy={item.code}&supersedes={item.code}",
     }
     return render(request, "lims/item_detail.html", context)
+
+
+def item_sign(request: HttpRequest, code: str) -> HttpResponse:
+    """Sign a finished record: password re-entered, a meaning, an optional comment. The same
+    service as `POST /api/items/<code>/sign/`."""
+    item = selectors.item_by_code(code).specific
+    if not can_sign(request.user, item):
+        raise PermissionDenied(f"You may not sign {item.code}: staff sign records.")
+    form = SignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            signature = signatures.sign(
+                item,
+                user=request.user,
+                password=form.cleaned_data["password"],
+                meaning=form.cleaned_data["meaning"],
+                comment=form.cleaned_data["comment"],
+                request=request,
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"{signature.describe()}; it is now locked.")
+            return redirect(item)
+    status = 400 if request.method == "POST" else 200
+    context = {"item": item, "form": form, "signing": signatures.report(item, audit=False)}
+    return render(request, "lims/item_sign.html", context, status=status)
 
 
 def item_edit(request: HttpRequest, code: str) -> HttpResponse:
@@ -221,7 +254,10 @@ class RecordFormView(StaffRequiredMixin, View):
         code = self.kwargs.get("code")
         if not code:
             return None
-        return selectors.item_by_code(code).specific
+        instance = selectors.item_by_code(code).specific
+        # A signed record has no edit form: the 409 page names the signature.
+        check_unlocked(instance.pk)
+        return instance
 
     def copy_source(self):
         code = self.request.GET.get("copy")
@@ -232,6 +268,17 @@ class RecordFormView(StaffRequiredMixin, View):
             messages.warning(self.request, f"No {self.model._meta.verbose_name} {code} to copy.")
             return None
         return source.specific
+
+    def supersedes(self):
+        """`?supersedes=CODE`: the new record is the new version of that (locked) record."""
+        code = self.request.GET.get("supersedes")
+        if not code or self.kwargs.get("code"):
+            return None
+        old = Item.objects.filter(code__iexact=code).first()
+        if old is None or old.kind != self.model.KIND:
+            messages.warning(self.request, f"No {self.model._meta.verbose_name} {code}.")
+            return None
+        return old
 
     def initial(self, source) -> dict:
         if source is None:
@@ -276,6 +323,7 @@ class RecordFormView(StaffRequiredMixin, View):
             or self.request.POST.get("_loaded_at")
             or timezone.now().isoformat(),
             "changed_meanwhile": getattr(self, "changed_meanwhile", None),
+            "supersedes": self.supersedes() if instance is None else None,
             "title": self.title
             or f"{'Edit' if instance else 'New'} {self.model._meta.verbose_name}",
             "model_name": self.model._meta.verbose_name,
@@ -305,6 +353,9 @@ class RecordFormView(StaffRequiredMixin, View):
             try:
                 with transaction.atomic():
                     item = self.save(form, formsets, instance, steps)
+                    old = self.supersedes() if instance is None else None
+                    if old is not None:
+                        signatures.supersede(item, old, user=request.user)
             except RecordChanged as exc:
                 # Keep what the user typed; the form now carries the current version, so
                 # saving again (after comparing) is a deliberate overwrite.

@@ -261,6 +261,8 @@ MIDDLEWARE = [
     "core.middleware.RefuseUnreadableInputMiddleware",
     "core.middleware.LoginRequiredMiddleware",  # Django's, minus the API (token auth, 401 JSON)
     "core.audit.CurrentUserMiddleware",
+    # Inside the user's context: a refused write to a signed record is audited under them.
+    "core.middleware.RecordLockedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -15,6 +15,7 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("items/<str:code>/", views.item_detail, name="item-detail"),
     path("items/<str:code>/edit/", views.item_edit, name="item-edit"),
+    path("items/<str:code>/sign/", views.item_sign, name="item-sign"),
     path("labels/", views_labels.labels_page, name="labels"),
     path("synthesis/", include("synthesis.urls")),
     path("cells/", include("cells.urls")),

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from core.admin import AuditedDeleteAdmin, LockAwareAdmin
+
 from .models import (
     CycleRow,
     Measurement,
@@ -11,7 +13,7 @@ from .models import (
 )
 
 
-class MeasurementFileInline(admin.TabularInline):
+class MeasurementFileInline(LockAwareAdmin, admin.TabularInline):
     model = MeasurementFile
     extra = 0
     raw_id_fields = ("raw_file",)
@@ -19,7 +21,7 @@ class MeasurementFileInline(admin.TabularInline):
 
 
 @admin.register(Measurement)
-class MeasurementAdmin(admin.ModelAdmin):
+class MeasurementAdmin(LockAwareAdmin, admin.ModelAdmin):
     list_display = ("code", "item", "technique", "temperature_c", "status", "created_at")
     list_filter = ("technique", "status")
     search_fields = ("code", "item__code")
@@ -44,7 +46,7 @@ class RawFileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Result)
-class ResultAdmin(admin.ModelAdmin):
+class ResultAdmin(AuditedDeleteAdmin, LockAwareAdmin, admin.ModelAdmin):
     list_display = ("kind", "item", "measurement", "algorithm_version", "computed_at")
     list_filter = ("kind", "algorithm_version")
     search_fields = ("item__code", "measurement__code")
@@ -52,7 +54,7 @@ class ResultAdmin(admin.ModelAdmin):
 
 
 @admin.register(CycleRow)
-class CycleRowAdmin(admin.ModelAdmin):
+class CycleRowAdmin(AuditedDeleteAdmin, LockAwareAdmin, admin.ModelAdmin):
     list_display = (
         "measurement",
         "cycle",

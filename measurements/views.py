@@ -11,6 +11,7 @@ from core.forms import apply_service_errors
 from core.models import Item
 from core.selectors import items_by_codes
 from core.services import RecordChanged
+from core.signatures import audit_if_locked
 from core.tables import Column
 from core.views import TableView, changed_meanwhile, posted_version, staff_required
 
@@ -183,6 +184,7 @@ def measurement_remove_file(request: HttpRequest, code: str, link_id: int) -> Ht
     try:
         services.measurement_remove_file(measurement, link_id)
     except ValidationError as exc:
+        audit_if_locked(exc, action="web detach file")
         messages.error(request, " ".join(exc.messages))
     return redirect(measurement)
 
@@ -283,6 +285,7 @@ def series_points(request: HttpRequest, code: str) -> HttpResponse:
     try:
         services.temperature_series_set_points(item, {measurement: choice}, user=request.user)
     except ValidationError as exc:
+        audit_if_locked(exc, action="web series point")
         messages.error(request, " ".join(exc.messages))
     else:
         words = {"include": "included", "exclude": "excluded", "auto": "left to the outlier check"}

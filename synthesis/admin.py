@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from core.admin import ItemAdmin
+from core.admin import ItemAdmin, LockAwareAdmin
 
 from . import services
 from .models import (
@@ -31,7 +31,7 @@ class ReagentLotAdmin(ItemAdmin):
     search_fields = ("code", "lot_number", "chemical__name", "supplier")
 
 
-class PrecursorInline(admin.TabularInline):
+class PrecursorInline(LockAwareAdmin, admin.TabularInline):
     model = PrecursorUse
     extra = 0
     raw_id_fields = ("reagent_lot",)
@@ -55,7 +55,7 @@ class LagpBatchAdmin(ReagentUsesAdmin):
 
 
 @admin.register(PelletSet)
-class PelletSetAdmin(admin.ModelAdmin):
+class PelletSetAdmin(LockAwareAdmin, admin.ModelAdmin):
     list_display = ("id", "batch", "sintering_temperature_c", "sintering_dwell_h", "sintered_on")
     list_filter = ("sintering_temperature_c",)
     raw_id_fields = ("batch",)

@@ -18,6 +18,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.models import Item, LineageEdge
+from core.signatures import RecordLocked, audit_refusal
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,37 @@ def protected_conflict(exc: ProtectedError | RestrictedError, deleting: str = ""
     )
 
 
+class Locked(Conflict):
+    default_code = "locked"
+
+
+def locked_conflict(exc: RecordLocked, context: dict) -> Locked:
+    """409 naming the signature; the refused write is audited (the failed transaction was
+    rolled back by now, so the event stays)."""
+    request = context.get("request")
+    audit_refusal(
+        exc, action=f"API {getattr(request, 'method', '')} {getattr(request, 'path', '')}"
+    )
+    signature = exc.signature
+    return Locked(
+        {
+            "detail": exc.messages[0],
+            "locked": exc.locked_code,
+            "signature": {
+                "item": signature.item.code,
+                "meaning": signature.meaning,
+                "signer": signature.signer_username,
+                "signed_at": signature.signed_at.isoformat(),
+            },
+        }
+    )
+
+
 def exception_handler(exc: Exception, context: dict):
     """DRF's handler, taught the errors the services and the database raise."""
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RecordLocked):
+        exc = locked_conflict(exc, context)
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(validation_detail(exc))
     elif isinstance(exc, ProtectedError | RestrictedError):
         view = context.get("view")

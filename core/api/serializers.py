@@ -12,7 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from rest_framework import serializers
 
-from core.models import Item, ItemKind, ProcessStep
+from core.models import Item, ItemKind, ProcessStep, SignatureMeaning
 from core.selectors import MAX_DEPTH
 from core.services import STEP_FIELDS
 from core.validators import AtLeast, AtMost
@@ -392,3 +392,52 @@ class TokenRequestSerializer(Serializer):
         max_value=3650,
         help_text="days the new token works; default and upper limit: the setting LIMS_TOKEN_DAYS",
     )
+
+
+class SignRequestSerializer(Serializer):
+    password = CharField(
+        write_only=True,
+        trim_whitespace=False,
+        max_length=4096,
+        help_text="your login password, re-entered: a signature needs it every time",
+    )
+    meaning = ChoiceField(choices=SignatureMeaning.choices, help_text="what you declare by signing")
+    comment = CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class SupersedeRequestSerializer(Serializer):
+    supersedes = ItemCodeField(
+        queryset=Item.objects.all(),
+        help_text="the code of the locked record this one corrects (this record is its new "
+        "version)",
+    )
+
+
+class SignatureChangeSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="where in the signed record, e.g. fields.thickness_mm")
+    old = serializers.JSONField(help_text="the value when it was signed")
+    new = serializers.JSONField(help_text="the value now")
+
+
+class SignatureSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    item = serializers.CharField(
+        help_text="the record signed (a batch's signature covers its pellets)"
+    )
+    meaning = serializers.CharField()
+    signer = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    comment = serializers.CharField()
+    sha256 = serializers.CharField(help_text="SHA-256 of the canonical JSON signed")
+    sha256_now = serializers.CharField(help_text="SHA-256 of the record's canonical JSON now")
+    intact = serializers.BooleanField()
+    changes = SignatureChangeSerializer(many=True)
+
+
+class VerificationSerializer(serializers.Serializer):
+    item = serializers.CharField()
+    locked = serializers.BooleanField()
+    intact = serializers.BooleanField(help_text="every signature still matches the record")
+    signatures = SignatureSerializer(many=True)
+    supersedes = serializers.CharField(allow_null=True)
+    superseded_by = serializers.ListField(child=serializers.CharField())

@@ -21,7 +21,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import selectors
+from core import selectors, signatures
 from core.audit import acting_as
 from core.filters import ItemFilterSet
 from core.models import Item, ItemKind
@@ -34,8 +34,11 @@ from .serializers import (
     ItemSerializer,
     LineageQuerySerializer,
     LineageRowSerializer,
+    SignRequestSerializer,
+    SupersedeRequestSerializer,
     TokenRequestSerializer,
     TokenSerializer,
+    VerificationSerializer,
 )
 
 
@@ -92,6 +95,66 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
             item.pk, query.validated_data["direction"], query.validated_data.get("depth")
         )
         return Response(LineageRowSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=SignRequestSerializer,
+        responses={
+            201: VerificationSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='wrong password, unknown meaning, work still processing: {"field": '
+                "[message]}",
+            ),
+            403: OpenApiResponse(OpenApiTypes.OBJECT, description="you may not sign this record"),
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    def sign(self, request: HttpRequest, *args, **kwargs) -> Response:
+        """Sign a finished record with your password (re-entered every time) and a meaning
+        (reviewed, approved, ...): stores the SHA-256 of its canonical JSON and locks it, with
+        what it covers (a batch's pellets; every item's measurements, raw files and results).
+        Corrections are then new versions (`POST /api/items/<new>/supersede/`)."""
+        item = self.get_object()
+        body = SignRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            with acting_as(request.user):
+                signatures.sign(
+                    item,
+                    user=request.user,
+                    password=data["password"],
+                    meaning=data["meaning"],
+                    comment=data.get("comment", ""),
+                    request=request._request,
+                )
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from None
+        report = signatures.report(item, audit=False)
+        return Response(VerificationSerializer(report).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=VerificationSerializer)
+    @action(detail=True, filter_backends=[], pagination_class=None)
+    def verify(self, request: HttpRequest, *args, **kwargs) -> Response:
+        """The record's signatures, each checked now: `intact`, or the changes (path, value
+        when signed -> value now) since it was signed. A failed check is audited."""
+        item = self.get_object()
+        with acting_as(request.user):
+            report = signatures.report(item)
+        return Response(VerificationSerializer(report).data)
+
+    @extend_schema(request=SupersedeRequestSerializer, responses={201: VerificationSerializer})
+    @action(detail=True, methods=["post"])
+    def supersede(self, request: HttpRequest, *args, **kwargs) -> Response:
+        """Mark this record (made as a corrected copy) as the new version of a locked one;
+        both pages then link to each other."""
+        item = self.get_object()
+        body = SupersedeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with acting_as(request.user):
+            signatures.supersede(item, body.validated_data["supersedes"], user=request.user)
+        report = signatures.report(item, audit=False)
+        return Response(VerificationSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
 _FILTER_TYPES = {
