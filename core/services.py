@@ -12,6 +12,7 @@ from django.db.models import Model
 from .models import CodeCounter, Item, LineageEdge, ProcessStep
 from .selectors import is_ancestor
 from .signals import notify_item_changed
+from .signatures import check_unlocked
 
 ItemT = TypeVar("ItemT", bound=Item)
 ModelT = TypeVar("ModelT", bound=Model)
@@ -77,6 +78,7 @@ def item_create(model: type[ItemT], *, user=None, **fields: Any) -> ItemT:
 def item_update(instance: ItemT, *, expected_version: int | None = None, **fields: Any) -> ItemT:
     """Change an item: only the fields that differ are written, under a row lock; with
     `expected_version`, refused (RecordChanged) if someone saved it since that version."""
+    check_unlocked(instance.pk)  # a signed record: refused naming its signature
     current, changed = apply_changes(instance, fields, expected_version=expected_version)
     summary = current.describe()[:200]
     if summary != current.summary:

@@ -12,6 +12,7 @@ from django.db.models import Sum
 from core.models import Item
 from core.services import apply_changes, item_create, item_update, record_save, sync_lineage
 from core.signals import notify_item_changed
+from core.signatures import RecordLocked
 
 from . import units
 from .models import (
@@ -261,6 +262,8 @@ def pellets_measure(
     for pellet, values in measurements.items():
         try:
             saved.append(item_update(pellet, expected_version=versions.get(pellet.pk), **values))
+        except RecordLocked:
+            raise  # names the signature itself; not one pellet's field error among others
         except ValidationError as exc:
             errors[pellet.code] = exc.messages
     if errors:

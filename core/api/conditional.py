@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from core.services import lock
+from core.signatures import check_unlocked, owning_item_id
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -83,6 +84,9 @@ class ConditionalMixin:
     def _current_locked(self):
         """The record, its row locked for this transaction, read fresh after the lock."""
         instance = self.get_object()
+        # A write to a signed record (or a row of one) is refused before anything is read
+        # into it: 409 naming the signature.
+        check_unlocked(owning_item_id(instance))
         lock(instance)
         return self.get_queryset().get(pk=instance.pk)
 

@@ -1,0 +1,345 @@
+"""Signatures (issue 12 §2): sign with the password, lock every write path, verify the hash and
+say what changed, correct through a new version. On real values: the BioLogic example spectrum
+on a 0.6 mm pellet of 1 cm² gives σ = 5.37e-04 S/cm."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+
+from cells.services import cell_refresh_derived
+from core.models import AuditEvent, Item, Signature, Supersession
+from core.signatures import RecordLocked, canonical_json, sign, verify
+from measurements import services as measurement_services
+from measurements.models import Measurement, MeasurementFile, Result
+from synthesis.models import Pellet
+from synthesis.services import pellet_set_create, pellets_measure
+from tests import factories
+from tests.conftest import token_client
+from tests.instrument_files import instrument_file
+
+MPT = instrument_file("impedance.py/exampleDataBioLogic.mpt")
+PASSWORD = "pw-alice-123"  # the `staff` fixture's
+
+
+@pytest.fixture
+def measured_pellet(api, django_capture_on_commit_callbacks):
+    """A pellet 0.6 mm thick with the BioLogic spectrum measured on 1 cm²."""
+    pellet = factories.pellets(count=1)[0]
+    pellets_measure({pellet: {"thickness_mm": 0.6, "diameter_mm": 12.9, "mass_mg": 250}})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/measurements/",
+            {
+                "item": pellet.code,
+                "technique": "eis",
+                "area_cm2": 1,
+                "temperature_c": 25,
+                "files": [SimpleUploadedFile(MPT.name, MPT.read_bytes())],
+            },
+            format="multipart",
+        )
+    assert response.status_code == 201, response.json()
+    measurement = Measurement.objects.get(code=response.json()["code"])
+    sigma = Result.objects.get(measurement=measurement, kind="conductivity")
+    assert f"{sigma.values['conductivity_s_cm']:.2e}" == "5.37e-04"
+    return Pellet.objects.get(pk=pellet.pk), measurement
+
+
+def _sign(api, code, meaning="approved", password=PASSWORD, **extra):
+    return api.post(
+        f"/api/items/{code}/sign/",
+        {"password": password, "meaning": meaning, **extra},
+        format="json",
+    )
+
+
+def test_signing_stores_the_hash_of_the_canonical_record_with_its_results(
+    api, staff, measured_pellet
+):
+    pellet, measurement = measured_pellet
+    response = _sign(api, pellet.code, comment="values checked against the notebook")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["locked"] is True and body["intact"] is True
+    [signed] = body["signatures"]
+    assert (signed["meaning"], signed["signer"]) == ("approved", "alice")
+
+    signature = Signature.objects.get()
+    assert signature.signer_username == "alice" and signature.signed_at.utcoffset().seconds == 0
+    assert len(signature.sha256) == 64 and signature.sha256 == signed["sha256"]
+    record = json.loads(signature.canonical)
+    assert record["fields"]["thickness_mm"] == 0.6
+    assert record["inputs"] == [
+        {"amount": 250.0, "code": pellet.pellet_set.batch.code, "role": "powder", "unit": "mg"}
+    ]
+    [m] = record["measurements"]
+    assert m["code"] == measurement.code and m["status"] == measurement.status
+    assert m["files"][0]["sha256"] == measurement.files.get().raw_file.sha256
+    sigma = next(r for r in m["results"] if r["kind"] == "conductivity")
+    assert f"{sigma['values']['conductivity_s_cm']:.2e}" == "5.37e-04"
+    # The canonical form is stable: built again, the same bytes.
+    assert canonical_json(pellet) == signature.canonical
+    event = AuditEvent.objects.get(action="sign")
+    assert event.username == "alice" and event.after["sha256"] == signature.sha256
+
+
+def test_signing_asks_for_the_password_every_time_and_audits_a_wrong_one(api, measured_pellet):
+    pellet, _ = measured_pellet
+    wrong = _sign(api, pellet.code, password="not-it")
+    assert wrong.status_code == 400
+    assert wrong.json() == {"password": ["Wrong password: re-enter your login password to sign."]}
+    missing = api.post(f"/api/items/{pellet.code}/sign/", {"meaning": "approved"}, format="json")
+    assert missing.status_code == 400 and "password" in missing.json()
+    assert not Signature.objects.exists()
+    refused = AuditEvent.objects.get(action="refused")
+    assert refused.after == {"item": pellet.code, "reason": "wrong password"}
+
+
+def test_sign_refuses_unknown_meanings_and_fields_and_read_only_accounts(
+    api, viewer, measured_pellet
+):
+    pellet, _ = measured_pellet
+    bad = _sign(api, pellet.code, meaning="blessed")
+    assert bad.status_code == 400 and "meaning" in bad.json()
+    extra = _sign(api, pellet.code, sha256="0" * 64)
+    assert extra.status_code == 400 and "sha256" in extra.json()
+    as_viewer = _sign(token_client(viewer), pellet.code, password="pw-victor-123")
+    assert as_viewer.status_code == 403
+    assert not Signature.objects.exists()
+
+
+def test_a_record_still_processing_cannot_be_signed(api, staff):
+    pellet = factories.pellets(count=1)[0]
+    measurement = measurement_services.measurement_create(
+        user=staff, item=pellet, fields={"technique": "eis"}
+    )  # queued: the job is sent on commit, which never comes in this test
+    response = _sign(api, pellet.code)
+    assert response.status_code == 400
+    assert response.json() == {
+        "item": [f"{measurement.code} of {pellet.code} is queued; sign when it has finished."]
+    }
+
+
+def test_every_write_path_of_a_signed_pellet_is_refused_naming_the_signature(
+    api, staff, staff_client, measured_pellet, django_capture_on_commit_callbacks
+):
+    pellet, measurement = measured_pellet
+    assert _sign(api, pellet.code).status_code == 201
+    signature = Signature.objects.get()
+    message = f"{signature.describe()}; it is locked. Make a new version to correct it."
+    assert message.startswith(f"{pellet.code} was approved by alice on ")
+    results_before = list(Result.objects.order_by("pk").values_list("pk", "values"))
+    versions = (pellet.version, measurement.version)
+
+    # API: the record, its measurement, a new measurement on it.
+    patch = api.patch(f"/api/pellets/{pellet.code}/", {"thickness_mm": 0.7}, format="json")
+    assert patch.status_code == 409 and patch.json()["detail"] == message
+    assert patch.json()["signature"]["signer"] == "alice"
+    assert api.delete(f"/api/pellets/{pellet.code}/").status_code == 409
+    m_url = f"/api/measurements/{measurement.code}/"
+    assert api.patch(m_url, {"notes": "x"}, format="json").status_code == 409
+    assert api.delete(m_url).status_code == 409
+    upload = api.post(
+        "/api/measurements/",
+        {
+            "item": pellet.code,
+            "technique": "eis",
+            "files": [SimpleUploadedFile("again.mpt", MPT.read_bytes())],
+        },
+        format="multipart",
+    )
+    assert upload.status_code == 409 and upload.json()["detail"] == message
+
+    # Web: the edit form, re-run, detach a file, add a file.
+    edit = staff_client.get(f"/items/{pellet.code}/edit/")
+    assert edit.status_code == 409 and message in edit.content.decode()
+    assert staff_client.post(f"/measurements/{measurement.code}/rerun/").status_code == 409
+    link = measurement.files.get()
+    staff_client.post(f"/measurements/{measurement.code}/files/{link.pk}/remove/")
+    assert MeasurementFile.objects.filter(pk=link.pk).exists()
+    added = staff_client.post(
+        f"/measurements/{measurement.code}/files/",
+        {"files": SimpleUploadedFile("b.mpt", MPT.read_bytes())},
+    )
+    assert added.status_code == 409
+
+    # Services and the model guard (a shell, a script): refused alike.
+    with pytest.raises(RecordLocked), transaction.atomic():
+        pellets_measure({pellet: {"thickness_mm": 0.8}})
+    with pytest.raises(RecordLocked), transaction.atomic():
+        Pellet.objects.get(pk=pellet.pk).save()
+    with pytest.raises(RecordLocked), transaction.atomic():
+        Result.objects.filter(measurement=measurement).first().delete()
+
+    # Workers: a re-run of the old job, a recompute after a geometry change, the series.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert measurement_services.process_measurement(measurement.pk, measurement.run) == (
+            "locked"
+        )
+        assert measurement_services.reprocess_item_measurements(pellet.pk) == 0
+        assert measurement_services.update_temperature_series(pellet.pk) in ("locked", "stale")
+
+    pellet.refresh_from_db()
+    measurement.refresh_from_db()
+    assert (pellet.version, measurement.version) == versions
+    assert pellet.thickness_mm == 0.6 and measurement.status == "done_with_warnings"
+    assert list(Result.objects.order_by("pk").values_list("pk", "values")) == results_before
+    assert Measurement.objects.filter(item=pellet).count() == 1
+    assert verify(signature).intact
+    # Each refused request is in the audit log (the services' own refusals raise to the caller).
+    assert AuditEvent.objects.filter(action="refused").count() >= 8
+
+
+def test_the_admin_shows_a_signed_record_read_only_without_delete(
+    api, staff, client, measured_pellet
+):
+    pellet, measurement = measured_pellet
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    assert _sign(api, pellet.code).status_code == 201
+    page = client.get(f"/admin/synthesis/pellet/{pellet.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="thickness_mm"' not in html and "Delete" not in html.split("<footer")[0]
+    posted = client.post(
+        f"/admin/synthesis/pellet/{pellet.pk}/change/", {"thickness_mm": "0.9", "pellet_set": 1}
+    )
+    assert posted.status_code == 403
+    result = Result.objects.filter(measurement=measurement).first()
+    assert (
+        client.post(f"/admin/measurements/result/{result.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    pellet.refresh_from_db()
+    assert pellet.thickness_mm == 0.6 and Result.objects.filter(pk=result.pk).exists()
+
+
+def test_verification_names_the_value_changed_directly_in_the_database(
+    api, staff_client, measured_pellet
+):
+    pellet, measurement = measured_pellet
+    assert _sign(api, pellet.code).status_code == 201
+    assert api.get(f"/api/items/{pellet.code}/verify/").json()["intact"] is True
+
+    # Behind the application's back: a queryset update, no signals, no guard.
+    Pellet.objects.filter(pk=pellet.pk).update(thickness_mm=0.61)
+    result = Result.objects.get(measurement=measurement, kind="conductivity")
+    sigma = result.values["conductivity_s_cm"]
+    Result.objects.filter(pk=result.pk).update(
+        values={**result.values, "conductivity_s_cm": sigma * 2}
+    )
+
+    body = api.get(f"/api/items/{pellet.code}/verify/").json()
+    assert body["intact"] is False
+    [signed] = body["signatures"]
+    assert signed["sha256_now"] != signed["sha256"]
+    changes = {c["path"]: (c["old"], c["new"]) for c in signed["changes"]}
+    assert changes["fields.thickness_mm"] == (0.6, 0.61)
+    path = f"measurements[{measurement.code}].results[1].values.conductivity_s_cm"
+    kinds = [
+        r["kind"]
+        for r in json.loads(Signature.objects.get().canonical)["measurements"][0]["results"]
+    ]
+    path = f"measurements[{measurement.code}].results[{kinds.index('conductivity')}]"
+    assert changes[f"{path}.values.conductivity_s_cm"] == (sigma, sigma * 2)
+    failed = AuditEvent.objects.filter(action="tampered").first()
+    assert failed is not None and ["fields.thickness_mm", 0.6, 0.61] in failed.after["changes"]
+
+    page = staff_client.get(f"/items/{pellet.code}/").content.decode()
+    assert 'data-testid="changed"' in page and "fields.thickness_mm" in page
+
+
+def test_a_batch_is_signed_with_its_pellets_and_locks_them(api, staff):
+    batch = factories.lagp_batch()
+    pellets = factories.pellets(batch=batch, count=2)
+    assert _sign(api, batch.code, meaning="reviewed").status_code == 201
+    record = json.loads(Signature.objects.get().canonical)
+    assert [p["code"] for p in record["pellets"]] == [p.code for p in pellets]
+    assert [p["role"] for p in record["precursors"]] == ["li", "al", "ge", "p"]
+
+    patch = api.patch(f"/api/pellets/{pellets[0].code}/", {"thickness_mm": 0.5}, format="json")
+    assert patch.status_code == 409
+    assert patch.json()["detail"].startswith(f"{batch.code} was reviewed by alice on ")
+    assert f"(its signature covers {pellets[0].code})" in patch.json()["detail"]
+    # No new pellets from a signed batch: its record lists its pellets.
+    with pytest.raises(RecordLocked):
+        pellet_set_create(batch=batch, count=1, fields={})
+    assert Pellet.objects.filter(pellet_set__batch=batch).count() == 2
+    # The pellets still go into cells: using a signed record is not changing it.
+    cell = factories.symmetric_cell(pellet=pellets[1])
+    assert cell.code.startswith("CELL-")
+
+
+def test_a_signed_cell_keeps_its_derived_values_when_its_disks_change(api, staff):
+    cell = factories.full_cell()
+    assert _sign(api, cell.code).status_code == 201
+    Item.objects.filter(pk=cell.pk).update(summary="x")  # not in the canonical record
+    assert cell_refresh_derived(cell.pk) is False
+    assert api.get(f"/api/items/{cell.code}/verify/").json()["intact"] is True
+    patch = api.patch(f"/api/cells/{cell.code}/", {"notes": "late note"}, format="json")
+    assert patch.status_code == 409
+
+
+def test_a_correction_is_a_new_version_linked_both_ways(api, staff, staff_client):
+    pellet = factories.pellets(count=1)[0]
+    pellets_measure({pellet: {"thickness_mm": 0.6}})
+    batch = Pellet.objects.get(pk=pellet.pk).pellet_set.batch
+    assert _sign(api, batch.code).status_code == 201
+    page = staff_client.get(f"/items/{batch.code}/").content.decode()
+    assert 'data-testid="new-version"' in page and 'data-testid="intact"' in page
+
+    # Web: the copy form with ?supersedes= saves a new batch linked to the locked one.
+    url = f"/synthesis/batches/new/?copy={batch.code}&supersedes={batch.code}"
+    form = staff_client.get(url)
+    assert form.status_code == 200 and 'data-testid="new-version-of"' in form.content.decode()
+
+    # API: a record made as a copy, then linked.
+    copy = factories.lagp_batch()
+    linked = api.post(
+        f"/api/items/{copy.code}/supersede/", {"supersedes": batch.code}, format="json"
+    )
+    assert linked.status_code == 201 and linked.json()["supersedes"] == batch.code
+    assert Supersession.objects.get().old_id == batch.pk
+    assert api.get(f"/api/items/{batch.code}/verify/").json()["superseded_by"] == [copy.code]
+    old_page = staff_client.get(f"/items/{batch.code}/").content.decode()
+    assert f'Superseded by <a href="/items/{copy.code}/">{copy.code}</a>' in old_page
+    new_page = staff_client.get(f"/items/{copy.code}/").content.decode()
+    assert 'data-testid="supersedes"' in new_page
+    again = api.post(
+        f"/api/items/{copy.code}/supersede/", {"supersedes": batch.code}, format="json"
+    )
+    assert again.status_code == 400 and "supersedes" in again.json()
+    # The locked batch was not changed by being superseded.
+    assert api.get(f"/api/items/{batch.code}/verify/").json()["intact"] is True
+
+
+def test_signing_through_the_web_form(staff_client, staff):
+    pellet = factories.pellets(count=1)[0]
+    url = f"/items/{pellet.code}/sign/"
+    assert staff_client.get(url).status_code == 200
+    wrong = staff_client.post(url, {"password": "nope", "meaning": "approved"})
+    assert wrong.status_code == 400 and "Wrong password" in wrong.content.decode()
+    done = staff_client.post(url, {"password": PASSWORD, "meaning": "reviewed"})
+    assert done.status_code == 302
+    assert Signature.objects.get().meaning == "reviewed"
+
+
+def test_signatures_are_never_changed_or_deleted(api, staff):
+    pellet = factories.pellets(count=1)[0]
+    signature = sign(pellet, user=staff, password=PASSWORD, meaning="approved")
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        signature.save()
+    with pytest.raises(ValidationError):
+        signature.delete()
+    # Deleting the signer keeps the name on the signature.
+    get_user_model().objects.filter(pk=staff.pk).delete()
+    signature.refresh_from_db()
+    assert signature.signer is None and signature.signer_username == "alice"
