@@ -213,11 +213,13 @@ def measurement_reprocess(measurement: Measurement) -> int:
     (RecordLocked) for a measurement of a signed record: its results are what was signed."""
     # A queryset update bypasses the model guard: check the lock here.
     check_unlocked(measurement.item_id)
+    before = {"run": measurement.run, "status": measurement.status}
     Measurement.objects.filter(pk=measurement.pk).update(
         run=F("run") + 1, status=Status.QUEUED, progress=0, status_detail=""
     )
     measurement.refresh_from_db(fields=["run", "status", "progress", "status_detail"])
     run, pk = measurement.run, measurement.pk
+    _audit_state(measurement, before, {"run": run, "status": Status.QUEUED})
     jobs.enqueue_on_commit("measurements.tasks.process_measurement", pk, run)
     return run
 
@@ -257,9 +259,36 @@ def reprocess_item_measurements(item_id: int) -> int:
 # --- the pipeline (run by a worker) ----------------------------------------------------------
 
 
+def _audit_state(measurement, before: dict, after: dict) -> None:
+    """A measurement's processing state is written with queryset updates (a worker must not
+    overwrite a newer run's state, and `save` would bump the record's version): each change
+    of run or status is one audit event. Progress ticks alone are not (a running job's
+    percentage, not a change of the record). Not on the item page's history, which hides
+    processing state: in the audit log."""
+    record_event(
+        "update",
+        model="measurements.measurement",
+        object_pk=str(measurement.pk),
+        object_repr=f"{measurement.code} processing state",
+        before=before,
+        after=after,
+    )
+
+
 def _set_state(pk: int, run: int, **fields) -> bool:
-    """Update the measurement's state if it is still on this run."""
-    return Measurement.objects.filter(pk=pk, run=run).update(**fields) > 0
+    """Update the measurement's state if it is still on this run; a change of status is
+    audited."""
+    if "status" not in fields:
+        return Measurement.objects.filter(pk=pk, run=run).update(**fields) > 0
+    before = Measurement.objects.filter(pk=pk, run=run).values("code", "status").first()
+    if before is None or Measurement.objects.filter(pk=pk, run=run).update(**fields) == 0:
+        return False
+    measurement = Measurement(pk=pk, code=before["code"])
+    after = {"run": run, "status": str(fields["status"])}
+    if fields.get("status_detail"):
+        after["status_detail"] = fields["status_detail"]
+    _audit_state(measurement, {"run": run, "status": before["status"]}, after)
+    return True
 
 
 def process_measurement(measurement_id: int, run: int) -> str:
@@ -507,6 +536,7 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
     if is_locked(current.item_id):
         log.warning("%s: results not stored, its record was signed meanwhile", current.code)
         return None
+    results_before = _result_rows(Result.objects.filter(measurement=current))
     # Updated in place, so a result keeps its id (and `/api/results/<id>/`) across re-runs.
     Result.objects.filter(measurement=current).exclude(
         kind__in=[r.kind for r in outcome.results]
@@ -529,7 +559,7 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
         cycle_rows = len(
             CycleRow.objects.bulk_create(_cycle_rows(current, outcome.per_cycle), batch_size=2000)
         )
-    _audit_computed(current, cycle_rows)
+    _audit_computed(current, results_before, cycle_rows)
     status, detail = _final_status(current, outcome)
     # An update, not a save: processing state is not a change of the record to audit.
     _set_state(
@@ -545,23 +575,28 @@ def _store_results(measurement: Measurement, run: int, outcome: compute.Outcome)
     return str(status)
 
 
-def _audit_computed(measurement: Measurement, cycle_rows: int) -> None:
+def _result_rows(results) -> list[dict]:
+    return [
+        {"pk": pk, "kind": kind} for pk, kind in results.order_by("kind").values_list("pk", "kind")
+    ]
+
+
+def _audit_computed(measurement: Measurement, before: list[dict], cycle_rows: int) -> None:
     """Results and cycle rows are replaced wholesale by a worker (bulk writes, no per-row
-    event): one documented event per run lists what was written, by primary key."""
-    results = list(
-        Result.objects.filter(measurement=measurement).order_by("kind").values_list("pk", "kind")
-    )
+    event): one documented bulk event per run lists the results before and after, by primary
+    key, and the number of cycle rows written."""
     record_event(
         "update",
         model="measurements.result",
         object_pk=str(measurement.pk),
         object_repr=f"results of {measurement.code} computed (run {measurement.run})",
         # Not on the item page's history (every run would add a row): in the audit log.
+        before={"bulk": True, "results": before},
         after={
             "bulk": True,
             "measurement": measurement.code,
             "run": measurement.run,
-            "results": [{"pk": pk, "kind": kind} for pk, kind in results],
+            "results": _result_rows(Result.objects.filter(measurement=measurement)),
             "cycle_rows": cycle_rows,
         },
     )
@@ -893,6 +928,7 @@ def _store_series(item_id: int, run: int, outcome: SeriesOutcome) -> str:
         return "stale"
     if is_locked(item_id):
         return "locked"
+    results_before = _result_rows(Result.objects.filter(item_id=item_id, measurement__isnull=True))
     Result.objects.filter(item_id=item_id, measurement__isnull=True).exclude(
         kind__in=outcome.fits
     ).delete()
@@ -913,15 +949,13 @@ def _store_series(item_id: int, run: int, outcome: SeriesOutcome) -> str:
         model="measurements.result",
         object_pk=f"series-{item_id}",
         object_repr=f"temperature-series fits of item {item_id} computed (run {run})",
+        before={"bulk": True, "results": results_before},
         after={
             "bulk": True,
             "run": run,
-            "results": [
-                {"pk": pk, "kind": kind}
-                for pk, kind in Result.objects.filter(item_id=item_id, measurement__isnull=True)
-                .order_by("kind")
-                .values_list("pk", "kind")
-            ],
+            "results": _result_rows(
+                Result.objects.filter(item_id=item_id, measurement__isnull=True)
+            ),
         },
     )
     _set_series_state(

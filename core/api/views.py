@@ -29,6 +29,7 @@ from core.models import Item, ItemKind
 from . import lineage_table, tokens
 from .base import ApiMixin, CodeLookupMixin, record_viewsets
 from .parsers import FormParser, JSONParser, MultiPartParser
+from .renderers import JSONRenderer
 from .schema import ROWS_PAGE, AutoSchema
 from .serializers import (
     ItemSerializer,
@@ -134,7 +135,8 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         return Response(VerificationSerializer(report).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=VerificationSerializer)
-    @action(detail=True, filter_backends=[], pagination_class=None)
+    # JSON only: a nested report, not a table.
+    @action(detail=True, filter_backends=[], pagination_class=None, renderer_classes=[JSONRenderer])
     def verify(self, request: HttpRequest, *args, **kwargs) -> Response:
         """The record's signatures, each checked now: `intact`, or the changes (path, value
         when signed -> value now) since it was signed. A failed check is audited."""
