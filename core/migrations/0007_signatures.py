@@ -5,6 +5,50 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# On PostgreSQL signatures are append-only in the database itself, like the audit log
+# (0005): UPDATE and DELETE of a signature row, or of the list of items it covers, are
+# refused whoever issues them; the one change let through is the signer set to NULL when
+# their account is deleted (the row keeps the username).
+FORWARD = """
+CREATE OR REPLACE FUNCTION lims_signature_append_only() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'lims_signature' THEN
+        IF NEW.signer_id IS NULL
+           AND to_jsonb(NEW) - 'signer_id' = to_jsonb(OLD) - 'signer_id' THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'signatures are never changed: % of % row % refused',
+        TG_OP, TG_TABLE_NAME, OLD.id USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER lims_signature_append_only
+    BEFORE UPDATE OR DELETE ON lims_signature
+    FOR EACH ROW EXECUTE FUNCTION lims_signature_append_only();
+CREATE TRIGGER lims_signature_covers_append_only
+    BEFORE UPDATE OR DELETE ON lims_signature_covers
+    FOR EACH ROW EXECUTE FUNCTION lims_signature_append_only();
+"""
+
+REVERSE = """
+DROP TRIGGER IF EXISTS lims_signature_covers_append_only ON lims_signature_covers;
+DROP TRIGGER IF EXISTS lims_signature_append_only ON lims_signature;
+DROP FUNCTION IF EXISTS lims_signature_append_only();
+"""
+
+
+class PostgresOnlySQL(migrations.RunSQL):
+    """RunSQL on PostgreSQL, nothing elsewhere (the SQL is plpgsql)."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
 
 class Migration(migrations.Migration):
 
@@ -50,4 +94,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('new', models.F('old')), _negated=True), name='supersession_not_self')],
             },
         ),
+        PostgresOnlySQL(FORWARD, REVERSE),
     ]
