@@ -5,6 +5,7 @@ on a 0.6 mm pellet of 1 cm² gives σ = 5.37e-04 S/cm."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from cells.services import cell_refresh_derived
+from core import services as core_services
 from core.models import AuditEvent, Item, Signature, Supersession
 from core.signatures import RecordLocked, canonical_json, sign, verify
 from measurements import services as measurement_services
@@ -126,7 +128,7 @@ def test_a_record_still_processing_cannot_be_signed(api, staff):
 
 
 def test_every_write_path_of_a_signed_pellet_is_refused_naming_the_signature(
-    api, staff, staff_client, measured_pellet, django_capture_on_commit_callbacks
+    api, staff, staff_client, measured_pellet, django_capture_on_commit_callbacks, caplog
 ):
     pellet, measurement = measured_pellet
     assert _sign(api, pellet.code).status_code == 201
@@ -154,6 +156,13 @@ def test_every_write_path_of_a_signed_pellet_is_refused_naming_the_signature(
         format="multipart",
     )
     assert upload.status_code == 409 and upload.json()["detail"] == message
+    attach = api.post(
+        f"{m_url}files/",
+        {"files": [SimpleUploadedFile("b.mpt", MPT.read_bytes())]},
+        format="multipart",
+    )
+    assert attach.status_code == 409 and attach.json()["detail"] == message
+    assert api.post(f"{m_url}reprocess/").status_code == 409
 
     # Web: the edit form, re-run, detach a file, add a file.
     edit = staff_client.get(f"/items/{pellet.code}/edit/")
@@ -175,8 +184,17 @@ def test_every_write_path_of_a_signed_pellet_is_refused_naming_the_signature(
         Pellet.objects.get(pk=pellet.pk).save()
     with pytest.raises(RecordLocked), transaction.atomic():
         Result.objects.filter(measurement=measurement).first().delete()
+    # Process steps and lineage edits (the admin's lineage form goes through `link`).
+    with pytest.raises(RecordLocked), transaction.atomic():
+        core_services.set_steps(
+            pellet, [{"kind": "sintering", "temperature_c": 950, "duration_min": 60}]
+        )
+    with pytest.raises(RecordLocked), transaction.atomic():
+        core_services.link(factories.lagp_batch(), pellet, role="powder")
 
-    # Workers: a re-run of the old job, a recompute after a geometry change, the series.
+    # Workers: a re-run of the old job, a recompute after a geometry change, the series:
+    # they end without writing and log why.
+    caplog.set_level(logging.WARNING, logger="measurements.services")
     with django_capture_on_commit_callbacks(execute=True):
         assert measurement_services.process_measurement(measurement.pk, measurement.run) == (
             "locked"
@@ -184,6 +202,8 @@ def test_every_write_path_of_a_signed_pellet_is_refused_naming_the_signature(
         assert measurement_services.reprocess_item_measurements(pellet.pk) == 0
         assert measurement_services.update_temperature_series(pellet.pk) in ("locked", "stale")
 
+    assert f"{measurement.code} not processed: {pellet.code} is signed and locked" in caplog.text
+    assert f"{measurement.code} not recomputed: {message}" in caplog.text
     pellet.refresh_from_db()
     measurement.refresh_from_db()
     assert (pellet.version, measurement.version) == versions
