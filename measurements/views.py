@@ -11,7 +11,7 @@ from core.forms import apply_service_errors
 from core.models import Item
 from core.selectors import items_by_codes
 from core.services import RecordChanged
-from core.signatures import audit_if_locked
+from core.signatures import audit_if_locked, locking_signature
 from core.tables import Column
 from core.views import TableView, changed_meanwhile, posted_version, staff_required
 
@@ -93,6 +93,8 @@ def _detail_context(
         "n_cycles": measurement.cycles.count(),
         "settings_form": forms.MeasurementSettingsForm(instance=measurement),
         "add_form": forms.AddFilesForm(),
+        # A signed record's measurement: no write controls, the signature named instead.
+        "locked": locking_signature(measurement.item_id),
     }
     if (
         measurement.status == Status.FAILED

@@ -164,7 +164,11 @@ def test_every_write_path_of_a_signed_pellet_is_refused_naming_the_signature(
     assert attach.status_code == 409 and attach.json()["detail"] == message
     assert api.post(f"{m_url}reprocess/").status_code == 409
 
-    # Web: the edit form, re-run, detach a file, add a file.
+    # Web: the measurement's page names the signature and offers no write controls...
+    page = staff_client.get(f"/measurements/{measurement.code}/").content.decode()
+    assert 'data-testid="locked"' in page and signature.describe() in page
+    assert f"/measurements/{measurement.code}/rerun/" not in page
+    # ...and posting anyway is refused: the edit form, re-run, detach a file, add a file.
     edit = staff_client.get(f"/items/{pellet.code}/edit/")
     assert edit.status_code == 409 and message in edit.content.decode()
     assert staff_client.post(f"/measurements/{measurement.code}/rerun/").status_code == 409
