@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core import jobs
 from core.models import Job
+from core.signatures import RecordLocked
 
 from .models import Measurement, Status, TemperatureSeries
 from .services import measurement_reprocess, temperature_series_request
@@ -35,7 +36,11 @@ def measurement_requeue(measurement_id: int, run: int) -> int | None:
     measurement = Measurement.objects.filter(pk=measurement_id, run=run, status__in=WAITING).first()
     if measurement is None:
         return None
-    new_run = measurement_reprocess(measurement)
+    try:
+        new_run = measurement_reprocess(measurement)
+    except RecordLocked as exc:
+        log.warning("%s not requeued: %s", measurement.code, exc.messages[0])
+        return None
     log.warning("requeued %s: run %s lost, now run %s", measurement.code, run, new_run)
     return new_run
 
@@ -73,11 +78,16 @@ def requeue_stranded(limit: int) -> int:
     ):
         stranded = _without_job(model, task, subject)
         for pk in list(stranded.values_list("pk", flat=True)[:limit]):
-            with transaction.atomic():
-                record = stranded.select_for_update(skip_locked=True).filter(pk=pk).first()
-                if record is None:
-                    continue
-                requeue(record)
+            try:
+                with transaction.atomic():
+                    record = stranded.select_for_update(skip_locked=True).filter(pk=pk).first()
+                    if record is None:
+                        continue
+                    requeue(record)
+            except RecordLocked as exc:
+                # Signed while waiting (a race with the signature): it keeps what was signed.
+                log.warning("stranded %s %s left as it is: %s", model.__name__, pk, exc.messages[0])
+                continue
             log.warning("requeued stranded %s %s (no job)", model.__name__, pk)
             count += 1
     return count

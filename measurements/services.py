@@ -632,7 +632,12 @@ def _cycle_rows(measurement: Measurement, table: pl.DataFrame) -> list[CycleRow]
 
 @transaction.atomic
 def temperature_series_request(item_id: int) -> TemperatureSeries:
-    """Queue a fresh computation of the item's series; the task is sent on commit."""
+    """Queue a fresh computation of the item's series; the task is sent on commit. Not for a
+    signed record: its fits stay as signed (and nothing is queued that would never finish)."""
+    if is_locked(item_id):
+        return TemperatureSeries.objects.filter(item_id=item_id).first() or TemperatureSeries(
+            item_id=item_id
+        )
     series, _ = TemperatureSeries.objects.get_or_create(item_id=item_id)
     TemperatureSeries.objects.filter(pk=series.pk).update(
         run=F("run") + 1, status=Status.QUEUED, status_detail=""

@@ -367,3 +367,23 @@ def test_signatures_are_never_changed_or_deleted(api, staff):
     get_user_model().objects.filter(pk=staff.pk).delete()
     signature.refresh_from_db()
     assert signature.signer is None and signature.signer_username == "alice"
+
+
+def test_canonical_json_is_stable_across_number_and_time_forms():
+    import datetime as dt
+
+    from core.signatures import canonical_dumps, diff
+
+    when = dt.datetime(2026, 12, 1, 8, 2, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    text = canonical_dumps(
+        {"b": [1, 2.5e-4, -0.0], "a": {"t": when, "nan": float("nan"), "d": dt.date(2026, 1, 2)}}
+    )
+    assert text == (
+        '{"a":{"d":"2026-01-02","nan":"nan","t":"2026-12-01T07:02:00+00:00"},"b":[1,0.00025,0.0]}'
+    )
+    old = {"measurements": [{"code": "MEAS-0001", "x": 1}, {"code": "MEAS-0002", "x": 2}]}
+    new = {"measurements": [{"code": "MEAS-0002", "x": 3}]}
+    assert diff(old, new) == [
+        ("measurements[MEAS-0001]", {"code": "MEAS-0001", "x": 1}, "(absent)"),
+        ("measurements[MEAS-0002].x", 2, 3),
+    ]
