@@ -327,7 +327,8 @@ def sign(
 def _sign_now(item: Item, *, user, meaning: str, comment: str) -> Signature:
     # Lock the rows being signed, so no write slips in between the hash and the lock.
     covered = covered_items(item)
-    Item.objects.select_for_update().filter(pk__in=[c.pk for c in covered]).exists()
+    # (A list, not exists(): that would lock one row only, through its LIMIT 1.)
+    list(Item.objects.select_for_update().filter(pk__in=[c.pk for c in covered]).values_list("pk"))
     unfinished = [
         problem for check in UNFINISHED_CHECKS for problem in check([c.pk for c in covered])
     ]
