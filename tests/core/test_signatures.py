@@ -387,3 +387,20 @@ def test_canonical_json_is_stable_across_number_and_time_forms():
         ("measurements[MEAS-0001]", {"code": "MEAS-0001", "x": 1}, "(absent)"),
         ("measurements[MEAS-0002].x", 2, 3),
     ]
+
+
+def test_who_may_sign_staff_and_with_the_setting_the_author(viewer, viewer_client, settings):
+    from core.permissions import can_sign
+
+    pellet = factories.pellets(count=1)[0]
+    assert viewer_client.get(f"/items/{pellet.code}/sign/").status_code == 403
+    Item.objects.filter(pk=pellet.pk).update(created_by=viewer)
+    pellet.refresh_from_db()
+    assert can_sign(viewer, pellet) is False
+    settings.LIMS_AUTHOR_MAY_SIGN = True
+    assert can_sign(viewer, pellet) is True
+    done = viewer_client.post(
+        f"/items/{pellet.code}/sign/", {"password": "pw-victor-123", "meaning": "authored"}
+    )
+    assert done.status_code == 302
+    assert Signature.objects.get().signer_username == "victor"
