@@ -10,7 +10,7 @@ import logging
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 
 from cells.services import cell_refresh_derived
 from core import services as core_services
@@ -404,3 +404,27 @@ def test_who_may_sign_staff_and_with_the_setting_the_author(viewer, viewer_clien
     )
     assert done.status_code == 302
     assert Signature.objects.get().signer_username == "victor"
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the trigger is PostgreSQL's (no-op on SQLite)"
+)
+def test_postgresql_refuses_a_raw_change_of_a_signature(staff):
+    pellet = factories.pellets(count=1)[0]
+    signature = sign(pellet, user=staff, password=PASSWORD, meaning="approved")
+    for sql in (
+        "UPDATE lims_signature SET sha256 = 'x' WHERE id = %s",
+        "DELETE FROM lims_signature_covers WHERE signature_id = %s",
+        "DELETE FROM lims_signature WHERE id = %s",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="signatures are never changed"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [signature.pk])
+    # The signer's account deleted: the one change let through (SET_NULL), the name kept.
+    get_user_model().objects.filter(pk=staff.pk).delete()
+    signature.refresh_from_db()
+    assert signature.signer is None and signature.signer_username == "alice"
+    assert signature.covers.count() == 1 and verify(signature, audit=False).intact
