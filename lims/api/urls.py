@@ -79,6 +79,8 @@ urlpatterns = [
     path("tokens/", views.TokenView.as_view(), name="tokens"),
     path("lineage-table/", views.LineageTableView.as_view(), name="lineage-table"),
     path("items/<str:code>/export.eln", eln.ElnExportView.as_view(), name="item-export-eln"),
+    path("items/<str:code>/battinfo.jsonld", eln.BattinfoView.as_view(), name="item-battinfo"),
+    path("export.eln", eln.SelectionExportView.as_view(), name="export-eln"),
     path("import/", eln.ElnImportView.as_view(), name="import-eln"),
     *app_urls,
     path("", include(router.urls)),
