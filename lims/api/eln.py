@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from core.api.base import ApiMixin, service_call
@@ -88,6 +88,9 @@ class SelectionExportView(ApiMixin, GenericAPIView):
     {"codes": ["A", "B"]}` (for long lists). At most 200 codes (ancestors come along
     uncounted); codes that name no item are refused (400) naming each."""
 
+    # A POST here reads (a long list of codes does not fit an address): anyone who may read
+    # the items may ask, as with GET.
+    permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer, OctetStreamRenderer]
     filter_backends: list = []
     pagination_class = None
