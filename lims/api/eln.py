@@ -20,7 +20,7 @@ from core.api.exceptions import Conflict
 from core.api.parsers import MultiPartParser
 from core.api.renderers import JSONRenderer
 from core.api.schema import download_responses
-from core.api.serializers import QuerySerializer
+from core.api.serializers import CharField, QuerySerializer
 from core.api.serializers import Serializer as StrictSerializer
 from core.downloads import attachment
 from core.models import Item
@@ -69,7 +69,7 @@ def eln_download(request, items: list[Item]):
 
 
 class SelectionQuerySerializer(QuerySerializer):
-    codes = serializers.CharField(
+    codes = CharField(
         help_text=f"item codes separated by commas, e.g. CELL-0001,PEL-0003 (at most "
         f"{eln.MAX_EXPORT_ITEMS})"
     )
@@ -77,7 +77,7 @@ class SelectionQuerySerializer(QuerySerializer):
 
 class SelectionBodySerializer(StrictSerializer):
     codes = serializers.ListField(
-        child=serializers.CharField(max_length=40),
+        child=CharField(max_length=40),
         allow_empty=False,
         help_text=f'item codes, e.g. ["CELL-0001", "PEL-0003"] (at most {eln.MAX_EXPORT_ITEMS})',
     )
