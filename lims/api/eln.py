@@ -91,6 +91,7 @@ class SelectionExportView(ApiMixin, GenericAPIView):
     # A POST here reads (a long list of codes does not fit an address): anyone who may read
     # the items may ask, as with GET.
     permission_classes = [IsAuthenticated]
+    serializer_class = SelectionBodySerializer  # what OPTIONS describes
     renderer_classes = [JSONRenderer, OctetStreamRenderer]
     filter_backends: list = []
     pagination_class = None
@@ -132,7 +133,7 @@ class SelectionExportView(ApiMixin, GenericAPIView):
         },
     )
     def post(self, request):
-        body = SelectionBodySerializer(data=request.data)
+        body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.export(request, body.validated_data["codes"])
 
