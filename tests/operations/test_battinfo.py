@@ -96,6 +96,42 @@ def test_every_term_is_battinfos_or_a_documented_lims_term(study):
     assert all(u.startswith("https://w3id.org/emmo") or u in battinfo.LIMS_TERMS for u in units)
 
 
+def test_the_whole_measured_demo_uses_only_defined_terms_and_has_each_result(demo_measured):
+    """Every kind of record and result the demo has (stripping, TGA, temperature series):
+    the document still uses only defined terms, and each result kind shows up as triples."""
+    doc = battinfo.document(Item.objects.all(), BASE)
+    terms = used_terms(doc["@graph"], set())
+    ours = {t for t in terms if t.startswith("lims:")}
+    assert ours <= set(battinfo.LIMS_TERMS), ours - set(battinfo.LIMS_TERMS)
+    context = battinfo.context_terms()
+    assert all(t in context for t in terms if ":" not in t), terms - set(context)
+    g = graph(doc)
+    cell = node(demo_measured["sym_bare"].code)
+    kinds = {
+        kind: {
+            s
+            for s in g.subjects(
+                RDF.type, URIRef(battinfo.LIMS_NS + kind[5:]) if ":" in kind else T(kind)
+            )
+        }
+        for kind in (
+            "ActivationEnergy",
+            "Overpotential",
+            "lims:OnsetTemperature",
+            "CoulombicEfficiency",
+            "Thermogravimetry",
+            "lims:LithiumStrippingPlating",
+        )
+    }
+    assert all(kinds.values()), [k for k, v in kinds.items() if not v]
+    best = node(demo_measured["pellets"][900][0].code)
+    energy, unit = value(g, best, "ActivationEnergy")
+    series = Result.objects.get(item__code=demo_measured["pellets"][900][0].code, kind="arrhenius")
+    assert energy == pytest.approx(series.values["activation_energy_eV"], rel=1e-12)
+    assert unit == T("ElectronVolt") and 0.1 < energy < 1.0
+    assert (cell, RDF.type, T("CoinCell")) in g
+
+
 def _walk(value):
     if isinstance(value, dict):
         yield value
