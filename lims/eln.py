@@ -217,9 +217,11 @@ class _Crate:
 def _ordered_items(items: Item | Iterable[Item]) -> list[Item]:
     """The items and their ancestors, each once, every parent before its children."""
     ids: list[int] = []
+    seen: set[int] = set()
     for item in [items] if isinstance(items, Item) else items:
         for pk in [item.pk, *(row.id for row in core_selectors.lineage(item.pk, "ancestors"))]:
-            if pk not in ids:
+            if pk not in seen:
+                seen.add(pk)
                 ids.append(pk)
     edges = LineageEdge.objects.filter(child_id__in=ids).values_list("parent_id", "child_id")
     parents: dict[int, set[int]] = {pk: set() for pk in ids}
@@ -377,7 +379,8 @@ def export_eln(
             if len(chosen) == 1
             else {
                 "name": f"{len(chosen)} items with their ancestry: "
-                + ", ".join(i.code for i in chosen)
+                + ", ".join(i.code for i in chosen[:10])
+                + (", ..." if len(chosen) > 10 else "")
             }
         )
         head = [
@@ -417,11 +420,8 @@ def items_for_codes(codes: Iterable[str]) -> list[Item]:
     """The items a list of codes names, in the order given (case and spaces forgiven, each
     once); refused naming every code that names no item, or when there are none or more
     than MAX_EXPORT_ITEMS."""
-    wanted: list[str] = []
-    for code in codes:
-        code = str(code).strip().upper()
-        if code and code not in wanted:
-            wanted.append(code)
+    # A dict keeps the order and drops repeats in linear time (an address may carry many).
+    wanted = list(dict.fromkeys(c for c in (str(c).strip().upper() for c in codes) if c))
     if not wanted:
         raise ExportRefused("no item codes given: name at least one, e.g. CELL-0001")
     if len(wanted) > MAX_EXPORT_ITEMS:
