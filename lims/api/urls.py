@@ -33,6 +33,7 @@ class Router(DefaultRouter):
 
     extra_root_links = {
         "lineage-table": "lineage-table",
+        "export": "export-eln",
         "import": "import-eln",
         "tokens": "tokens",
         "schema": "schema",

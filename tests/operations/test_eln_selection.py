@@ -130,6 +130,23 @@ def test_api_export_refusals_name_the_field(demo, viewer, method, payload, field
     assert message in " ".join(response.json()[field]), response.json()
 
 
+def test_a_huge_list_of_codes_is_refused_by_its_count(demo, viewer):
+    """50 000 codes in one address: counted and refused at once, none looked up."""
+    codes = ",".join(f"PEL-{n:05d}" for n in range(50_000))
+    response = token_client(viewer).post(
+        "/api/export.eln", {"codes": codes.split(",")}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "codes": [
+            "50000 item codes: at most 200 in one export (their ancestry comes along and does "
+            "not count)"
+        ]
+    }
+    root = token_client(viewer).get("/api/").json()
+    assert root["export"] == "http://testserver/api/export.eln"
+
+
 def test_list_and_search_pages_export_the_ticked_or_listed_items(demo, viewer_client):
     page = viewer_client.get("/cells/").content.decode()
     assert 'formaction="/export.eln"' in page and "Export (.eln)" in page
