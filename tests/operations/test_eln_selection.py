@@ -209,3 +209,28 @@ def test_the_import_page_calls_the_import_service(demo, staff, viewer, client):
     new = Item.objects.filter(notes__contains="its code was CELL-0002").get()
     assert f'<td>CELL-0002</td><td><a href="/items/{new.code}/">{new.code}</a>' in page
     assert new.created_by == staff
+
+
+def test_a_damaged_raw_file_refuses_the_export_naming_it(
+    settings, tmp_path, demo, staff, viewer, viewer_client, django_capture_on_commit_callbacks
+):
+    """An export never ships bytes the store cannot vouch for: 409 from the API, and the
+    list page's export says which file, instead of a broken download."""
+    from tests.operations.test_eln import MPT, MPT_SHA, upload
+    from tests.store import replace, use_private_store
+
+    use_private_store(settings, tmp_path / "store")
+    blocking = demo["blocking"].code
+    pellet = demo["blocking"].layers.get(side="electrolyte").item.code
+    eis = dict(area_cm2=1.0, temperature_c=25)
+    upload(token_client(staff), pellet, "eis", MPT, django_capture_on_commit_callbacks, **eis)
+    damaged = bytearray(MPT.read_bytes())
+    damaged[10] ^= 0x01
+    replace(MPT_SHA, bytes(damaged))
+
+    response = token_client(viewer).get(f"/api/export.eln?codes=CELL-0005,{blocking}")
+    assert response.status_code == 409 and MPT.name in response.json()["detail"]
+    page = viewer_client.get(f"/export.eln?items=CELL-0005&items={blocking}")
+    assert page.status_code == 409 and MPT.name in page.content.decode()
+    # Items without that file still export.
+    assert token_client(viewer).get("/api/export.eln?codes=CELL-0005").status_code == 200
