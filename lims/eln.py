@@ -1,4 +1,5 @@
-"""Export an item with its ancestry as an ELN file (`.eln`), and import one into this instance.
+"""Export an item, or any set of items (a list's selection, a project), with their ancestry as
+an ELN file (`.eln`), and import one into this instance.
 
 An `.eln` file is the ELN consortium's format (TheELNConsortium/TheELNFileFormat, read by
 eLabFTW, Kadi4Mat and others): a zip holding one top folder with `ro-crate-metadata.json`, an
@@ -9,6 +10,8 @@ RO-Crate 1.1 JSON-LD graph, beside the files it describes. Here:
   `hasPart` its measurements; one `Dataset` per measurement (`./PEL-0001/MEAS-0001/`) whose
   `hasPart` are its raw files and parsed Parquet (`File` with `sha256`, `contentSize`,
   `encodingFormat`) and whose `result` properties are its results (values, algorithm version);
+- `battinfo.jsonld`: the same records in the BattINFO / EMMO battery ontology's terms
+  (`lims.battinfo`), a `File` of the root dataset;
 - for a LIMS on the other side, the exact record of each item and measurement as a JSON string
   in a `PropertyValue` with `propertyID` "lims:record" (other ELNs show it as text): JSON-LD
   keeps only terms its context defines, so the record rides inside a defined one.
@@ -38,6 +41,7 @@ import re
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -54,6 +58,8 @@ from measurements import services as measurement_services
 from measurements import storage
 from measurements.models import Measurement, MeasurementFile
 
+from . import battinfo
+
 FORMAT = "lims-eln/1"
 RECORD = "lims:record"
 LINEAGE = "lims:lineage"
@@ -64,6 +70,10 @@ PART_APPS = {"synthesis", "cells"}
 # Measurement fields a crate carries and an import sets (the ones a user enters).
 MEASUREMENT_FIELDS = measurement_services.EDITABLE
 MAX_METADATA_BYTES = 50 * 1024 * 1024
+# Items one export may name (a list's selection, a project); their ancestors come along
+# uncounted. An export reads every raw file it carries, so a request stays bounded.
+MAX_EXPORT_ITEMS = 200
+BATTINFO_FILE = "battinfo.jsonld"
 
 
 # Item columns the registry keeps (not the record's values): made anew by an import.
@@ -72,6 +82,11 @@ ITEM_BOOKKEEPING = {"code", "kind", "summary", "created_at", "updated_at", "crea
 
 class ImportRefused(Exception):
     """A crate that cannot be imported; the message says what is wrong and where."""
+
+
+class ExportRefused(Exception):
+    """An export asked of what cannot be exported (unknown codes, too many); the message
+    names them."""
 
 
 # -- records as JSON ---------------------------------------------------------------------------
@@ -199,9 +214,15 @@ class _Crate:
         )
 
 
-def _ordered_items(item: Item) -> list[Item]:
-    """The item and its ancestors, every parent before its children."""
-    ids = [item.pk, *(row.id for row in core_selectors.lineage(item.pk, "ancestors"))]
+def _ordered_items(items: Item | Iterable[Item]) -> list[Item]:
+    """The items and their ancestors, each once, every parent before its children."""
+    ids: list[int] = []
+    seen: set[int] = set()
+    for item in [items] if isinstance(items, Item) else items:
+        for pk in [item.pk, *(row.id for row in core_selectors.lineage(item.pk, "ancestors"))]:
+            if pk not in seen:
+                seen.add(pk)
+                ids.append(pk)
     edges = LineageEdge.objects.filter(child_id__in=ids).values_list("parent_id", "child_id")
     parents: dict[int, set[int]] = {pk: set() for pk in ids}
     for parent_id, child_id in edges:
@@ -278,13 +299,20 @@ def _export_measurement(crate: _Crate, folder: str, m: Measurement) -> dict[str,
     )
 
 
-def export_eln(item: Item, target: BinaryIO) -> None:
-    """Write `item` and its ancestry as an ELN file to `target` (a file opened for writing).
+def export_eln(
+    items: Item | Iterable[Item], target: BinaryIO, *, base_url: str = battinfo.DEFAULT_BASE
+) -> None:
+    """Write an item, or any items (a list page's selection, a project's), with their
+    ancestry as one ELN file to `target` (a file opened for writing). The crate also holds
+    the same records as BattINFO JSON-LD (`battinfo.jsonld`, ids under `base_url`).
 
     Raw files are read hash-checked (`storage.Damaged` if one is not intact: an export never
     ships bytes the store cannot vouch for) and copied through in chunks."""
-    items = _ordered_items(item)
-    root = f"{_safe(item.code)}-eln"
+    chosen = [items] if isinstance(items, Item) else list(items)
+    if not chosen:
+        raise ExportRefused("nothing to export: no items were given")
+    items = _ordered_items(chosen)
+    root = f"{export_name(chosen)}-eln"
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         crate = _Crate(archive, root)
         datasets = []
@@ -328,7 +356,33 @@ def export_eln(item: Item, target: BinaryIO) -> None:
                     }
                 )
             )
+        with archive.open(f"{root}/{BATTINFO_FILE}", "w") as out:
+            described = battinfo.dumps(chosen, base_url)
+            out.write(described)
+        battinfo_entry = crate.node(
+            {
+                "@id": f"./{BATTINFO_FILE}",
+                "@type": "File",
+                "name": "The records in BattINFO / EMMO terms (JSON-LD)",
+                "encodingFormat": battinfo.MEDIA_TYPE,
+                "contentSize": str(len(described)),
+                "sha256": hashlib.sha256(described).hexdigest(),
+                "conformsTo": {"@id": battinfo.CONTEXT_URL},
+            }
+        )
         now = timezone.now().isoformat()
+        main = (
+            {
+                "name": f"{chosen[0].code} with its ancestry",
+                "mainEntity": {"@id": f"./{chosen[0].code}/"},
+            }
+            if len(chosen) == 1
+            else {
+                "name": f"{len(chosen)} items with their ancestry: "
+                + ", ".join(i.code for i in chosen[:10])
+                + (", ..." if len(chosen) > 10 else "")
+            }
+        )
         head = [
             {
                 "@id": "ro-crate-metadata.json",
@@ -343,11 +397,10 @@ def export_eln(item: Item, target: BinaryIO) -> None:
             {
                 "@id": "./",
                 "@type": "Dataset",
-                "name": f"{item.code} with its ancestry",
+                **main,
                 "additionalType": FORMAT,
-                "mainEntity": {"@id": f"./{item.code}/"},
                 "datePublished": now,
-                "hasPart": datasets,
+                "hasPart": [*datasets, battinfo_entry],
             },
         ]
         metadata = {"@context": CONTEXT, "@graph": head + crate.graph}
@@ -356,12 +409,39 @@ def export_eln(item: Item, target: BinaryIO) -> None:
         )
 
 
-def export_file(item: Item) -> BinaryIO:
-    """The ELN file of an item as an open temporary file (on disk, not in memory), rewound;
-    the caller closes it (a FileResponse does once sent), which deletes it."""
+def export_name(items: list[Item]) -> str:
+    """The file's name (without .eln): the item's code, or the first code and how many."""
+    if len(items) == 1:
+        return _safe(items[0].code)
+    return f"{_safe(items[0].code)}-and-{len(items) - 1}-more"
+
+
+def items_for_codes(codes: Iterable[str]) -> list[Item]:
+    """The items a list of codes names, in the order given (case and spaces forgiven, each
+    once); refused naming every code that names no item, or when there are none or more
+    than MAX_EXPORT_ITEMS."""
+    # A dict keeps the order and drops repeats in linear time (an address may carry many).
+    wanted = list(dict.fromkeys(c for c in (str(c).strip().upper() for c in codes) if c))
+    if not wanted:
+        raise ExportRefused("no item codes given: name at least one, e.g. CELL-0001")
+    if len(wanted) > MAX_EXPORT_ITEMS:
+        raise ExportRefused(
+            f"{len(wanted)} item codes: at most {MAX_EXPORT_ITEMS} in one export "
+            "(their ancestry comes along and does not count)"
+        )
+    found = {item.code.upper(): item for item in Item.objects.filter(code__in=wanted)}
+    unknown = [code for code in wanted if code not in found]
+    if unknown:
+        raise ExportRefused(f"no item with the code {', '.join(unknown)}")
+    return [found[code].specific for code in wanted]
+
+
+def export_file(items: Item | Iterable[Item], *, base_url: str = battinfo.DEFAULT_BASE) -> BinaryIO:
+    """The ELN file of an item, or of several, as an open temporary file (on disk, not in
+    memory), rewound; the caller closes it (a FileResponse does once sent), which deletes it."""
     spool = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
     try:
-        export_eln(item, spool)
+        export_eln(items, spool, base_url=base_url)
     except BaseException:
         spool.close()
         raise
@@ -609,6 +689,8 @@ class _Importer:
             entity = self.entities.get(ref)
             if entity is None:
                 raise ImportRefused(f"the root lists {ref}, which the graph does not describe")
+            if entity.get("@type") == "File":
+                continue  # battinfo.jsonld: the same records in other terms, rebuilt on export
             self.item(entity)
         return self.report
 

@@ -5,7 +5,7 @@ from django.urls import include, path
 from core import views, views_explore, views_labels, views_tokens
 from measurements import views as measurement_views
 
-from . import health, metrics_view
+from . import health, metrics_view, views_eln
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -17,6 +17,8 @@ urlpatterns = [
     path("items/<str:code>/edit/", views.item_edit, name="item-edit"),
     path("items/<str:code>/sign/", views.item_sign, name="item-sign"),
     path("labels/", views_labels.labels_page, name="labels"),
+    path("export.eln", views_eln.export_selection, name="export-eln"),
+    path("import/", views_eln.import_page, name="import-eln"),
     path("synthesis/", include("synthesis.urls")),
     path("cells/", include("cells.urls")),
     path("measurements/", include("measurements.urls")),

@@ -1,15 +1,18 @@
-"""The ELN (.eln) export of an item with its ancestry, and the import of one (`lims.eln`).
+"""The ELN (.eln) export of an item, or of a selection, with its ancestry, the import of one
+(`lims.eln`), and the BattINFO JSON-LD description of an item (`lims.battinfo`).
 
 Composition layer: the export reads every app's records, so its endpoints live beside the
 router that names every app, not in the core's item viewset."""
 
 from __future__ import annotations
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
 from core.api.base import ApiMixin, service_call
@@ -17,9 +20,11 @@ from core.api.exceptions import Conflict
 from core.api.parsers import MultiPartParser
 from core.api.renderers import JSONRenderer
 from core.api.schema import download_responses
+from core.api.serializers import CharField, QuerySerializer
+from core.api.serializers import Serializer as StrictSerializer
 from core.downloads import attachment
 from core.models import Item
-from lims import eln
+from lims import battinfo, eln
 from measurements import storage
 from measurements.api.renderers import OctetStreamRenderer
 
@@ -46,11 +51,128 @@ class ElnExportView(ApiMixin, GenericAPIView):
         item = Item.objects.filter(code__iexact=code.strip()).first()
         if item is None:
             raise NotFound(f"No item with code {code!r}.")
+        return eln_download(request, [item.specific])
+
+
+def site_base(request) -> str:
+    """The site's address, the base of the ids in the BattINFO description."""
+    return request.build_absolute_uri("/")
+
+
+def eln_download(request, items: list[Item]):
+    """The .eln file of `items` as an attachment (a damaged raw file: 409 naming it)."""
+    try:
+        handle = eln.export_file(items, base_url=site_base(request))
+    except storage.Damaged as exc:
+        raise Conflict(str(exc)) from None
+    return attachment(handle, f"{eln.export_name(items)}.eln")
+
+
+class SelectionQuerySerializer(QuerySerializer):
+    codes = CharField(
+        help_text=f"item codes separated by commas, e.g. CELL-0001,PEL-0003 (at most "
+        f"{eln.MAX_EXPORT_ITEMS})"
+    )
+
+
+class SelectionBodySerializer(StrictSerializer):
+    codes = serializers.ListField(
+        child=CharField(max_length=40),
+        allow_empty=False,
+        help_text=f'item codes, e.g. ["CELL-0001", "PEL-0003"] (at most {eln.MAX_EXPORT_ITEMS})',
+    )
+
+
+class SelectionExportView(ApiMixin, GenericAPIView):
+    """Several items with their ancestry as one ELN file: `GET ?codes=A,B` or `POST
+    {"codes": ["A", "B"]}` (for long lists). At most 200 codes (ancestors come along
+    uncounted); codes that name no item are refused (400) naming each."""
+
+    # A POST here reads (a long list of codes does not fit an address): anyone who may read
+    # the items may ask, as with GET.
+    permission_classes = [IsAuthenticated]
+    serializer_class = SelectionBodySerializer  # what OPTIONS describes
+    renderer_classes = [JSONRenderer, OctetStreamRenderer]
+    filter_backends: list = []
+    pagination_class = None
+
+    def export(self, request, codes):
         try:
-            handle = eln.export_file(item.specific)
-        except storage.Damaged as exc:
-            raise Conflict(str(exc)) from None
-        return attachment(handle, f"{item.code}.eln")
+            items = eln.items_for_codes(codes)
+        except eln.ExportRefused as exc:
+            raise ValidationError({"codes": [str(exc)]}) from None
+        return eln_download(request, items)
+
+    @extend_schema(
+        operation_id="export_eln",
+        parameters=[SelectionQuerySerializer],
+        responses={
+            **download_responses(
+                "the .eln file",
+                not_found="(not used)",
+                conflict="a raw file of the export is missing or damaged in the store",
+            ),
+            400: OpenApiResponse(description="no codes, too many, or codes that name no item"),
+        },
+    )
+    def get(self, request):
+        query = SelectionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return self.export(request, query.validated_data["codes"].split(","))
+
+    @extend_schema(
+        operation_id="export_eln_post",
+        request=SelectionBodySerializer,
+        responses={
+            **download_responses(
+                "the .eln file",
+                not_found="(not used)",
+                conflict="a raw file of the export is missing or damaged in the store",
+            ),
+            400: OpenApiResponse(description="no codes, too many, or codes that name no item"),
+        },
+    )
+    def post(self, request):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self.export(request, body.validated_data["codes"])
+
+
+class JsonLdRenderer(JSONRenderer):
+    media_type = battinfo.MEDIA_TYPE
+    format = "jsonld"
+
+
+class BattinfoView(ApiMixin, GenericAPIView):
+    """The item with its ancestry, measurements and results as JSON-LD in the BattINFO / EMMO
+    battery ontology's terms (context https://w3id.org/emmo/domain/battery/context), as an
+    attachment of type application/ld+json."""
+
+    renderer_classes = [JSONRenderer, JsonLdRenderer]
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="items_battinfo",
+        responses={
+            (200, battinfo.MEDIA_TYPE): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="the JSON-LD document, as an attachment"
+            ),
+            404: OpenApiResponse(description="no item with this code"),
+        },
+    )
+    def get(self, request, code: str):
+        item = Item.objects.filter(code__iexact=code.strip()).first()
+        if item is None:
+            raise NotFound(f"No item with code {code!r}.")
+        return battinfo_response(battinfo.dumps([item.specific], site_base(request)), item.code)
+
+
+def battinfo_response(body: bytes, code: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=battinfo.MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{code}.battinfo.jsonld"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 class ElnImportSerializer(serializers.Serializer):

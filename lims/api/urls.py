@@ -33,6 +33,7 @@ class Router(DefaultRouter):
 
     extra_root_links = {
         "lineage-table": "lineage-table",
+        "export": "export-eln",
         "import": "import-eln",
         "tokens": "tokens",
         "schema": "schema",
@@ -79,6 +80,8 @@ urlpatterns = [
     path("tokens/", views.TokenView.as_view(), name="tokens"),
     path("lineage-table/", views.LineageTableView.as_view(), name="lineage-table"),
     path("items/<str:code>/export.eln", eln.ElnExportView.as_view(), name="item-export-eln"),
+    path("items/<str:code>/battinfo.jsonld", eln.BattinfoView.as_view(), name="item-battinfo"),
+    path("export.eln", eln.SelectionExportView.as_view(), name="export-eln"),
     path("import/", eln.ElnImportView.as_view(), name="import-eln"),
     *app_urls,
     path("", include(router.urls)),

@@ -1,0 +1,67 @@
+"""Web pages of the open exports: an ELN file of ticked items (list and search pages' Export
+action), an item's BattINFO JSON-LD, and the import of an .eln file (staff).
+
+They call the same functions as the API (`lims.eln`, `lims.battinfo`), so a page and a
+script get the same file and the same refusals."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from core.audit import acting_as
+from core.downloads import attachment
+from core.views import staff_required
+from measurements import storage
+
+from . import eln
+
+EXPORT_PARAMETERS = {"items"}
+
+
+def _refused(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
+    return render(request, "lims/export_refused.html", {"message": message}, status=status)
+
+
+@require_GET
+def export_selection(request: HttpRequest) -> HttpResponse:
+    """The ticked items (`?items=A&items=B`, the selection forms' checkboxes) with their
+    ancestry as one .eln file."""
+    unknown = sorted(set(request.GET) - EXPORT_PARAMETERS)
+    if unknown:
+        return _refused(request, f"Unknown parameter {', '.join(unknown)}: this page takes items.")
+    try:
+        items = eln.items_for_codes(request.GET.getlist("items"))
+    except eln.ExportRefused as exc:
+        message = str(exc)
+        if not request.GET.getlist("items"):
+            message = "No item is ticked: tick the items to export, then press Export (.eln)."
+        return _refused(request, message)
+    try:
+        handle = eln.export_file(items, base_url=request.build_absolute_uri("/"))
+    except storage.Damaged as exc:
+        return _refused(request, str(exc), status=409)
+    return attachment(handle, f"{eln.export_name(items)}.eln")
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def import_page(request: HttpRequest) -> HttpResponse:
+    """Upload an .eln file made by this LIMS (here or elsewhere); shows the codes it created
+    (old code -> code here) or why it was refused."""
+    context: dict = {"report": None, "error": None}
+    status = 200
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["error"], status = "File: choose an .eln file to import.", 400
+        else:
+            try:
+                with acting_as(request.user):
+                    context["report"] = eln.import_eln(upload, user=request.user)
+            except eln.ImportRefused as exc:
+                context["error"], status = f"{upload.name} was not imported: {exc}", 400
+            else:
+                context["filename"] = upload.name
+    return render(request, "lims/eln_import.html", context, status=status)
