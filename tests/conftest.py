@@ -25,14 +25,29 @@ def _eager_celery_outside_integration(request):
     celery_app.conf.task_always_eager = previous
 
 
+def join(user, role: str, project=None):
+    """Make `user` a member of `project` (the default project LAB) with `role`."""
+    from core.models import Membership
+    from core.permissions import default_project, forget
+
+    Membership.objects.update_or_create(
+        project=project or default_project(), user=user, defaults={"role": role}
+    )
+    forget(user)
+    return user
+
+
 @pytest.fixture
 def staff(db):
-    return get_user_model().objects.create_user("alice", password="pw-alice-123", is_staff=True)
+    """A manager of the default project (records, manages, signs) who may use the admin."""
+    user = get_user_model().objects.create_user("alice", password="pw-alice-123", is_staff=True)
+    return join(user, "manager")
 
 
 @pytest.fixture
 def viewer(db):
-    return get_user_model().objects.create_user("victor", password="pw-victor-123")
+    """A viewer of the default project: reads its records, changes none."""
+    return join(get_user_model().objects.create_user("victor", password="pw-victor-123"), "viewer")
 
 
 @pytest.fixture
