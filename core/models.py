@@ -74,7 +74,7 @@ class Project(models.Model):
         help_text="short name in URLs and the API (letters, digits, dashes)",
     )
     name = models.CharField(max_length=100)
-    description = models.TextField(blank=True, max_length=2000)
+    description = models.TextField(blank=True, max_length=2000, validators=[max_length(2000)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

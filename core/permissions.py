@@ -22,10 +22,11 @@ WRITE_ROLES = (ProjectRole.MEMBER, ProjectRole.MANAGER)
 
 # A write into a project the user only reads (or a user who reads only): 403 with this.
 READ_ONLY_MESSAGE = (
-    "Your role in project {project} is viewer: you can read its records, not change them."
+    "You are read-only in project {project} (a viewer): you can read its records, not change them."
 )
 NO_WRITE_MESSAGE = (
-    "You are not a member who records in any project: ask a project manager to make you one."
+    "Your account is read-only: you record in no project. A project's manager can make you "
+    "a member who does."
 )
 
 
@@ -62,12 +63,20 @@ def project_ids(user, roles=None) -> list[int] | None:
     return [pid for pid, role in _cache(user).items() if roles is None or role in roles]
 
 
-def scope(queryset: QuerySet, user, path: str = "project") -> QuerySet:
+def scope(queryset: QuerySet, user, path: str | None = "project") -> QuerySet:
     """`queryset` cut to the rows `user` may see; `path` leads from its model to the project
-    (`project` for items, `item__project` for measurements and results)."""
-    ids = project_ids(user)
-    if ids is None:
+    (`project` for items, `item__project` for measurements and results); "auto": found
+    from the model (`path_to_project`); None: shared, not cut."""
+    if path == "auto":
+        path = path_to_project(queryset.model)
+    if path is None or is_superuser(user):
         return queryset
+    if not _active(user):
+        return queryset.none()
+    # A subquery, not a list read first: a scoped list costs no query more than before.
+    ids = Membership.objects.filter(user=user).values("project_id")
+    if path == "pk":
+        return queryset.filter(pk__in=ids)
     return queryset.filter(**{f"{path}__in": ids})
 
 
@@ -87,17 +96,23 @@ def writable_projects(user) -> QuerySet:
     return projects if ids is None else projects.filter(pk__in=ids)
 
 
-def _project_of(obj) -> Project | int | None:
+def project_of(obj) -> Project | int | None:
+    """The project (or its id) `obj` belongs to: a project, an item, or a record of an item
+    (a measurement, result or series through `item`, a pellet set through `batch`); None for
+    shared records (chemicals)."""
     if isinstance(obj, Project):
         return obj
     if isinstance(obj, Item):
         return obj.project_id
-    item = getattr(obj, "item", None)  # a measurement, a result, a series
-    return item.project_id if item is not None else None
+    for attr in ("item", "batch"):  # a measurement, result, series; a pellet set
+        owner = getattr(obj, attr, None)
+        if isinstance(owner, Item):
+            return owner.project_id
+    return None
 
 
 def _project_id(obj) -> int | None:
-    project = _project_of(obj)
+    project = project_of(obj)
     return project.pk if isinstance(project, Project) else project
 
 
@@ -161,15 +176,34 @@ def check_view(user, obj) -> None:
         raise Http404("No such record.")
 
 
+def write_refusal(obj) -> str:
+    project = project_of(obj)
+    if not isinstance(project, Project):
+        project = Project.objects.get(pk=project)
+    return READ_ONLY_MESSAGE.format(project=project.code)
+
+
 def check_write(user, obj) -> None:
     """404 for what the user cannot see, 403 naming their role for what they only read."""
     check_view(user, obj)
     if not can_write(user, obj):
-        project = _project_of(obj)
-        code = (
-            project.code if isinstance(project, Project) else Project.objects.get(pk=project).code
-        )
-        raise PermissionDenied(READ_ONLY_MESSAGE.format(project=code))
+        raise PermissionDenied(write_refusal(obj))
+
+
+def path_to_project(model) -> str | None:
+    """The lookup from `model` to its project ("project", "item__project", ...), None for a
+    model that belongs to no project (chemicals, users)."""
+    if issubclass(model, Item):
+        return "project"
+    if issubclass(model, Project):
+        return "pk"
+    fields = {f.name: f for f in model._meta.get_fields() if f.is_relation and f.related_model}
+    item = fields.get("item") or fields.get("batch")
+    if item is not None and issubclass(item.related_model, Item):
+        return f"{item.name}__project"
+    if "measurement" in fields:  # a measurement's file or cycle row
+        return "measurement__item__project"
+    return None
 
 
 def check_write_any(user) -> None:

@@ -250,7 +250,7 @@ def measurement_mapping(request: HttpRequest, code: str) -> HttpResponse:
 def raw_file_download(request: HttpRequest, sha256: str) -> HttpResponse:
     """The raw file for a browser (scripts use `/api/raw-files/<sha256>/` with a token)."""
     try:
-        raw, handle = selectors.raw_file_for_download(sha256)
+        raw, handle = selectors.raw_file_for_download(sha256, request.user)
     except storage.Damaged as exc:
         context = {"reason": str(exc), "measurements": selectors.measurements_using(exc.sha256)}
         return render(request, "measurements/raw_file_damaged.html", context, status=409)

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from core.api.tokens import token_rotate
 from lims.celery import app as celery_app
+from tests.factories import join
 
 
 @pytest.fixture(autouse=True)
@@ -23,18 +24,6 @@ def _eager_celery_outside_integration(request):
     celery_app.conf.task_always_eager = eager
     yield
     celery_app.conf.task_always_eager = previous
-
-
-def join(user, role: str, project=None):
-    """Make `user` a member of `project` (the default project LAB) with `role`."""
-    from core.models import Membership
-    from core.permissions import default_project, forget
-
-    Membership.objects.update_or_create(
-        project=project or default_project(), user=user, defaults={"role": role}
-    )
-    forget(user)
-    return user
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from rest_framework import serializers
 
+from core import permissions
 from core.models import Item, ItemKind, ProcessStep
 from core.selectors import MAX_DEPTH
 from core.services import STEP_FIELDS
@@ -149,6 +150,17 @@ class ItemCodeField(serializers.SlugRelatedField):
         kwargs.setdefault("slug_field", "code")
         super().__init__(**kwargs)
 
+    def _user(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    def get_queryset(self):
+        # Only what the user's projects hold can be named (as a parent, a measured item):
+        # another project's code reads as unknown.
+        queryset = super().get_queryset()
+        user = self._user()
+        return queryset if user is None else permissions.scope(queryset, user)
+
     def to_internal_value(self, data):
         if not isinstance(data, str) or not data.strip():
             self.fail("invalid")
@@ -157,7 +169,10 @@ class ItemCodeField(serializers.SlugRelatedField):
         try:
             return queryset.get(code__iexact=code)
         except ObjectDoesNotExist:
-            other = Item.objects.filter(code__iexact=code).first()
+            others = Item.objects.all()
+            if self._user() is not None:
+                others = permissions.scope(others, self._user())
+            other = others.filter(code__iexact=code).first()
             if other is None:
                 self.fail("does_not_exist", value=_echo(code))
             self.fail(

@@ -2,6 +2,7 @@
 goes into one project, LAB, and every active user becomes its member (staff as managers, who
 write, the others as viewers, who read)."""
 
+import django.core.validators
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
@@ -50,7 +51,13 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("name", models.CharField(max_length=100)),
-                ("description", models.TextField(blank=True, max_length=2000)),
+                ("description",
+                    models.TextField(
+                        blank=True,
+                        max_length=2000,
+                        validators=[django.core.validators.MaxLengthValidator(2000)],
+                    ),
+                ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={"ordering": ["code"]},

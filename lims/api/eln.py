@@ -12,13 +12,13 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
+from core import permissions
 from core.api.base import ApiMixin, service_call
 from core.api.exceptions import Conflict
 from core.api.parsers import MultiPartParser
 from core.api.renderers import JSONRenderer
 from core.api.schema import download_responses
 from core.downloads import attachment
-from core.models import Item
 from lims import eln
 from measurements import storage
 from measurements.api.renderers import OctetStreamRenderer
@@ -43,7 +43,7 @@ class ElnExportView(ApiMixin, GenericAPIView):
         ),
     )
     def get(self, request, code: str):
-        item = Item.objects.filter(code__iexact=code.strip()).first()
+        item = permissions.visible_items(request.user).filter(code__iexact=code.strip()).first()
         if item is None:
             raise NotFound(f"No item with code {code!r}.")
         try:
