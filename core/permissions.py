@@ -255,3 +255,12 @@ def items_q(user) -> Q:
     """A Q on Item for the rows `user` sees (for `Q` compositions)."""
     ids = project_ids(user)
     return Q() if ids is None else Q(project_id__in=ids)
+
+
+def context(request) -> dict:
+    """Template context: `may_write`, whether the user records in some project (the "New"
+    buttons; an item's page sets it for that item's project). Lazy: a page that never asks
+    costs no query."""
+    from django.utils.functional import SimpleLazyObject
+
+    return {"may_write": SimpleLazyObject(lambda: can_write_any(getattr(request, "user", None)))}

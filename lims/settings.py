@@ -280,6 +280,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.csp.nonce",
+                "core.permissions.context",
             ],
         },
     },

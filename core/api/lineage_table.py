@@ -28,6 +28,7 @@ from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from rest_framework.exceptions import ValidationError
 
+from core import permissions
 from core.models import Item, ItemKind, LineageEdge, ProcessStep, StepKind
 from core.selectors import MAX_DEPTH
 
@@ -251,7 +252,10 @@ def _descendants_sql(ancestors: QuerySet) -> RawSQL:
 
 
 def _filtered(viewset: type[RecordViewSet], data: dict, request, prefix: str = "") -> QuerySet:
-    filterset = viewset.filterset_class(data=data, queryset=viewset.queryset, request=request)
+    queryset = viewset.queryset
+    if request is not None:  # only rows (and ancestors to filter on) of the user's projects
+        queryset = permissions.scope(queryset, request.user)
+    filterset = viewset.filterset_class(data=data, queryset=queryset, request=request)
     if not filterset.is_valid():
         raise ValidationError({f"{prefix}{k}": v for k, v in filterset.errors.items()})
     return filterset.qs
@@ -329,9 +333,15 @@ def _ancestor_data(
     data = {}
     for kind in kinds:
         ids = {found[kind] for found in nearest.values() if kind in found}
-        data[kind] = _serialized(
-            viewsets[kind], viewsets[kind].queryset.filter(pk__in=ids), request
-        )
+        queryset = viewsets[kind].queryset.filter(pk__in=ids)
+        if request is not None:
+            queryset = permissions.scope(queryset, request.user)
+        data[kind] = _serialized(viewsets[kind], queryset, request)
+        # An ancestor of a project the user cannot see: its code only, no values.
+        hidden = ids - set(data[kind])
+        if hidden:
+            codes = Item.objects.filter(pk__in=hidden).values_list("pk", "code")
+            data[kind].update({pk: {"code": code} for pk, code in codes})
     return data
 
 

@@ -91,6 +91,8 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         rows = selectors.lineage(
             item.pk, query.validated_data["direction"], query.validated_data.get("depth")
         )
+        # Items of projects the user cannot see: code and kind only (the summary is blank).
+        rows = selectors.redacted(rows, request.user)
         return Response(LineageRowSerializer(rows, many=True).data)
 
 
