@@ -142,6 +142,7 @@ BASE_FIELDS = {
     "created_by",
     "version",
     "summary",
+    "project",
 }
 
 

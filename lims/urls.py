@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from core import views, views_explore, views_labels, views_tokens
+from core import views, views_explore, views_labels, views_projects, views_tokens
 from measurements import views as measurement_views
 
 from . import health, metrics_view
@@ -16,6 +16,10 @@ urlpatterns = [
     path("items/<str:code>/", views.item_detail, name="item-detail"),
     path("items/<str:code>/edit/", views.item_edit, name="item-edit"),
     path("labels/", views_labels.labels_page, name="labels"),
+    path("projects/", views_projects.project_list, name="projects"),
+    path("projects/new/", views_projects.project_new, name="project-new"),
+    path("projects/<str:code>/", views_projects.project_detail, name="project-detail"),
+    path("projects/<str:code>/members/", views_projects.project_members, name="project-members"),
     path("synthesis/", include("synthesis.urls")),
     path("cells/", include("cells.urls")),
     path("measurements/", include("measurements.urls")),

@@ -56,7 +56,7 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
     """Every tracked item, whatever its kind: find codes (`?q=PEL`, `?kind=pellet`,
     `?ancestor=LAGP-0001`), read one with all its fields, walk its lineage."""
 
-    queryset = Item.objects.select_related("created_by")
+    queryset = Item.objects.select_related("created_by", "project")
     serializer_class = ItemSerializer
     filterset_class = ItemFilter
     ordering_fields = ["code", "kind", "created_at", "updated_at"]
