@@ -14,6 +14,10 @@ from . import permissions
 from .models import Membership, Project, ProjectRole
 
 ROLE_CHOICES = ", ".join(ProjectRole.values)
+CREATE_REFUSED = (
+    "Making projects needs the permission to add projects: ask an administrator to make the "
+    "project or give you that permission."
+)
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -48,7 +52,7 @@ def can_create(user) -> bool:
 def project_create(*, user, code: str, name: str, description: str = "") -> Project:
     """A new project, with `user` as its manager."""
     if not can_create(user):
-        raise PermissionDenied("Only an administrator can make projects.")
+        raise PermissionDenied(CREATE_REFUSED)
     code = (code or "").strip().upper()
     if Project.objects.filter(code__iexact=code).exists():
         raise ValidationError({"code": f"There is already a project {code}."})

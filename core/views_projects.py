@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -49,6 +49,8 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def project_new(request: HttpRequest) -> HttpResponse:
+    if not projects.can_create(request.user):
+        raise PermissionDenied(projects.CREATE_REFUSED)
     form = ProjectForm(request.POST)
     if form.is_valid():
         try:

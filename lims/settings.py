@@ -416,6 +416,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ItemKindEnum": "core.models.ItemKind",
         "StepKindEnum": "core.models.StepKind",
+        "ProjectRoleEnum": "core.models.ProjectRole",
     },
 }
 

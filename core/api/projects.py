@@ -6,7 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
 from core import permissions, projects
@@ -80,7 +80,10 @@ class ProjectViewSet(
         return ProjectSerializer
 
     def get_object(self):
-        return projects.project_by_code(self.request.user, self.kwargs["code"])
+        project = projects.project_by_code(self.request.user, self.kwargs["code"])
+        if self.request.method not in SAFE_METHODS:  # before the body is read: 403, not 400
+            permissions.check_manage(self.request.user, project)
+        return project
 
     def perform_create(self, serializer):
         with service_call(self.request.user):
