@@ -112,6 +112,8 @@ def project_of(obj) -> Project | int | None:
 
 
 def _project_id(obj) -> int | None:
+    if isinstance(obj, int):
+        return obj
     project = project_of(obj)
     return project.pk if isinstance(project, Project) else project
 

@@ -47,6 +47,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from core import permissions
 from core import selectors as core_selectors
 from core import services as core_services
 from core.models import ITEM_MODELS, CodeCounter, Item, LineageEdge, ProcessStep
@@ -67,7 +68,16 @@ MAX_METADATA_BYTES = 50 * 1024 * 1024
 
 
 # Item columns the registry keeps (not the record's values): made anew by an import.
-ITEM_BOOKKEEPING = {"code", "kind", "summary", "created_at", "updated_at", "created_by"}
+# Not the project either: an import goes into the importing user's project.
+ITEM_BOOKKEEPING = {
+    "code",
+    "kind",
+    "summary",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "project",
+}
 
 
 class ImportRefused(Exception):
@@ -278,12 +288,15 @@ def _export_measurement(crate: _Crate, folder: str, m: Measurement) -> dict[str,
     )
 
 
-def export_eln(item: Item, target: BinaryIO) -> None:
+def export_eln(item: Item, target: BinaryIO, user=None) -> None:
     """Write `item` and its ancestry as an ELN file to `target` (a file opened for writing).
 
     Raw files are read hash-checked (`storage.Damaged` if one is not intact: an export never
-    ships bytes the store cannot vouch for) and copied through in chunks."""
+    ships bytes the store cannot vouch for) and copied through in chunks. With `user`, an
+    ancestor of a project they cannot see is left out (its child's lineage names its code)."""
     items = _ordered_items(item)
+    if user is not None:
+        items = [it for it in items if permissions.can_view(user, it)]
     root = f"{_safe(item.code)}-eln"
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         crate = _Crate(archive, root)
@@ -356,12 +369,12 @@ def export_eln(item: Item, target: BinaryIO) -> None:
         )
 
 
-def export_file(item: Item) -> BinaryIO:
+def export_file(item: Item, user=None) -> BinaryIO:
     """The ELN file of an item as an open temporary file (on disk, not in memory), rewound;
     the caller closes it (a FileResponse does once sent), which deletes it."""
     spool = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
     try:
-        export_eln(item, spool)
+        export_eln(item, spool, user=user)
     except BaseException:
         spool.close()
         raise
@@ -509,6 +522,10 @@ class _Importer:
         if model is None:
             raise ImportRefused(f"{where}: unknown kind {record.get('kind')!r}")
         fields = self.resolve(model, record.get("fields") or {}, where)
+        try:
+            fields["project"] = permissions.project_for_new_item(self.user, None)
+        except ValidationError as exc:
+            raise ImportRefused(f"{where}: {_messages(exc)}") from None
         instance = model(**fields, kind=model.KIND, created_by=self.user)
         self.clean(instance, where, exclude=["code"])
         new_code, kept = self.code_for(code, model.CODE_PREFIX, Item)

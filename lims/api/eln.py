@@ -47,7 +47,7 @@ class ElnExportView(ApiMixin, GenericAPIView):
         if item is None:
             raise NotFound(f"No item with code {code!r}.")
         try:
-            handle = eln.export_file(item.specific)
+            handle = eln.export_file(item.specific, user=request.user)
         except storage.Damaged as exc:
             raise Conflict(str(exc)) from None
         return attachment(handle, f"{item.code}.eln")
