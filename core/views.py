@@ -435,7 +435,7 @@ class TableView(View):
         queryset = permissions.scope(queryset, request.user, path)
         code = request.GET.get(PROJECT_PARAM, "")
         if code:
-            lookup = "pk" if path == "pk" else f"{path}__code"
+            lookup = "code__iexact" if path == "pk" else f"{path}__code__iexact"
             queryset = queryset.filter(**{lookup: code})
         return queryset
 

@@ -221,3 +221,22 @@ def test_members_are_managed_through_the_api_by_managers_only(lab, other):
     assert renamed.status_code == 200 and renamed.json()["name"] == "The lab"
     made = manager.post("/api/projects/", {"code": "NEW", "name": "New"}, format="json")
     assert made.status_code == 403
+
+
+def test_lists_filter_by_project_among_the_users_own(lab, other, client):
+    lot_lab = factories.reagent_lot()
+    lot_other = factories.reagent_lot(project=other)
+    user = _user("dee", (lab, "viewer"), (other, "viewer"))
+    client.force_login(user)
+    page = client.get("/synthesis/reagents/?project=solid").content.decode()
+    assert lot_other.code in page and lot_lab.code not in page
+    api = token_client(user)
+    assert [i["code"] for i in api.get("/api/items/?project=LAB").json()["results"]] == [
+        lot_lab.code
+    ]
+    outsider = token_client(_user("otto", (other, "viewer")))
+    assert outsider.get("/api/items/?project=LAB").json()["count"] == 0
+    measurements = client.get("/measurements/?project=LAB")
+    assert (
+        measurements.status_code == 200 and b'data-testid="project-filter"' in measurements.content
+    )
