@@ -55,6 +55,7 @@ EXAMPLE_CODES = {
     "synthesis.membranepiece": "SPEP-0001",
     "cells.cell": "CELL-0005",
     "measurements.measurement": "MEAS-0001",
+    "lims.project": "LAB",
 }
 EXAMPLE_NAMES = {"synthesis.chemical": "Lithium foil", "auth.user": "demo"}
 
