@@ -345,6 +345,19 @@ def _ancestor_data(
     return data
 
 
+def _visible_nearest(nearest: Mapping[int, Mapping[str, int]], request) -> dict:
+    """`nearest` without the ancestors of projects the user cannot see (their steps are not
+    shown; their code is)."""
+    user = getattr(request, "user", None)
+    if user is None or permissions.project_ids(user) is None:
+        return dict(nearest)
+    ids = {pk for found in nearest.values() for pk in found.values()}
+    shown = set(permissions.visible_items(user).filter(pk__in=ids).values_list("pk", flat=True))
+    return {
+        root: {k: pk for k, pk in found.items() if pk in shown} for root, found in nearest.items()
+    }
+
+
 def _step_values(
     roots: Sequence[Item],
     nearest: Mapping[int, Mapping[str, int]],
@@ -391,7 +404,8 @@ def rows(
     extras = [(extra.columns, extra.fetch(list(roots))) for extra in EXTRA_COLUMNS.get(kind, [])]
     if options.steps:
         step_columns = tuple(step_column(k, f) for k, f in options.steps)
-        extras.append((step_columns, _step_values(roots, nearest, kinds, options.steps)))
+        shown = _visible_nearest(nearest, request)
+        extras.append((step_columns, _step_values(roots, shown, kinds, options.steps)))
     for parameter, value in options.parameters:
         extras.append((tuple(parameter.columns(value)), parameter.fetch(list(roots), value)))
     result = []

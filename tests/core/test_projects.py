@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 
 from core import permissions
 from core.models import AuditEvent, Item, Membership, Project
+from core.services import set_steps
 from tests import factories
 from tests.conftest import token_client
 from tests.factories import join
@@ -168,6 +169,13 @@ def test_lineage_shows_another_projects_parent_as_code_and_kind_only(lab, other,
     assert [r["code"] for r in table["results"]] == [cell.code]
     assert table["results"][0]["pellet_code"] == pellet.code
     assert table["results"][0]["pellet_sintering_temperature_c"] is None  # hidden values
+    set_steps(pellet, [{"kind": "sintering", "temperature_c": 900.0, "duration_min": 60.0}])
+    url = "/api/lineage-table/?step=sintering.temperature_c"
+    hidden = token_client(reader).get(url).json()["results"][0]
+    assert hidden["step_sintering_temperature_c"] is None
+    both = token_client(_user("bo", (lab, "viewer"), (other, "viewer"))).get(url).json()
+    assert both["results"][0]["step_sintering_temperature_c"] == 900.0
+    assert both["results"][0]["pellet_sintering_temperature_c"] == 900.0
 
 
 def test_the_upgrade_makes_every_active_user_a_member_of_the_default_project(db, lab):
