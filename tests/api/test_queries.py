@@ -96,8 +96,8 @@ LISTS = {
     "/api/lineage-table/": (_cells, 15),
     "/api/lineage-table/?root_kind=pellet": (lambda n: factories.pellets(count=n), 9),
     # + one for retention at cycle N (the summaries; their cycle rows are one more when there
-    # are any) and one per step column
-    "/api/lineage-table/?retention_at_cycle=100&step=uv_crosslinking.duration_min": (_cells, 17),
+    # are any), one per step column, and one for which ancestors' steps the user may see
+    "/api/lineage-table/?retention_at_cycle=100&step=uv_crosslinking.duration_min": (_cells, 18),
     # + one for the conductivity at 60 °C (measured or from the fits)
     "/api/lineage-table/?root_kind=pellet&conductivity_at_c=60": (
         lambda n: factories.pellets(count=n),
