@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from .models import DEFAULT_PROJECT_CODE, Item, Membership, Project, ProjectRole
@@ -251,12 +251,6 @@ def project_for_new_item(user, project: Project | None) -> Project:
         raise PermissionDenied(NO_WRITE_MESSAGE)
     codes = ", ".join(writable_projects(user).values_list("code", flat=True))
     raise ValidationError({"project": f"Choose the project this record belongs to ({codes})."})
-
-
-def items_q(user) -> Q:
-    """A Q on Item for the rows `user` sees (for `Q` compositions)."""
-    ids = project_ids(user)
-    return Q() if ids is None else Q(project_id__in=ids)
 
 
 def context(request) -> dict:
