@@ -33,7 +33,7 @@ class CellFormView(RecordFormView):
         return {"layers": bound_or_initial(forms.LayerFormSet, data, "layers", initial)}
 
     def extra_context(self, form):
-        return {"layer_codes": selectors.layer_candidate_codes()}
+        return {"layer_codes": selectors.layer_candidate_codes(self.request.user)}
 
     def save(self, form, formsets, instance, steps):
         return services.cell_save(

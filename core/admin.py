@@ -1,8 +1,20 @@
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied, ValidationError
 
+from . import permissions
 from .audit import record_event
-from .models import AuditEvent, CodeCounter, Item, Job, LineageEdge, ProcessStep, Signature
+from .models import (
+    AuditEvent,
+    CodeCounter,
+    Item,
+    Job,
+    LineageEdge,
+    Membership,
+    ProcessStep,
+    Project,
+    Signature,
+)
 from .selectors import is_ancestor
 from .services import allocate_code, link
 from .signatures import is_locked, owning_item_id
@@ -68,9 +80,10 @@ class ParentEdgeInline(LockAwareAdmin, admin.TabularInline):
 class ItemAdmin(LockAwareAdmin, admin.ModelAdmin):
     """Base admin for every kind of item; codes are allocated by the services, not typed."""
 
-    list_display = ("code", "created_at", "created_by")
+    list_display = ("code", "project", "created_at", "created_by")
+    list_filter = ("project",)
     search_fields = ("code", "notes")
-    readonly_fields = ("code", "kind", "created_at", "updated_at", "created_by")
+    readonly_fields = ("code", "kind", "project", "created_at", "updated_at", "created_by")
     inlines = [ProcessStepInline, ParentEdgeInline]
     list_per_page = 50
 
@@ -78,6 +91,10 @@ class ItemAdmin(LockAwareAdmin, admin.ModelAdmin):
         if not change:
             obj.kind = obj.KIND
             obj.created_by = request.user
+            try:  # the admin's only project where they record; else the default one
+                obj.project = permissions.project_for_new_item(request.user, None)
+            except (ValidationError, PermissionDenied):
+                obj.project = permissions.default_project()
             obj.code = allocate_code(obj.CODE_PREFIX)
         super().save_model(request, obj, form, change)
 
@@ -188,3 +205,18 @@ class SignatureAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ("user",)
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    """Projects and their members (managers also manage members on the project's page)."""
+
+    list_display = ("code", "name", "created_at")
+    search_fields = ("code", "name")
+    inlines = [MembershipInline]

@@ -40,6 +40,11 @@ class CurrentUserMiddleware:
             _current_user.reset(token)
 
 
+def current_user():
+    """The user the current request (or `acting_as` block) acts as; None outside one."""
+    return _current_user.get()
+
+
 @contextlib.contextmanager
 def acting_as(user) -> Iterator[None]:
     token = _current_user.set(user)

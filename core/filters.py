@@ -11,6 +11,7 @@ class ItemFilterSet(df.FilterSet):
     """Filters every item list has: search by code, and 'descends from' / 'went into'."""
 
     q = df.CharFilter(field_name="code", lookup_expr="icontains", label="code contains")
+    project = df.CharFilter(field_name="project__code", lookup_expr="iexact", label="project")
     ancestor = df.CharFilter(method="filter_ancestor", label="descends from (code)")
     descendant = df.CharFilter(method="filter_descendant", label="went into (code)")
 

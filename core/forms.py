@@ -9,6 +9,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, BadRequest, FieldDoesNotExi
 from django.forms.formsets import INITIAL_FORM_COUNT, TOTAL_FORM_COUNT
 from django.utils.html import format_html
 
+from . import permissions
+from .audit import current_user
 from .display import number
 from .models import Item, ProcessStep, SignatureMeaning
 from .services import STEP_FIELDS
@@ -147,7 +149,11 @@ class ItemCodeField(forms.CharField):
         code = super().clean(value)
         if not code:
             return None
-        item = Item.objects.filter(code__iexact=code.strip()).first()
+        # Only items of the user's projects can be named (web requests and service calls set
+        # the acting user).
+        user = current_user()
+        items = Item.objects.all() if user is None else permissions.visible_items(user)
+        item = items.filter(code__iexact=code.strip()).first()
         if item is None:
             raise ValidationError(f"No item with code {code.strip()!r}.", code="unknown_code")
         if self.kinds and item.kind not in self.kinds:
@@ -157,6 +163,25 @@ class ItemCodeField(forms.CharField):
                 code="wrong_kind",
             )
         return item.specific
+
+
+def project_field(user) -> forms.ModelChoiceField:
+    """The "Project" of a new record: the projects the user records in; needed only when
+    there is more than one (with one, it is that one)."""
+    projects = permissions.writable_projects(user)
+    only = list(projects[:2])
+    return forms.ModelChoiceField(
+        queryset=projects,
+        to_field_name="code",
+        required=len(only) != 1,
+        initial=only[0].code if len(only) == 1 else None,
+        label="Project",
+        empty_label="(choose)" if len(only) != 1 else None,
+        error_messages={
+            "required": "Choose the project this record belongs to.",
+            "invalid_choice": "Not a project you record in.",
+        },
+    )
 
 
 class StepForm(LabModelForm):

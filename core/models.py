@@ -53,6 +53,59 @@ class VersionedModel(models.Model):
             self.refresh_from_db(fields=["version"])
 
 
+class ProjectRole(models.TextChoices):
+    VIEWER = "viewer", "Viewer"  # reads the project's records
+    MEMBER = "member", "Member"  # also records (creates and changes) them
+    MANAGER = "manager", "Manager"  # also manages members and signs
+
+
+# The project an upgraded database put every existing item in, and where records made without
+# a user (the demo loader, a worker, a shell) go when none is named.
+DEFAULT_PROJECT_CODE = "LAB"
+
+
+class Project(models.Model):
+    """A group's space: every item (and so its measurements, results and files) belongs to
+    one; who sees and changes what is decided by membership (core.permissions)."""
+
+    code = models.SlugField(
+        max_length=20,
+        unique=True,
+        help_text="short name in URLs and the API (letters, digits, dashes)",
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, max_length=2000, validators=[max_length(2000)])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def get_absolute_url(self) -> str:
+        return reverse("project-detail", args=[self.code])
+
+
+class Membership(models.Model):
+    """A user's role in a project (one row per user and project)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=ProjectRole.choices, default=ProjectRole.VIEWER)
+
+    class Meta:
+        ordering = ["project__code", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project_id}: {self.role}"
+
+
 class Item(VersionedModel):
     """A tracked thing with a short human code (`PEL-0042`)."""
 
@@ -68,6 +121,11 @@ class Item(VersionedModel):
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Who may see and change the item (core.permissions); its measurements, results and raw
+    # files belong to it through the item, never by a copy of this field.
+    project = models.ForeignKey(
+        Project, on_delete=models.PROTECT, related_name="items", editable=False
     )
 
     # Set by every subclass.

@@ -9,7 +9,7 @@ before joining the items lets PostgreSQL estimate a small result and use the pri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from django.db import connection
@@ -17,6 +17,7 @@ from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 
+from . import permissions
 from .history import history_rows
 from .models import AuditEvent, Item, ItemKind, LineageEdge
 
@@ -31,13 +32,18 @@ class LineageRow:
     kind: str
     summary: str
     depth: int
+    project_id: int | None = None
+    # False: an item of a project the reader cannot see (a shared reagent lot), shown as its
+    # code and kind only (`redacted`).
+    visible: bool = True
 
     @property
     def kind_label(self) -> str:
         return ItemKind(self.kind).label
 
     def get_absolute_url(self) -> str:
-        return Item(code=self.code).get_absolute_url()
+        # No link to what the reader cannot open.
+        return Item(code=self.code).get_absolute_url() if self.visible else ""
 
 
 def _walk_sql(direction: Direction) -> str:
@@ -63,7 +69,7 @@ def lineage(item_id: int, direction: Direction, max_depth: int | None = None) ->
     sql = (
         _walk_sql(direction)
         + f"""
-        SELECT i.id, i.code, i.kind, i.summary, w.depth
+        SELECT i.id, i.code, i.kind, i.summary, w.depth, i.project_id
         FROM (SELECT id, MIN(depth) AS depth FROM walk GROUP BY id) w
         JOIN {item} i ON i.id = w.id
         ORDER BY w.depth, i.code
@@ -72,6 +78,18 @@ def lineage(item_id: int, direction: Direction, max_depth: int | None = None) ->
     with connection.cursor() as cursor:
         cursor.execute(sql, [item_id, depth])
         return [LineageRow(*row) for row in cursor.fetchall()]
+
+
+def redacted(rows: list[LineageRow], user) -> list[LineageRow]:
+    """The rows as `user` may see them: an item of a project they cannot see keeps its code
+    and kind, nothing else (no summary; the pages give it no link)."""
+    ids = permissions.project_ids(user)
+    if ids is None:
+        return rows
+    shown = set(ids)
+    return [
+        row if row.project_id in shown else replace(row, summary="", visible=False) for row in rows
+    ]
 
 
 def lineage_ids_sql(item_id: int, direction: Direction) -> RawSQL:
@@ -87,18 +105,23 @@ def is_ancestor(candidate_id: int, item_id: int) -> bool:
         return cursor.fetchone() is not None
 
 
-def item_by_code(code: str) -> Item:
-    return get_object_or_404(Item, code__iexact=code.strip())
+def item_by_code(code: str, user=None) -> Item:
+    """The item with this code (any case); with `user`, 404 unless their projects hold it
+    (an item of another project is not told apart from no item)."""
+    items = Item.objects.all() if user is None else permissions.visible_items(user)
+    return get_object_or_404(items, code__iexact=code.strip())
 
 
-def items_by_codes(codes: list[str]) -> tuple[list[Item], list[str]]:
+def items_by_codes(codes: list[str], user=None) -> tuple[list[Item], list[str]]:
     """The items with these codes (any case) in the order given, once each, and the codes that
-    name no item; one query (and one per code not stored as written)."""
+    name no item (with `user`: no item of their projects); one query (and one per code not
+    stored as written)."""
+    items = Item.objects.all() if user is None else permissions.visible_items(user)
     wanted = list(dict.fromkeys(code.strip().upper() for code in codes if code.strip()))
-    found = {i.code.upper(): i for i in Item.objects.filter(code__in=wanted)}
+    found = {i.code.upper(): i for i in items.filter(code__in=wanted)}
     if len(found) < len(wanted):  # codes are stored as made (upper case); look again any case
         for code in set(wanted) - set(found):
-            item = Item.objects.filter(code__iexact=code).first()
+            item = items.filter(code__iexact=code).first()
             if item is not None:
                 found[code] = item
     return [found[c] for c in wanted if c in found], [c for c in wanted if c not in found]

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 
 from .models import CodeCounter, Item, LineageEdge, ProcessStep
+from .permissions import project_for_new_item
 from .selectors import is_ancestor
 from .signals import notify_item_changed
 from .signatures import check_unlocked
@@ -65,7 +66,9 @@ def allocate_code(prefix: str) -> str:
 
 
 def item_create(model: type[ItemT], *, user=None, **fields: Any) -> ItemT:
-    """Validate and save a new item of a concrete kind with a fresh code."""
+    """Validate and save a new item of a concrete kind with a fresh code, in the project
+    named by `project` (see `permissions.project_for_new_item` when none is)."""
+    fields["project"] = project_for_new_item(user, fields.get("project"))
     instance = model(**fields, kind=model.KIND, created_by=user)
     instance.full_clean(exclude=["code"])
     instance.code = allocate_code(model.CODE_PREFIX)
@@ -214,6 +217,8 @@ def record_save(
     if instance is None:
         instance = item_create(model, user=user, **fields)
     else:
+        # An item stays in its project (moving one would move its measurements and files).
+        fields = {k: v for k, v in fields.items() if k != "project"}
         instance = item_update(instance, expected_version=expected_version, **fields)
     if steps is not None:
         set_steps(instance, steps)

@@ -302,7 +302,10 @@ def sign(
     it covers. Refusals (not allowed, wrong password, unfinished work) are ValidationErrors
     naming the field."""
     if not can_sign(user, item):
-        raise PermissionError(f"You may not sign {item.code}.")
+        raise PermissionError(
+            f"You may not sign {item.code}: a manager of its project "
+            f"({item.project.code}) signs it."
+        )
     if meaning not in SignatureMeaning.values:
         raise ValidationError({"meaning": f"{meaning!r} is not a meaning; use one of: {MEANINGS}."})
     comment = (comment or "").strip()

@@ -19,8 +19,15 @@ from django.utils import timezone
 from django.utils.text import capfirst, slugify
 from django.views import View
 
-from . import display, headlines, labels, lineage_graph, selectors, signatures, tables
-from .forms import BadFormData, SignForm, StepFormSet, apply_service_errors, step_data
+from . import display, headlines, labels, lineage_graph, permissions, selectors, signatures, tables
+from .forms import (
+    BadFormData,
+    SignForm,
+    StepFormSet,
+    apply_service_errors,
+    project_field,
+    step_data,
+)
 from .history import history_rows
 from .models import ITEM_MODELS, AuditEvent, Item, ItemKind
 from .permissions import can_sign
@@ -57,12 +64,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _record_counts(request: HttpRequest) -> dict:
-    counts = dict(Item.objects.values_list("kind").annotate(n=Count("id")))
+    items = permissions.visible_items(request.user)
+    counts = dict(items.values_list("kind").annotate(n=Count("id")))
     return {"kinds": [{**k, "count": counts.get(k["kind"], 0)} for k in record_kinds()]}
 
 
 def _recent_records(request: HttpRequest) -> dict:
-    return {"recent": Item.objects.order_by("-created_at", "-id")[:15]}
+    items = permissions.visible_items(request.user)
+    return {"recent": items.order_by("-created_at", "-id")[:15]}
 
 
 headlines.register_panel(headlines.Panel("records", "lims/_home_records.html", _record_counts, 40))
@@ -73,10 +82,11 @@ def search(request: HttpRequest) -> HttpResponse:
     """Go to a code: typed, or scanned from a label (the scanner types the code or the QR
     code's URL, and Enter). A code that is no item's lists the codes that contain it."""
     query = labels.scanned_code(request.GET.get("q", ""))
-    exact = Item.objects.filter(code__iexact=query).first() if query else None
+    items = permissions.visible_items(request.user)
+    exact = items.filter(code__iexact=query).first() if query else None
     if exact is not None:
         return redirect(exact)
-    matches = Item.objects.filter(code__icontains=query)[:50] if query else []
+    matches = items.filter(code__icontains=query)[:50] if query else []
     if len(matches) == 1:
         return redirect(matches[0])
     return render(request, "lims/search.html", {"query": query, "matches": matches})
@@ -88,10 +98,14 @@ def _depth_param(request: HttpRequest) -> int | None:
 
 
 def item_detail(request: HttpRequest, code: str) -> HttpResponse:
-    item = selectors.item_by_code(code).specific
+    item = selectors.item_by_code(code, request.user).specific
     depth = _depth_param(request)
-    ancestors = selectors.lineage(item.pk, "ancestors", depth)
-    descendants = selectors.lineage(item.pk, "descendants", depth)
+    # Items of projects the user cannot see (a shared reagent lot) show as code and kind only.
+    ancestors = selectors.redacted(selectors.lineage(item.pk, "ancestors", depth), request.user)
+    descendants = selectors.redacted(selectors.lineage(item.pk, "descendants", depth), request.user)
+    parents = list(selectors.direct_parents(item))
+    for edge in parents:
+        edge.visible = permissions.can_view(request.user, edge.parent)
     context = {
         "item": item,
         "facts": item_facts(item),
@@ -101,7 +115,8 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
         "ancestors": ancestors,
         "descendants": descendants,
         "graph": lineage_graph.build(item, ancestors, descendants),
-        "parents": selectors.direct_parents(item),
+        "parents": parents,
+        "may_write": permissions.can_write(request.user, item),
         "history": history_rows(AuditEvent.objects.filter(item=item).select_related("user")[:50]),
         "part_template": select_template([f"parts/{item.kind}.html", "parts/none.html"]),
         "depth": depth,
@@ -119,9 +134,11 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
 def item_sign(request: HttpRequest, code: str) -> HttpResponse:
     """Sign a finished record: password re-entered, a meaning, an optional comment. The same
     service as `POST /api/items/<code>/sign/`."""
-    item = selectors.item_by_code(code).specific
+    item = selectors.item_by_code(code, request.user).specific
     if not can_sign(request.user, item):
-        raise PermissionDenied(f"You may not sign {item.code}: staff sign records.")
+        raise PermissionDenied(
+            f"You may not sign {item.code}: a manager of project {item.project.code} signs it."
+        )
     form = SignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -144,7 +161,8 @@ def item_sign(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def item_edit(request: HttpRequest, code: str) -> HttpResponse:
-    item = selectors.item_by_code(code)
+    item = selectors.item_by_code(code, request.user)
+    permissions.check_write(request.user, item)
     view = EDIT_VIEWS.get(item.kind)
     if view is None:
         raise Http404("This kind of item is edited through its set.")
@@ -166,6 +184,7 @@ BASE_FIELDS = {
     "created_by",
     "version",
     "summary",
+    "project",
 }
 
 
@@ -194,14 +213,17 @@ def bound_or_initial(formset_class, data, prefix: str, initial: list[dict]):
     return formset_class(prefix=prefix, initial=initial)
 
 
-READ_ONLY_MESSAGE = "Your account is read-only: only staff can add or change records."
+READ_ONLY_MESSAGE = permissions.NO_WRITE_MESSAGE
 
 
 def require_staff(request: HttpRequest) -> None:
-    """Writes are for staff; a logged-in read-only user gets the 403 page, not the login form
-    (logging in again would not help)."""
-    if not request.user.is_staff:
-        raise PermissionDenied(READ_ONLY_MESSAGE)
+    """Writes are for members who record in some project (the record's own project is checked
+    where the record is known); a logged-in read-only user gets the 403 page, not the login
+    form (logging in again would not help). The name is kept from when staff wrote."""
+    permissions.check_write_any(request.user)
+
+
+require_writer = require_staff
 
 
 def staff_required(view):
@@ -249,21 +271,25 @@ class RecordFormView(StaffRequiredMixin, View):
     default_steps: list[dict] | None = None  # None: this kind has no process steps
     template_name = "lims/record_form.html"
     title = ""
+    # A new record asks which project it belongs to (pieces and pellet sets take their
+    # sheet's or batch's project instead).
+    asks_project = True
 
     def get_instance(self):
         code = self.kwargs.get("code")
         if not code:
             return None
-        instance = selectors.item_by_code(code).specific
+        item = selectors.item_by_code(code, self.request.user)
+        permissions.check_write(self.request.user, item)
         # A signed record has no edit form: the 409 page names the signature.
-        check_unlocked(instance.pk)
-        return instance
+        check_unlocked(item.pk)
+        return item.specific
 
     def copy_source(self):
         code = self.request.GET.get("copy")
         if not code:
             return None
-        source = Item.objects.filter(code__iexact=code).first()
+        source = permissions.visible_items(self.request.user).filter(code__iexact=code).first()
         if source is None or source.kind != self.model.KIND:
             messages.warning(self.request, f"No {self.model._meta.verbose_name} {code} to copy.")
             return None
@@ -274,7 +300,7 @@ class RecordFormView(StaffRequiredMixin, View):
         code = self.request.GET.get("supersedes")
         if not code or self.kwargs.get("code"):
             return None
-        old = Item.objects.filter(code__iexact=code).first()
+        old = permissions.visible_items(self.request.user).filter(code__iexact=code).first()
         if old is None or old.kind != self.model.KIND:
             messages.warning(self.request, f"No {self.model._meta.verbose_name} {code}.")
             return None
@@ -302,6 +328,8 @@ class RecordFormView(StaffRequiredMixin, View):
         instance = self.get_instance()
         source = self.copy_source() if instance is None else None
         form = self.form_class(data, instance=instance, initial=self.initial(source))
+        if instance is None and self.asks_project:
+            form.fields = {"project": project_field(self.request.user), **form.fields}
         formsets = self.part_formsets(data, instance, source)
         if self.default_steps is not None:
             origin = instance or source
@@ -421,6 +449,7 @@ def login_not_required_view(view):
 
 
 EXPORT_PARAM = "export"
+PROJECT_PARAM = "project"
 
 
 class TableView(View):
@@ -457,9 +486,21 @@ class TableView(View):
             return ""
         return request.GET.get("format", "")
 
+    def scoped(self, request, queryset):
+        """Only what the user's projects hold; `?project=CODE` narrows to one of them."""
+        path = permissions.path_to_project(queryset.model)
+        if path is None:  # shared records (chemicals)
+            return queryset
+        queryset = permissions.scope(queryset, request.user, path)
+        code = request.GET.get(PROJECT_PARAM, "")
+        if code:
+            lookup = "code__iexact" if path == "pk" else f"{path}__code__iexact"
+            queryset = queryset.filter(**{lookup: code})
+        return queryset
+
     def get(self, request, *args, **kwargs):
         columns = self.get_columns()
-        queryset = tables.annotate(self.get_queryset(), columns)
+        queryset = tables.annotate(self.scoped(request, self.get_queryset()), columns)
         filterset = self.filterset_class(request.GET, queryset=queryset)
         rows = filterset.qs if filterset.is_valid() else queryset.none()
         sort_error = ""
@@ -495,6 +536,8 @@ class TableView(View):
             "sort": sort,
             "sort_error": sort_error,
             "csv_url": f"?{csv_params.urlencode()}",
+            "projects": permissions.visible_projects(request.user),
+            "project": request.GET.get(PROJECT_PARAM, ""),
             **self.get_context(),
         }
         template = self.rows_template_name if request.htmx else self.template_name

@@ -7,8 +7,7 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from . import labels
-from .models import Item
+from . import labels, permissions
 
 
 class LabelsForm(forms.Form):
@@ -58,7 +57,8 @@ def labels_page(request: HttpRequest) -> HttpResponse:
     if len(codes) > labels.MAX_LABELS:
         form.add_error("items", f"{len(codes)} codes: at most {labels.MAX_LABELS} labels in one go")
         codes = []
-    found = {item.code: item for item in Item.objects.filter(code__in=codes)}
+    items = permissions.visible_items(request.user)
+    found = {item.code: item for item in items.filter(code__in=codes)}
     missing = [code for code in codes if code not in found]
     if missing:
         form.add_error("items", f"no item {', '.join(missing)}")

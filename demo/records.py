@@ -11,7 +11,9 @@ from django.core.files import File
 from django.db import transaction
 
 from cells.services import cell_save
+from core import permissions
 from core.audit import acting_as
+from core.models import Membership, ProjectRole
 from core.services import record_save
 from demo.synthetic import exports
 from demo.synthetic import spectra as syn
@@ -53,6 +55,7 @@ EXAMPLE_CODES = {
     "synthesis.membranepiece": "SPEP-0001",
     "cells.cell": "CELL-0005",
     "measurements.measurement": "MEAS-0001",
+    "lims.project": "LAB",
 }
 EXAMPLE_NAMES = {"synthesis.chemical": "Lithium foil", "auth.user": "demo"}
 
@@ -133,6 +136,10 @@ def ensure_users(password: str = "demo-lims") -> tuple:
     if created:
         viewer.set_password(password)
         viewer.save()
+    # The demo study is in the default project: demo manages it, viewer reads it.
+    lab = permissions.default_project()
+    for user, role in ((demo, ProjectRole.MANAGER), (viewer, ProjectRole.VIEWER)):
+        Membership.objects.get_or_create(project=lab, user=user, defaults={"role": role})
     return demo, viewer
 
 

@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from core import permissions
 from core import selectors as core_selectors
 from core.models import Item, LineageEdge
 from measurements.models import Measurement, Result
@@ -155,8 +156,9 @@ def _compact(node: dict) -> dict:
     return out
 
 
-def _ordered(items: Iterable[Item]) -> list[Item]:
-    """The items and every ancestor, each once, parents before children."""
+def _ordered(items: Iterable[Item], user=None) -> list[Item]:
+    """The items and every ancestor, each once, parents before children; with `user`, only
+    those of projects the user sees (a hidden ancestor stays a code in its child's lineage)."""
     seen: dict[int, Item] = {}
     for item in items:
         seen.setdefault(item.pk, item)
@@ -165,6 +167,8 @@ def _ordered(items: Iterable[Item]) -> list[Item]:
     missing = [pk for pk, it in seen.items() if it is None]
     for it in Item.objects.filter(pk__in=missing):
         seen[it.pk] = it
+    if user is not None:
+        seen = {pk: it for pk, it in seen.items() if permissions.can_view(user, it)}
     return sorted((it.specific for it in seen.values()), key=lambda it: (it.created_at, it.pk))
 
 
@@ -470,11 +474,11 @@ class _Document:
         sample.setdefault("hasProperty", []).extend({"@id": o["@id"]} for o in outputs)
 
 
-def document(items: Iterable[Item], base: str = DEFAULT_BASE) -> dict[str, Any]:
+def document(items: Iterable[Item], base: str = DEFAULT_BASE, user=None) -> dict[str, Any]:
     """The items with their ancestry (records, results, measurements) as one JSON-LD document
     in BattINFO's vocabulary; node ids relative to `base` (the site's address, ending in /)."""
     doc = _Document()
-    for item in _ordered(items):
+    for item in _ordered(items, user):
         doc.item(item)
     return {
         "@context": [CONTEXT_URL, {"lims": LIMS_NS, "@base": base}],
@@ -482,5 +486,5 @@ def document(items: Iterable[Item], base: str = DEFAULT_BASE) -> dict[str, Any]:
     }
 
 
-def dumps(items: Iterable[Item], base: str = DEFAULT_BASE) -> bytes:
-    return json.dumps(document(items, base), indent=1, ensure_ascii=False).encode()
+def dumps(items: Iterable[Item], base: str = DEFAULT_BASE, user=None) -> bytes:
+    return json.dumps(document(items, base, user), indent=1, ensure_ascii=False).encode()

@@ -51,6 +51,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from core import permissions
 from core import selectors as core_selectors
 from core import services as core_services
 from core.models import ITEM_MODELS, CodeCounter, Item, LineageEdge, ProcessStep
@@ -77,7 +78,16 @@ BATTINFO_FILE = "battinfo.jsonld"
 
 
 # Item columns the registry keeps (not the record's values): made anew by an import.
-ITEM_BOOKKEEPING = {"code", "kind", "summary", "created_at", "updated_at", "created_by"}
+# Not the project either: an import goes into the importing user's project.
+ITEM_BOOKKEEPING = {
+    "code",
+    "kind",
+    "summary",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "project",
+}
 
 
 class ImportRefused(Exception):
@@ -300,18 +310,25 @@ def _export_measurement(crate: _Crate, folder: str, m: Measurement) -> dict[str,
 
 
 def export_eln(
-    items: Item | Iterable[Item], target: BinaryIO, *, base_url: str = battinfo.DEFAULT_BASE
+    items: Item | Iterable[Item],
+    target: BinaryIO,
+    *,
+    base_url: str = battinfo.DEFAULT_BASE,
+    user=None,
 ) -> None:
     """Write an item, or any items (a list page's selection, a project's), with their
     ancestry as one ELN file to `target` (a file opened for writing). The crate also holds
     the same records as BattINFO JSON-LD (`battinfo.jsonld`, ids under `base_url`).
 
     Raw files are read hash-checked (`storage.Damaged` if one is not intact: an export never
-    ships bytes the store cannot vouch for) and copied through in chunks."""
+    ships bytes the store cannot vouch for) and copied through in chunks. With `user`, an
+    ancestor of a project they cannot see is left out (its child's lineage names its code)."""
     chosen = [items] if isinstance(items, Item) else list(items)
     if not chosen:
         raise ExportRefused("nothing to export: no items were given")
     items = _ordered_items(chosen)
+    if user is not None:
+        items = [it for it in items if permissions.can_view(user, it)]
     root = f"{export_name(chosen)}-eln"
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         crate = _Crate(archive, root)
@@ -357,7 +374,7 @@ def export_eln(
                 )
             )
         with archive.open(f"{root}/{BATTINFO_FILE}", "w") as out:
-            described = battinfo.dumps(chosen, base_url)
+            described = battinfo.dumps(chosen, base_url, user)
             out.write(described)
         battinfo_entry = crate.node(
             {
@@ -416,10 +433,10 @@ def export_name(items: list[Item]) -> str:
     return f"{_safe(items[0].code)}-and-{len(items) - 1}-more"
 
 
-def items_for_codes(codes: Iterable[str]) -> list[Item]:
+def items_for_codes(codes: Iterable[str], user=None) -> list[Item]:
     """The items a list of codes names, in the order given (case and spaces forgiven, each
-    once); refused naming every code that names no item, or when there are none or more
-    than MAX_EXPORT_ITEMS."""
+    once); refused naming every code that names no item (with `user`: no item they can see),
+    or when there are none or more than MAX_EXPORT_ITEMS."""
     # A dict keeps the order and drops repeats in linear time (an address may carry many).
     wanted = list(dict.fromkeys(c for c in (str(c).strip().upper() for c in codes) if c))
     if not wanted:
@@ -429,7 +446,8 @@ def items_for_codes(codes: Iterable[str]) -> list[Item]:
             f"{len(wanted)} item codes: at most {MAX_EXPORT_ITEMS} in one export "
             "(their ancestry comes along and does not count)"
         )
-    found = {item.code.upper(): item for item in Item.objects.filter(code__in=wanted)}
+    candidates = Item.objects.all() if user is None else permissions.visible_items(user)
+    found = {item.code.upper(): item for item in candidates.filter(code__in=wanted)}
     unknown = [code for code in wanted if code not in found]
     if unknown:
         raise ExportRefused(f"no item with the code {', '.join(unknown)}")
@@ -512,8 +530,8 @@ def _property(entities: dict, entity: dict, name: str) -> Any:
 
 
 class _Importer:
-    def __init__(self, archive: zipfile.ZipFile, user):
-        self.archive, self.user = archive, user
+    def __init__(self, archive: zipfile.ZipFile, user, project=None):
+        self.archive, self.user, self.project = archive, user, project
         self.root, self.entities = _read_crate(archive)
         self.report = ImportReport()
         self.items: dict[str, Item] = {}  # crate code -> item here
@@ -589,6 +607,10 @@ class _Importer:
         if model is None:
             raise ImportRefused(f"{where}: unknown kind {record.get('kind')!r}")
         fields = self.resolve(model, record.get("fields") or {}, where)
+        try:
+            fields["project"] = permissions.project_for_new_item(self.user, self.project)
+        except ValidationError as exc:
+            raise ImportRefused(f"{where}: {_messages(exc)}") from None
         instance = model(**fields, kind=model.KIND, created_by=self.user)
         self.clean(instance, where, exclude=["code"])
         new_code, kept = self.code_for(code, model.CODE_PREFIX, Item)
@@ -695,9 +717,10 @@ class _Importer:
         return self.report
 
 
-def import_eln(upload: BinaryIO, *, user=None) -> ImportReport:
-    """Restore the items, lineage and measurements of an ELN file made by `export_eln`; all or
-    nothing. Measurements are queued for processing when the transaction commits."""
+def import_eln(upload: BinaryIO, *, user=None, project=None) -> ImportReport:
+    """Restore the items, lineage and measurements of an ELN file made by `export_eln` into
+    `project` (default: the user's only project they record in); all or nothing.
+    Measurements are queued for processing when the transaction commits."""
     try:
         archive = zipfile.ZipFile(upload)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -705,7 +728,7 @@ def import_eln(upload: BinaryIO, *, user=None) -> ImportReport:
     with archive:
         try:
             with transaction.atomic():
-                return _Importer(archive, user).run()
+                return _Importer(archive, user, project).run()
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise ImportRefused(f"the zip is damaged: {exc}") from None
         except (TypeError, AttributeError, KeyError, ValueError, IntegrityError) as exc:

@@ -282,6 +282,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.csp.nonce",
+                "core.permissions.context",
             ],
         },
     },
@@ -417,6 +418,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ItemKindEnum": "core.models.ItemKind",
         "StepKindEnum": "core.models.StepKind",
+        "ProjectRoleEnum": "core.models.ProjectRole",
     },
 }
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from core import views, views_explore, views_labels, views_tokens
+from core import views, views_explore, views_labels, views_projects, views_tokens
 from measurements import views as measurement_views
 
 from . import health, metrics_view, views_eln
@@ -19,6 +19,10 @@ urlpatterns = [
     path("labels/", views_labels.labels_page, name="labels"),
     path("export.eln", views_eln.export_selection, name="export-eln"),
     path("import/", views_eln.import_page, name="import-eln"),
+    path("projects/", views_projects.project_list, name="projects"),
+    path("projects/new/", views_projects.project_new, name="project-new"),
+    path("projects/<str:code>/", views_projects.project_detail, name="project-detail"),
+    path("projects/<str:code>/members/", views_projects.project_members, name="project-members"),
     path("synthesis/", include("synthesis.urls")),
     path("cells/", include("cells.urls")),
     path("measurements/", include("measurements.urls")),

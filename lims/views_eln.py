@@ -6,12 +6,14 @@ script get the same file and the same refusals."""
 
 from __future__ import annotations
 
+from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.audit import acting_as
 from core.downloads import attachment
+from core.forms import project_field
 from core.views import staff_required
 from measurements import storage
 
@@ -32,14 +34,14 @@ def export_selection(request: HttpRequest) -> HttpResponse:
     if unknown:
         return _refused(request, f"Unknown parameter {', '.join(unknown)}: this page takes items.")
     try:
-        items = eln.items_for_codes(request.GET.getlist("items"))
+        items = eln.items_for_codes(request.GET.getlist("items"), request.user)
     except eln.ExportRefused as exc:
         message = str(exc)
         if not request.GET.getlist("items"):
             message = "No item is ticked: tick the items to export, then press Export (.eln)."
         return _refused(request, message)
     try:
-        handle = eln.export_file(items, base_url=request.build_absolute_uri("/"))
+        handle = eln.export_file(items, base_url=request.build_absolute_uri("/"), user=request.user)
     except storage.Damaged as exc:
         return _refused(request, str(exc), status=409)
     return attachment(handle, f"{eln.export_name(items)}.eln")
@@ -50,16 +52,23 @@ def export_selection(request: HttpRequest) -> HttpResponse:
 def import_page(request: HttpRequest) -> HttpResponse:
     """Upload an .eln file made by this LIMS (here or elsewhere); shows the codes it created
     (old code -> code here) or why it was refused."""
-    context: dict = {"report": None, "error": None}
+    # The project the items go into: a choice only for someone recording in several.
+    chooser = forms.Form(request.POST or None)
+    chooser.fields["project"] = project_field(request.user)
+    context: dict = {"report": None, "error": None, "chooser": chooser}
     status = 200
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
             context["error"], status = "File: choose an .eln file to import.", 400
+        elif not chooser.is_valid():
+            context["error"], status = f"Project: {chooser.errors['project'][0]}", 400
         else:
             try:
                 with acting_as(request.user):
-                    context["report"] = eln.import_eln(upload, user=request.user)
+                    context["report"] = eln.import_eln(
+                        upload, user=request.user, project=chooser.cleaned_data["project"]
+                    )
             except eln.ImportRefused as exc:
                 context["error"], status = f"{upload.name} was not imported: {exc}", 400
             else:

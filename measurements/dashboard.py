@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 from django.http import HttpRequest
 
-from core import headlines
+from core import headlines, permissions
 
 from . import selectors
 from .headlines import LOG_SIGMA_AXIS, conductivity_points
@@ -20,9 +20,17 @@ RECENT_SIGMAS = 60
 RECENT_CELLS = 5
 
 
+def _mine(request: HttpRequest | None):
+    """The measurements of the user's projects (every one without a request: a script)."""
+    measurements = Measurement.objects.all()
+    if request is None:
+        return measurements
+    return permissions.scope(measurements, request.user, "item__project")
+
+
 def attention_context(request: HttpRequest) -> dict:
     rows = selectors.attention_first(
-        selectors.with_related(Measurement.objects.filter(status__in=ATTENTION))
+        selectors.with_related(_mine(request).filter(status__in=ATTENTION))
     ).prefetch_related("results")
     total = rows.count()
     rows = list(rows[:SHOWN])
@@ -32,16 +40,15 @@ def attention_context(request: HttpRequest) -> dict:
 
 
 def running_context(request: HttpRequest | None = None) -> dict:
-    queryset = selectors.with_related(Measurement.objects.filter(status__in=RUNNING)).order_by("id")
+    queryset = selectors.with_related(_mine(request).filter(status__in=RUNNING)).order_by("id")
     return {"rows": list(queryset[:SHOWN]), "total": queryset.count()}
 
 
-def _recent_conductivities() -> dict | None:
+def _recent_conductivities(user) -> dict | None:
     """σ against 1000/T of the newest conductivities, one trace per sample (log σ)."""
     newest = Result.objects.filter(
-        pk__in=Result.objects.filter(
-            kind=ResultKind.CONDUCTIVITY, measurement__temperature_c__isnull=False
-        )
+        pk__in=permissions.scope(Result.objects.all(), user, "item__project")
+        .filter(kind=ResultKind.CONDUCTIVITY, measurement__temperature_c__isnull=False)
         .order_by("-computed_at", "-id")
         .values("pk")[:RECENT_SIGMAS]
     )
@@ -69,10 +76,11 @@ def _recent_conductivities() -> dict | None:
     }
 
 
-def _recent_capacities() -> dict | None:
+def _recent_capacities(user) -> dict | None:
     """Discharge capacity against cycle of the newest cycling measurements."""
     newest = list(
-        Measurement.objects.filter(technique="cycling", cycles__isnull=False)
+        permissions.scope(Measurement.objects.all(), user, "item__project")
+        .filter(technique="cycling", cycles__isnull=False)
         .distinct()
         .order_by("-id")
         .values_list("id", flat=True)[:RECENT_CELLS]
@@ -109,8 +117,12 @@ def plots_context(request: HttpRequest) -> dict | None:
     plots = [
         (name, title, plot)
         for name, title, plot in (
-            ("recent-conductivities", "Recent conductivities", _recent_conductivities()),
-            ("recent-capacities", "Recent cycling", _recent_capacities()),
+            (
+                "recent-conductivities",
+                "Recent conductivities",
+                _recent_conductivities(request.user),
+            ),
+            ("recent-capacities", "Recent cycling", _recent_capacities(request.user)),
         )
         if plot is not None
     ]

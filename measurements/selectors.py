@@ -12,6 +12,8 @@ from django.db.models import Case, Count, F, IntegerField, Min, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from core import permissions
+
 from . import plot_payload, storage
 from .models import (
     FINISHED_OK,
@@ -40,11 +42,15 @@ def attention_first(queryset):
     return queryset.annotate(attention=rank).order_by("attention", "-id")
 
 
-def raw_file_for_download(sha256: str) -> tuple[RawFile, BinaryIO]:
+def raw_file_for_download(sha256: str, user=None) -> tuple[RawFile, BinaryIO]:
     """A stored raw file and its bytes open for reading, checked against its SHA-256 first;
-    404 when no such file was uploaded, ``storage.Damaged`` (the views answer 409 with its
+    404 when no such file was uploaded (or, with `user`, none of `user`'s projects has a
+    measurement that uses it), ``storage.Damaged`` (the views answer 409 with its
     reason) when its bytes are gone or no longer hash to its name: never the damaged bytes."""
     raw = RawFile.objects.filter(sha256=sha256.lower()).first()
+    if raw is not None and user is not None and permissions.project_ids(user) is not None:
+        uses = permissions.scope(raw.uses.all(), user, "measurement__item__project")
+        raw = raw if uses.exists() else None
     if raw is None:
         raise Http404("No raw file with this SHA-256.")
     return raw, storage.open_verified(raw.sha256, raw.original_name)

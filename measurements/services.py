@@ -24,7 +24,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core import jobs
+from core import jobs, permissions
 from core.audit import record_event
 from core.models import Item
 from core.services import allocate_code, apply_changes
@@ -123,6 +123,8 @@ EDITABLE = (
 def measurement_create(
     *, user=None, item, fields: dict[str, Any], uploads: Iterable = ()
 ) -> Measurement:
+    if user is not None:  # a worker or the demo loader has none: the caller decided
+        permissions.check_write(user, item)
     measurement = Measurement(
         item=item, created_by=user, **{k: v for k, v in fields.items() if k in EDITABLE}
     )

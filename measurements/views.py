@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from core import permissions
 from core.downloads import attachment
 from core.forms import apply_service_errors
-from core.models import Item
 from core.selectors import items_by_codes
 from core.services import RecordChanged
 from core.signatures import audit_if_locked, locking_signature
@@ -54,6 +54,7 @@ def measurement_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         item, uploads = data.pop("item"), data.pop("files")
+        permissions.check_write(request.user, item)
         try:
             measurement = services.measurement_create(
                 user=request.user, item=item, fields=data, uploads=uploads
@@ -71,6 +72,17 @@ def measurement_create(request: HttpRequest) -> HttpResponse:
         form.add_error("files", f"Nothing was saved: choose the file(s) again ({names}).")
     status = 400 if request.method == "POST" else 200
     return render(request, "measurements/form.html", {"form": form}, status=status)
+
+
+def _measurement(request: HttpRequest, code: str, queryset=None, *, write: bool = False):
+    """The measurement with this code among those of the user's projects (else 404); with
+    `write`, 403 unless the user records in its project."""
+    queryset = Measurement.objects.all() if queryset is None else queryset
+    queryset = permissions.scope(queryset, request.user, "item__project")
+    measurement = get_object_or_404(queryset, code__iexact=code)
+    if write:
+        permissions.check_write(request.user, measurement)
+    return measurement
 
 
 def _detail_context(
@@ -105,17 +117,18 @@ def _detail_context(
 
 
 def measurement_detail(request: HttpRequest, code: str) -> HttpResponse:
-    measurement = get_object_or_404(selectors.with_related(), code__iexact=code)
+    measurement = _measurement(request, code, selectors.with_related())
     context = _detail_context(
         measurement, sheet=request.GET.get("sheet") or None, cycles=request.GET.get("cycles")
     )
+    context["may_write"] = permissions.can_write(request.user, measurement)
     status = 400 if context["plot_error"] else 200
     return render(request, "measurements/detail.html", context, status=status)
 
 
 def measurement_status(request: HttpRequest, code: str) -> HttpResponse:
     """HTMX partial polled while a measurement is queued or processing; reloads when done."""
-    measurement = get_object_or_404(Measurement, code__iexact=code)
+    measurement = _measurement(request, code)
     return _polled(request, "measurements/_status.html", {"m": measurement}, measurement.status)
 
 
@@ -132,7 +145,7 @@ def _polled(request: HttpRequest, template: str, context: dict, status: str) -> 
 @require_POST
 @staff_required
 def measurement_rerun(request: HttpRequest, code: str) -> HttpResponse:
-    measurement = get_object_or_404(Measurement, code__iexact=code)
+    measurement = _measurement(request, code, write=True)
     services.measurement_reprocess(measurement)
     messages.success(request, "Re-run queued.")
     return redirect(measurement)
@@ -141,7 +154,7 @@ def measurement_rerun(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 @staff_required
 def measurement_settings(request: HttpRequest, code: str) -> HttpResponse:
-    measurement = get_object_or_404(Measurement, code__iexact=code)
+    measurement = _measurement(request, code, write=True)
     form = forms.MeasurementSettingsForm(request.POST, instance=measurement)
     if form.is_valid():
         try:
@@ -164,7 +177,7 @@ def measurement_settings(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 @staff_required
 def measurement_add_files(request: HttpRequest, code: str) -> HttpResponse:
-    measurement = get_object_or_404(Measurement, code__iexact=code)
+    measurement = _measurement(request, code, write=True)
     form = forms.AddFilesForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -182,7 +195,7 @@ def measurement_add_files(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 @staff_required
 def measurement_remove_file(request: HttpRequest, code: str, link_id: int) -> HttpResponse:
-    measurement = get_object_or_404(Measurement, code__iexact=code)
+    measurement = _measurement(request, code, write=True)
     try:
         services.measurement_remove_file(measurement, link_id)
     except ValidationError as exc:
@@ -234,7 +247,7 @@ def _mapping_form(measurement: Measurement, data=None, sheet: str | None = None)
 def measurement_mapping(request: HttpRequest, code: str) -> HttpResponse:
     """Confirm the column mapping of a generic CSV file (or a sheet of a spreadsheet) and
     process it with that mapping."""
-    measurement = get_object_or_404(Measurement, code__iexact=code)
+    measurement = _measurement(request, code, write=True)
     mapping = _mapping_form(measurement, request.POST)
     # A sheet that cannot be read previews the default sheet instead: saving nothing then.
     refused = "form" not in mapping or "problem" in mapping["preview"]
@@ -254,7 +267,7 @@ def measurement_mapping(request: HttpRequest, code: str) -> HttpResponse:
 def raw_file_download(request: HttpRequest, sha256: str) -> HttpResponse:
     """The raw file for a browser (scripts use `/api/raw-files/<sha256>/` with a token)."""
     try:
-        raw, handle = selectors.raw_file_for_download(sha256)
+        raw, handle = selectors.raw_file_for_download(sha256, request.user)
     except storage.Damaged as exc:
         context = {"reason": str(exc), "measurements": selectors.measurements_using(exc.sha256)}
         return render(request, "measurements/raw_file_damaged.html", context, status=409)
@@ -272,7 +285,10 @@ def dashboard_running(request: HttpRequest) -> HttpResponse:
 def series_status(request: HttpRequest, code: str) -> HttpResponse:
     """HTMX partial polled while an item's temperature series is queued or processing."""
     series = get_object_or_404(
-        TemperatureSeries.objects.select_related("item"), item__code__iexact=code
+        permissions.scope(
+            TemperatureSeries.objects.select_related("item"), request.user, "item__project"
+        ),
+        item__code__iexact=code,
     )
     return _polled(request, "measurements/_series_status.html", {"ts": series}, series.status)
 
@@ -281,7 +297,8 @@ def series_status(request: HttpRequest, code: str) -> HttpResponse:
 @staff_required
 def series_points(request: HttpRequest, code: str) -> HttpResponse:
     """Include, exclude or hand back to the outlier check one point of an item's series."""
-    item = get_object_or_404(Item, code__iexact=code)
+    item = get_object_or_404(permissions.visible_items(request.user), code__iexact=code)
+    permissions.check_write(request.user, item)
     measurement = request.POST.get("measurement", "")
     choice = request.POST.get("choice", "")
     try:
@@ -322,7 +339,7 @@ def compare(request: HttpRequest) -> HttpResponse:
     """Several items side by side: capacity, retention and voltage profiles of cells, Nyquist
     plots, Arrhenius plots, from whatever measurements the items have."""
     codes, cycle, errors = _compare_query(request)
-    items, unknown = items_by_codes(codes)
+    items, unknown = items_by_codes(codes, request.user)
     if unknown:
         errors["items"] = "No item with code " + ", ".join(unknown) + "."
     data = selectors.comparison(items, cycle) if items and cycle is not None else None

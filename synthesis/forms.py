@@ -4,6 +4,8 @@ from django import forms
 from django.core.validators import MaxValueValidator
 from django.utils.text import capfirst
 
+from core import permissions
+from core.audit import current_user
 from core.forms import (
     FixedChoice,
     ItemCodeField,
@@ -43,6 +45,15 @@ class LotChoiceField(forms.ModelChoiceField):
         if categories:
             queryset = queryset.filter(chemical__category__in=categories)
         super().__init__(queryset=queryset, **kwargs)
+
+    def __deepcopy__(self, memo):
+        # Each form gets its copy of the field as it is made, in the request: offer only the
+        # lots of the user's projects (a lot of another project is not named, nor takeable).
+        copy = super().__deepcopy__(memo)
+        user = current_user()
+        if user is not None:
+            copy.queryset = permissions.scope(copy.queryset, user)
+        return copy
 
     def label_from_instance(self, obj: ReagentLot) -> str:
         left = f"{obj.quantity_left:.4g} {obj.get_quantity_unit_display()} left"

@@ -229,7 +229,14 @@ def pellet_set_create(
     pellet_set = PelletSet(batch=batch, **fields)
     pellet_set.full_clean()
     pellet_set.save()
-    pieces_create(Pellet, user=user, count=count, what="pellets", fields={"pellet_set": pellet_set})
+    # Pieces belong to their sheet's or batch's project (the user must record in it).
+    pieces_create(
+        Pellet,
+        user=user,
+        count=count,
+        what="pellets",
+        fields={"pellet_set": pellet_set, "project": batch.project},
+    )
     return pellet_set
 
 
@@ -278,7 +285,11 @@ def electrode_disks_create(
 ) -> list[ElectrodeDisk]:
     """Punch `count` disks out of a coating."""
     return pieces_create(
-        ElectrodeDisk, user=user, count=count, what="disks", fields={"coating": coating, **fields}
+        ElectrodeDisk,
+        user=user,
+        count=count,
+        what="disks",
+        fields={"coating": coating, "project": coating.project, **fields},
     )
 
 
@@ -292,7 +303,7 @@ def membrane_pieces_create(
         user=user,
         count=count,
         what="pieces",
-        fields={"membrane": membrane, **fields},
+        fields={"membrane": membrane, "project": membrane.project, **fields},
     )
 
 

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 
+from core import permissions
 from core.forms import apply_service_errors
 from core.services import RecordChanged, record_save
 from core.tables import Column
@@ -19,7 +20,6 @@ from core.views import (
     bound_or_initial,
     changed_meanwhile,
     posted_version,
-    require_staff,
     staff_required,
 )
 
@@ -178,6 +178,7 @@ class PelletSetCreateView(RecordFormView):
     model = Pellet
     form_class = forms.PelletSetForm
     title = "Press and sinter a set of pellets"
+    asks_project = False  # pellets belong to their batch's project
 
     def initial(self, source):
         initial = {"batch": self.request.GET.get("batch", "")}
@@ -216,10 +217,13 @@ class _PelletSetTarget:
 
 def pellet_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Conditions of a sintered set and a table to enter every pellet's measurements."""
-    pellet_set = get_object_or_404(PelletSet.objects.select_related("batch"), pk=pk)
+    sets = permissions.scope(
+        PelletSet.objects.select_related("batch"), request.user, "batch__project"
+    )
+    pellet_set = get_object_or_404(sets, pk=pk)
     queryset = pellet_set.pellets.order_by("code")
     if request.method == "POST":
-        require_staff(request)
+        permissions.check_write(request.user, pellet_set.batch)
     formset = forms.PelletMeasureFormSet(request.POST or None, queryset=queryset)
     if request.method == "POST":
         formset.check_posted()  # a row naming another set's pellet: 400, nothing written
@@ -242,7 +246,11 @@ def pellet_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "synthesis/pellet_set.html",
-        {"pellet_set": pellet_set, "formset": formset},
+        {
+            "pellet_set": pellet_set,
+            "formset": formset,
+            "may_write": permissions.can_write(request.user, pellet_set.batch),
+        },
         status=400 if request.method == "POST" else 200,
     )
 
@@ -254,7 +262,9 @@ def _posted_int(request: HttpRequest, name: str) -> int | None:
 
 @staff_required
 def pellet_set_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    pellet_set = get_object_or_404(PelletSet, pk=pk)
+    sets = permissions.scope(PelletSet.objects.all(), request.user, "batch__project")
+    pellet_set = get_object_or_404(sets, pk=pk)
+    permissions.check_write(request.user, pellet_set.batch)
     initial = {"batch": pellet_set.batch.code}
     form = forms.PelletSetEditForm(request.POST or None, instance=pellet_set, initial=initial)
     version = posted_version(request) if request.method == "POST" else pellet_set.version
@@ -300,6 +310,8 @@ class PelletEditView(RecordFormView):
 class PiecesCreateView(RecordFormView):
     """Make N pieces out of one item (disks from a coating, pieces from a membrane) and go back
     to that item's page, which lists them."""
+
+    asks_project = False  # pieces belong to their sheet's project
 
     parent_field: str  # the form field naming the item the pieces come from
     copied_fields: tuple[str, ...]  # what "start from a copy" takes from an earlier piece

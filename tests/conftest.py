@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from core.api.tokens import token_rotate
 from lims.celery import app as celery_app
+from tests.factories import join
 
 
 @pytest.fixture(autouse=True)
@@ -27,12 +28,15 @@ def _eager_celery_outside_integration(request):
 
 @pytest.fixture
 def staff(db):
-    return get_user_model().objects.create_user("alice", password="pw-alice-123", is_staff=True)
+    """A manager of the default project (records, manages, signs) who may use the admin."""
+    user = get_user_model().objects.create_user("alice", password="pw-alice-123", is_staff=True)
+    return join(user, "manager")
 
 
 @pytest.fixture
 def viewer(db):
-    return get_user_model().objects.create_user("victor", password="pw-victor-123")
+    """A viewer of the default project: reads its records, changes none."""
+    return join(get_user_model().objects.create_user("victor", password="pw-victor-123"), "viewer")
 
 
 @pytest.fixture

@@ -171,3 +171,15 @@ def eis_upload(api, item, relative: str = "impedance.py/exampleDataBioLogic.mpt"
     )
     assert response.status_code == 201, response.content
     return Measurement.objects.get(code=response.json()["code"])
+
+
+def join(user, role: str, project=None):
+    """Make `user` a member of `project` (the default project LAB) with `role`."""
+    from core.models import Membership
+    from core.permissions import default_project, forget
+
+    Membership.objects.update_or_create(
+        project=project or default_project(), user=user, defaults={"role": role}
+    )
+    forget(user)
+    return user

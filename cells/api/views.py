@@ -31,7 +31,7 @@ class CellViewSet(RecordViewSet):
     """Cell builds. The stack is written whole (`layers`, negative electrode first); notation,
     active mass and C-rate currents are derived from it."""
 
-    queryset = Cell.objects.select_related("operator", "created_by").prefetch_related(
+    queryset = Cell.objects.select_related("operator", "created_by", "project").prefetch_related(
         "layers__item"
     )
     serializer_class = s.CellSerializer

@@ -17,13 +17,14 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 
+from core import permissions
 from core.audit import acting_as
 from core.services import WRITE_OPTIONS, record_save
 
 from .conditional import ConditionalMixin
 from .exceptions import exception_handler
 from .parsers import JSONParser
-from .permissions import StaffWritesOrReadOnly
+from .permissions import ProjectRolePermission
 from .renderers import CSVRenderer, JSONRenderer
 from .schema import AutoSchema
 
@@ -55,8 +56,11 @@ class ApiMixin:
     """Settings every LIMS API view shares (set here rather than globally, so other DRF views,
     e.g. the schema, keep theirs)."""
 
-    permission_classes = [StaffWritesOrReadOnly]
+    permission_classes = [ProjectRolePermission]
     filter_backends = [DjangoFilterBackend, OrderingFilter]
+    # The lookup from the view's model to its project (core.permissions.scope): "auto" finds
+    # it; None for shared records (chemicals).
+    project_path: str | None = "auto"
     pagination_class = Pagination
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer, CSVRenderer]
@@ -65,6 +69,12 @@ class ApiMixin:
 
     def get_exception_handler(self):
         return exception_handler
+
+    def filter_queryset(self, queryset):
+        # Lists and `get_object` both pass here: what the user's projects do not hold is not
+        # listed and is a 404.
+        queryset = super().filter_queryset(queryset)
+        return permissions.scope(queryset, self.request.user, self.project_path)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import permissions
 from core.models import Item, LineageEdge
 from core.signatures import RecordLocked, audit_refusal
 
@@ -57,16 +58,36 @@ def _dependent_code(obj) -> str:
     return item.code if isinstance(item, Item) else str(obj)
 
 
-def protected_conflict(exc: ProtectedError | RestrictedError, deleting: str = "") -> Conflict:
+def _owner(obj) -> Item | None:
+    if isinstance(obj, LineageEdge):
+        return obj.child
+    if isinstance(obj, Item):
+        return obj
+    field = getattr(obj, "AUDIT_ITEM_FIELD", None) or "item"
+    owner = getattr(obj, field, None)
+    return owner if isinstance(owner, Item) else None
+
+
+def protected_conflict(
+    exc: ProtectedError | RestrictedError, deleting: str = "", user=None
+) -> Conflict:
     blocking = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
-    dependents = sorted({_dependent_code(obj) for obj in blocking} - {deleting})
-    what = deleting or "This record"
-    return Conflict(
-        {
-            "detail": f"{what} cannot be deleted: other records were made from it or use it.",
-            "dependents": dependents,
-        }
+    # Records of projects the user cannot see are counted, not named.
+    hidden = {
+        obj
+        for obj in blocking
+        if user is not None
+        and _owner(obj) is not None
+        and not permissions.can_view(user, _owner(obj))
+    }
+    dependents = sorted(
+        {_dependent_code(obj) for obj in blocking if obj not in hidden} - {deleting}
     )
+    what = deleting or "This record"
+    detail = f"{what} cannot be deleted: other records were made from it or use it."
+    if hidden:
+        detail += f" ({len(hidden)} of them in projects you cannot see.)"
+    return Conflict({"detail": detail, "dependents": dependents})
 
 
 class Locked(Conflict):
@@ -104,7 +125,8 @@ def exception_handler(exc: Exception, context: dict):
     elif isinstance(exc, ProtectedError | RestrictedError):
         view = context.get("view")
         deleting = str(getattr(view, "kwargs", {}).get("code", "")).upper()
-        exc = protected_conflict(exc, deleting)
+        request = context.get("request")
+        exc = protected_conflict(exc, deleting, getattr(request, "user", None))
     elif isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE
         exc = RequestTooLarge()
     elif isinstance(exc, IntegrityError):

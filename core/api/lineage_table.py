@@ -28,6 +28,7 @@ from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from rest_framework.exceptions import ValidationError
 
+from core import permissions
 from core.models import Item, ItemKind, LineageEdge, ProcessStep, StepKind
 from core.selectors import MAX_DEPTH
 
@@ -251,7 +252,10 @@ def _descendants_sql(ancestors: QuerySet) -> RawSQL:
 
 
 def _filtered(viewset: type[RecordViewSet], data: dict, request, prefix: str = "") -> QuerySet:
-    filterset = viewset.filterset_class(data=data, queryset=viewset.queryset, request=request)
+    queryset = viewset.queryset
+    if request is not None:  # only rows (and ancestors to filter on) of the user's projects
+        queryset = permissions.scope(queryset, request.user)
+    filterset = viewset.filterset_class(data=data, queryset=queryset, request=request)
     if not filterset.is_valid():
         raise ValidationError({f"{prefix}{k}": v for k, v in filterset.errors.items()})
     return filterset.qs
@@ -329,10 +333,29 @@ def _ancestor_data(
     data = {}
     for kind in kinds:
         ids = {found[kind] for found in nearest.values() if kind in found}
-        data[kind] = _serialized(
-            viewsets[kind], viewsets[kind].queryset.filter(pk__in=ids), request
-        )
+        queryset = viewsets[kind].queryset.filter(pk__in=ids)
+        if request is not None:
+            queryset = permissions.scope(queryset, request.user)
+        data[kind] = _serialized(viewsets[kind], queryset, request)
+        # An ancestor of a project the user cannot see: its code only, no values.
+        hidden = ids - set(data[kind])
+        if hidden:
+            codes = Item.objects.filter(pk__in=hidden).values_list("pk", "code")
+            data[kind].update({pk: {"code": code} for pk, code in codes})
     return data
+
+
+def _visible_nearest(nearest: Mapping[int, Mapping[str, int]], request) -> dict:
+    """`nearest` without the ancestors of projects the user cannot see (their steps are not
+    shown; their code is)."""
+    user = getattr(request, "user", None)
+    if user is None or permissions.is_superuser(user):
+        return dict(nearest)
+    ids = {pk for found in nearest.values() for pk in found.values()}
+    shown = set(permissions.visible_items(user).filter(pk__in=ids).values_list("pk", flat=True))
+    return {
+        root: {k: pk for k, pk in found.items() if pk in shown} for root, found in nearest.items()
+    }
 
 
 def _step_values(
@@ -381,7 +404,8 @@ def rows(
     extras = [(extra.columns, extra.fetch(list(roots))) for extra in EXTRA_COLUMNS.get(kind, [])]
     if options.steps:
         step_columns = tuple(step_column(k, f) for k, f in options.steps)
-        extras.append((step_columns, _step_values(roots, nearest, kinds, options.steps)))
+        shown = _visible_nearest(nearest, request)
+        extras.append((step_columns, _step_values(roots, shown, kinds, options.steps)))
     for parameter, value in options.parameters:
         extras.append((tuple(parameter.columns(value)), parameter.fetch(list(roots), value)))
     result = []

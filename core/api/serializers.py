@@ -12,7 +12,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from rest_framework import serializers
 
-from core.models import Item, ItemKind, ProcessStep, SignatureMeaning
+from core import permissions
+from core.models import Item, ItemKind, ProcessStep, Project, SignatureMeaning
 from core.selectors import MAX_DEPTH
 from core.services import STEP_FIELDS
 from core.validators import AtLeast, AtMost
@@ -149,6 +150,17 @@ class ItemCodeField(serializers.SlugRelatedField):
         kwargs.setdefault("slug_field", "code")
         super().__init__(**kwargs)
 
+    def _user(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    def get_queryset(self):
+        # Only what the user's projects hold can be named (as a parent, a measured item):
+        # another project's code reads as unknown.
+        queryset = super().get_queryset()
+        user = self._user()
+        return queryset if user is None else permissions.scope(queryset, user)
+
     def to_internal_value(self, data):
         if not isinstance(data, str) or not data.strip():
             self.fail("invalid")
@@ -157,7 +169,10 @@ class ItemCodeField(serializers.SlugRelatedField):
         try:
             return queryset.get(code__iexact=code)
         except ObjectDoesNotExist:
-            other = Item.objects.filter(code__iexact=code).first()
+            others = Item.objects.all()
+            if self._user() is not None:
+                others = permissions.scope(others, self._user())
+            other = others.filter(code__iexact=code).first()
             if other is None:
                 self.fail("does_not_exist", value=_echo(code))
             self.fail(
@@ -258,15 +273,63 @@ class StepSerializer(ModelSerializer):
         return attrs
 
 
+class ProjectField(serializers.SlugRelatedField):
+    """The project of a new item, by code; only projects the user sees can be named."""
+
+    default_error_messages = {
+        "does_not_exist": "No project {value!r} of yours.",
+        "invalid": "Give a project code, e.g. LAB.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Project.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return Project.objects.all() if user is None else permissions.visible_projects(user)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not data.strip():
+            self.fail("invalid")
+        found = self.get_queryset().filter(code__iexact=data.strip()).first()
+        if found is None:
+            self.fail("does_not_exist", value=_echo(data.strip()))
+        return found
+
+
 class ItemSerializer(ModelSerializer):
     """Fields every tracked item has; `code`, `kind` and `summary` are set by the services."""
 
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    project = ProjectField(
+        required=False,
+        help_text="code of the project the item belongs to; on create, needed only when you "
+        "record in more than one project; an item stays in its project",
+    )
 
     class Meta:
         model = Item
-        fields = ["code", "kind", "summary", "notes", "created_at", "updated_at", "created_by"]
+        fields = [
+            "code",
+            "kind",
+            "summary",
+            "notes",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "project",
+        ]
         read_only_fields = ["code", "kind", "summary", "created_at", "updated_at"]
+
+    def validate_project(self, value):
+        current = getattr(self.instance, "project_id", None)
+        if current is not None and value.pk != current:
+            raise serializers.ValidationError(
+                "An item stays in the project it was recorded in (its measurements and files "
+                "belong to it there)."
+            )
+        return value
 
 
 def steps_field() -> StepSerializer:

@@ -60,7 +60,7 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
     """Every tracked item, whatever its kind: find codes (`?q=PEL`, `?kind=pellet`,
     `?ancestor=LAGP-0001`), read one with all its fields, walk its lineage."""
 
-    queryset = Item.objects.select_related("created_by")
+    queryset = Item.objects.select_related("created_by", "project")
     serializer_class = ItemSerializer
     filterset_class = ItemFilter
     ordering_fields = ["code", "kind", "created_at", "updated_at"]
@@ -95,6 +95,8 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         rows = selectors.lineage(
             item.pk, query.validated_data["direction"], query.validated_data.get("depth")
         )
+        # Items of projects the user cannot see: code and kind only (the summary is blank).
+        rows = selectors.redacted(rows, request.user)
         return Response(LineageRowSerializer(rows, many=True).data)
 
     @extend_schema(
@@ -151,7 +153,7 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         """Mark this record (made as a corrected copy) as the new version of a locked one;
         both pages then link to each other."""
         item = self.get_object()
-        body = SupersedeRequestSerializer(data=request.data)
+        body = SupersedeRequestSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         with acting_as(request.user):
             signatures.supersede(item, body.validated_data["supersedes"], user=request.user)

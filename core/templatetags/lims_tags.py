@@ -8,7 +8,8 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core import display
+from core import display, permissions
+from core.audit import current_user
 from core.models import Item
 from core.views import record_kinds as kinds_with_urls
 
@@ -43,6 +44,12 @@ def show(value, unit: str = ""):
     if isinstance(value, Item):
         if not value.code:  # an unsaved item, e.g. a bogus row posted to a formset
             return "—"
+        user = current_user()
+        if user is not None and not permissions.can_view(user, value):
+            # An item of a project the reader cannot see (a shared lot): its code, no link.
+            return format_html(
+                '<span class="code" title="in a project you cannot see">{}</span>', value.code
+            )
         return format_html('<a class="code" href="{}">{}</a>', value.get_absolute_url(), value.code)
     if isinstance(value, datetime.datetime):
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")

@@ -12,15 +12,16 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from core import permissions
 from core.api.base import ApiMixin, service_call
 from core.api.exceptions import Conflict
 from core.api.parsers import MultiPartParser
 from core.api.renderers import JSONRenderer
 from core.api.schema import download_responses
-from core.api.serializers import CharField, QuerySerializer
+from core.api.serializers import CharField, ProjectField, QuerySerializer
 from core.api.serializers import Serializer as StrictSerializer
 from core.downloads import attachment
 from core.models import Item
@@ -48,7 +49,7 @@ class ElnExportView(ApiMixin, GenericAPIView):
         ),
     )
     def get(self, request, code: str):
-        item = Item.objects.filter(code__iexact=code.strip()).first()
+        item = permissions.visible_items(request.user).filter(code__iexact=code.strip()).first()
         if item is None:
             raise NotFound(f"No item with code {code!r}.")
         return eln_download(request, [item.specific])
@@ -62,7 +63,7 @@ def site_base(request) -> str:
 def eln_download(request, items: list[Item]):
     """The .eln file of `items` as an attachment (a damaged raw file: 409 naming it)."""
     try:
-        handle = eln.export_file(items, base_url=site_base(request))
+        handle = eln.export_file(items, base_url=site_base(request), user=request.user)
     except storage.Damaged as exc:
         raise Conflict(str(exc)) from None
     return attachment(handle, f"{eln.export_name(items)}.eln")
@@ -98,7 +99,7 @@ class SelectionExportView(ApiMixin, GenericAPIView):
 
     def export(self, request, codes):
         try:
-            items = eln.items_for_codes(codes)
+            items = eln.items_for_codes(codes, request.user)
         except eln.ExportRefused as exc:
             raise ValidationError({"codes": [str(exc)]}) from None
         return eln_download(request, items)
@@ -162,10 +163,11 @@ class BattinfoView(ApiMixin, GenericAPIView):
         },
     )
     def get(self, request, code: str):
-        item = Item.objects.filter(code__iexact=code.strip()).first()
+        item = permissions.visible_items(request.user).filter(code__iexact=code.strip()).first()
         if item is None:
             raise NotFound(f"No item with code {code!r}.")
-        return battinfo_response(battinfo.dumps([item.specific], site_base(request)), item.code)
+        body = battinfo.dumps([item.specific], site_base(request), request.user)
+        return battinfo_response(body, item.code)
 
 
 def battinfo_response(body: bytes, code: str) -> HttpResponse:
@@ -177,6 +179,11 @@ def battinfo_response(body: bytes, code: str) -> HttpResponse:
 
 class ElnImportSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="the .eln file")
+    project = ProjectField(
+        required=False,
+        help_text="code of the project the items go into; needed only when you record in "
+        "more than one project",
+    )
 
 
 class ElnImportReportSerializer(serializers.Serializer):
@@ -188,13 +195,13 @@ class ElnImportReportSerializer(serializers.Serializer):
 
 
 class ElnImportView(ApiMixin, GenericAPIView):
-    """Import an .eln file made by this LIMS (staff only): its items with their lineage, its
+    """Import an .eln file made by this LIMS (for users who record in a project): its items with their lineage, its
     measurements with their raw files (checked against the crate's SHA-256). An item keeps its
     code if this instance does not have it, else it gets a new one (its notes name the old);
     the answer maps old codes to new. Results are recomputed from the raw files by the worker.
     All or nothing: a crate with anything wrong is refused (400) naming what."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser]
     serializer_class = ElnImportSerializer
     filter_backends: list = []
@@ -209,12 +216,15 @@ class ElnImportView(ApiMixin, GenericAPIView):
         },
     )
     def post(self, request):
+        permissions.check_write_any(request.user)
         query = self.get_serializer(data=request.data)
         query.is_valid(raise_exception=True)
         upload = query.validated_data["file"]
         try:
             with service_call(request.user):
-                report = eln.import_eln(upload, user=request.user)
+                report = eln.import_eln(
+                    upload, user=request.user, project=query.validated_data.get("project")
+                )
         except eln.ImportRefused as exc:
             raise ValidationError({"file": [str(exc)]}) from None
         return Response(report.as_dict(), status=status.HTTP_201_CREATED)

@@ -22,6 +22,7 @@ from rest_framework.routers import DefaultRouter
 from core import csp
 from core.api import views
 from core.api.base import RecordViewSet, register_record_viewset
+from core.api.projects import ProjectViewSet
 
 from . import eln
 
@@ -50,6 +51,7 @@ class Router(DefaultRouter):
 
 router = Router()
 router.register("items", views.ItemViewSet, basename="item")
+router.register("projects", ProjectViewSet, basename="project")
 # Paths an app serves beside its viewsets (`URLS` in its api module, e.g. an item's
 # temperature series), placed before the router's.
 app_urls = []

@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from core import permissions
 from core.api.base import ApiMixin, service_call
 from core.api.conditional import ConditionalMixin
 from core.api.exceptions import Conflict, RequestTooLarge
@@ -302,7 +303,7 @@ class RawFileViewSet(ApiMixin, viewsets.GenericViewSet):
     )
     def retrieve(self, request, sha256=None):
         try:
-            raw, handle = selectors.raw_file_for_download(sha256)
+            raw, handle = selectors.raw_file_for_download(sha256, request.user)
         except storage.Damaged as exc:
             raise Conflict(str(exc)) from None
         return attachment(handle, raw.original_name)
@@ -319,7 +320,7 @@ class TemperatureSeriesView(ApiMixin, GenericAPIView):
     pagination_class = None
 
     def _item(self, code: str) -> Item:
-        item = Item.objects.filter(code__iexact=code).first()
+        item = permissions.visible_items(self.request.user).filter(code__iexact=code).first()
         if item is None:
             raise NotFound(f"No item with code {code!r}.")
         return item
@@ -343,6 +344,7 @@ class TemperatureSeriesView(ApiMixin, GenericAPIView):
     )
     def patch(self, request, code: str):
         item = self._item(code)
+        permissions.check_write(request.user, item)
         body = s.SeriesPointsUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with service_call(request.user):

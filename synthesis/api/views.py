@@ -30,7 +30,7 @@ from synthesis.models import (
 from . import serializers as s
 
 ID_REGEX = r"[0-9]+"  # records without a code (chemicals, pellet sets) go by id
-ITEM_RELATED = ("created_by",)
+ITEM_RELATED = ("created_by", "project")
 
 
 class ChemicalFilter(df.FilterSet):

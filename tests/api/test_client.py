@@ -6,6 +6,7 @@ import pytest
 
 from core.api.tokens import token_rotate
 from lims.client import ApiError, Client
+from tests.factories import join
 
 
 @pytest.fixture
@@ -14,6 +15,7 @@ def lims(transactional_db, live_server, django_user_model):
     from demo.records import load_demo
 
     user = django_user_model.objects.create_user("nb", password="pw-nb-12345", is_staff=True)
+    join(user, "manager")
     load_demo(user)
     return Client(live_server.url, token_rotate(user).key)
 

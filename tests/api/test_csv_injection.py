@@ -19,7 +19,7 @@ from django.urls import get_resolver
 from django.urls.resolvers import URLResolver
 from drf_spectacular.generators import SchemaGenerator
 
-from core.models import Item, ProcessStep
+from core.models import Item, ProcessStep, Project
 from core.views import TableView
 from measurements import services
 from measurements.models import Measurement, MeasurementFile, RawFile, TemperatureSeries
@@ -103,6 +103,7 @@ def put_in_free_text(text: str) -> None:
     TemperatureSeries.objects.update(status_detail=text)
     RawFile.objects.update(original_name=text)
     MeasurementFile.objects.update(filename=text)
+    Project.objects.update(name=text, description=text)
 
 
 def fill(path: str, records) -> str:
@@ -143,14 +144,15 @@ NO_FREE_TEXT = {
     "/api/pellet-sets/{id}/?format=csv",
     "/api/results/?format=csv",
     "/api/results/{id}/?format=csv",
+    "/api/projects/{code}/members/?format=csv",
 }
 
 
 def test_every_csv_endpoint_is_found():
     web, api = web_exports(), api_exports()
-    # 10 web lists, 35 API operations (lists, records, lineage, lineage table, temperature
-    # series, a measurement's cycles, data, plot and status, results).
-    assert (len(web), len(api)) == (10, 35)
+    # 10 web lists, 38 API operations (lists, records, lineage, lineage table, temperature
+    # series, a measurement's cycles, data, plot and status, results, projects and members).
+    assert (len(web), len(api)) == (10, 38)
     assert set(web + api) >= NO_FREE_TEXT
 
 

@@ -96,8 +96,8 @@ LISTS = {
     "/api/lineage-table/": (_cells, 15),
     "/api/lineage-table/?root_kind=pellet": (lambda n: factories.pellets(count=n), 9),
     # + one for retention at cycle N (the summaries; their cycle rows are one more when there
-    # are any) and one per step column
-    "/api/lineage-table/?retention_at_cycle=100&step=uv_crosslinking.duration_min": (_cells, 17),
+    # are any), one per step column, and one for which ancestors' steps the user may see
+    "/api/lineage-table/?retention_at_cycle=100&step=uv_crosslinking.duration_min": (_cells, 18),
     # + one for the conductivity at 60 °C (measured or from the fits)
     "/api/lineage-table/?root_kind=pellet&conductivity_at_c=60": (
         lambda n: factories.pellets(count=n),
@@ -232,4 +232,5 @@ def test_an_items_lineage_costs_the_same_queries_for_2_and_40_descendants(api, d
     few = _queries(api, url)
     pellet_set_create(batch=batch, count=38, fields={})
     assert len(api.get(url).json()) == 40
-    assert (few, _queries(api, url)) == (3, 3)  # token, the item, one recursive walk
+    # token, the item, one recursive walk, the user's projects (rows of others are redacted)
+    assert (few, _queries(api, url)) == (4, 4)

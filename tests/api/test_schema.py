@@ -91,7 +91,9 @@ def test_examples_name_demo_records(demo):
     assert lot["example"] == "Lithium foil"
     parameters = schema["paths"]["/api/cells/{code}/"]["get"]["parameters"]
     assert next(p for p in parameters if p["name"] == "code")["example"] == "CELL-0005"
-    items = {code for label, code in EXAMPLE_CODES.items() if label != "measurements.measurement"}
+    not_items = {"measurements.measurement", "lims.project"}
+    items = {code for label, code in EXAMPLE_CODES.items() if label not in not_items}
     assert set(Item.objects.filter(code__in=items).values_list("code", flat=True)) == items
     assert Cell.objects.filter(code=EXAMPLE_CODES["cells.cell"]).exists()
+    assert Item.objects.get(code="CELL-0005").project.code == EXAMPLE_CODES["lims.project"]
     assert Chemical.objects.filter(name=EXAMPLE_NAMES["synthesis.chemical"]).exists()

@@ -18,6 +18,7 @@ from django.core.files import File
 
 from core.api.tokens import token_rotate
 from lims.celery import app as celery_app
+from tests.factories import join
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("LIMS_SCHEMATHESIS") != "1",
@@ -67,6 +68,7 @@ def test_the_api_keeps_its_schema_under_generated_requests(
 ):
     # The demo data and user the schema's examples name (`demo.records.EXAMPLE_CODES`).
     user = django_user_model.objects.create_user("demo", password="pw-fuzz-12345", is_staff=True)
+    join(user, "manager")  # a manager of the default project, where the demo records are
     raw_sha = _demo_records(user, tmp_path)
     token = token_rotate(user).key
     # What the schema's examples cannot give: the hash of a file uploaded by this run, and

@@ -18,7 +18,7 @@ from synthesis.api.serializers import ElectrodeDiskSetSerializer
 from synthesis.models import PelletSet
 from tests import factories
 
-PELLET_WRITABLE = "notes, thickness_mm, diameter_mm, mass_mg"
+PELLET_WRITABLE = "notes, project, thickness_mm, diameter_mm, mass_mg"
 READ_ONLY = "Read-only field: the LIMS sets it; leave it out."
 
 

@@ -185,6 +185,7 @@ def test_an_upload_whose_connection_ends_early_is_400_on_a_real_server(
     from core.api.tokens import token_rotate
 
     user = django_user_model.objects.create_user("up", password="pw-up-12345", is_staff=True)
+    factories.join(user, "manager")
     pellet = factories.pellets(count=1)[0]
     body = multipart(_upload_fields(pellet))
     sent = body[: len(body) // 2]

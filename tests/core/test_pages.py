@@ -90,7 +90,12 @@ def test_a_read_only_user_gets_the_styled_403_on_every_create_and_edit_url(viewe
             response = getattr(viewer_client, method)(url)
             assert response.status_code == 403, (method, url, response.status_code)
             body = response.content.decode()
-            assert "Your account is read-only: only staff can add or change records." in body
+            # A viewer of the record's project (LAB), who records in no project.
+            assert re.search(
+                r"Your account is read-only: you record in no project\.|You are read-only in "
+                r"project LAB \(a viewer\)",
+                body,
+            ), (method, url)
             assert '<a class="button" href="/">Go to the home page</a>' in body
 
 

@@ -177,6 +177,7 @@ def test_the_readme_production_commands_run_a_working_distributed_site(deploymen
     assert {"database", "broker", "worker", "store"} <= set(ready["checks"])
 
     user = get_user_model().objects.create_user("ops", password="ops-pw-123", is_staff=True)
+    factories.join(user, "manager")
     pellet = factories.pellets(count=1)[0]
     pellets_measure({pellet: {"thickness_mm": 0.6, "diameter_mm": 12.9, "mass_mg": 250}})
 

@@ -21,6 +21,7 @@ from core.models import Item, LineageEdge
 from lims import eln
 from measurements.models import Measurement, RawFile, Result
 from tests.conftest import token_client
+from tests.factories import join
 from tests.instrument_files import ROOT
 from tests.operations.test_backup import upload as upload_processed
 from tests.store import replace, stored, use_private_store
@@ -181,7 +182,7 @@ def test_round_trip_into_an_empty_database_and_store(
     use_private_store(settings, tmp_path / "new-store")
     assert stored(MPT_SHA) is None
     # The operator has an account here too (found by user name; else the field stays empty).
-    alice = get_user_model().objects.create_user("alice", is_staff=True)
+    alice = join(get_user_model().objects.create_user("alice", is_staff=True), "manager")
     with django_capture_on_commit_callbacks(execute=True):
         report = eln.import_eln(io.BytesIO(data), user=alice)
     assert report.codes == {c: c for c, *_ in before["items"]}  # codes were free: kept

@@ -53,7 +53,7 @@ class PostgresOnlySQL(migrations.RunSQL):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lims', '0006_job_outbox'),
+        ('lims', '0008_item_project_required'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,133 @@
+"""Projects and their members: the reads and writes the project pages and `/api/projects/`
+share. Every change is a row of the audit log (Project and Membership are audited models); a
+manager manages the members of their project, a user with the `lims.add_project` permission (a
+superuser, or whom the admin gives it) makes new projects and becomes their manager."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, QuerySet
+
+from . import permissions
+from .models import Membership, Project, ProjectRole
+
+ROLE_CHOICES = ", ".join(ProjectRole.values)
+CREATE_REFUSED = (
+    "Making projects needs the permission to add projects: ask an administrator to make the "
+    "project or give you that permission."
+)
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def my_projects(user) -> QuerySet:
+    """The projects `user` sees, with their item and member counts."""
+    return permissions.visible_projects(user).annotate(
+        n_items=Count("items", distinct=True), n_members=Count("memberships", distinct=True)
+    )
+
+
+def project_by_code(user, code: str) -> Project:
+    """The project with this code among those `user` sees; 404 otherwise."""
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(permissions.visible_projects(user), code__iexact=code.strip())
+
+
+def members(project: Project) -> QuerySet:
+    return project.memberships.select_related("user").order_by("user__username")
+
+
+def can_create(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.has_perm("lims.add_project"))
+
+
+# --- writes --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def project_create(*, user, code: str, name: str, description: str = "") -> Project:
+    """A new project, with `user` as its manager."""
+    if not can_create(user):
+        raise PermissionDenied(CREATE_REFUSED)
+    code = (code or "").strip().upper()
+    if Project.objects.filter(code__iexact=code).exists():
+        raise ValidationError({"code": f"There is already a project {code}."})
+    project = Project(code=code, name=(name or "").strip(), description=description or "")
+    project.full_clean()
+    project.save()
+    Membership.objects.create(project=project, user=user, role=ProjectRole.MANAGER)
+    permissions.forget(user)
+    return project
+
+
+@transaction.atomic
+def project_update(project: Project, *, by, fields: dict) -> Project:
+    permissions.check_manage(by, project)
+    unknown = set(fields) - {"name", "description"}
+    if unknown:
+        raise ValidationError({name: "Cannot be changed." for name in sorted(unknown)})
+    for name, value in fields.items():
+        setattr(project, name, value)
+    project.full_clean()
+    project.save()
+    return project
+
+
+def _user_named(username: str):
+    user = get_user_model().objects.filter(username__iexact=(username or "").strip()).first()
+    if user is None or not user.is_active:
+        raise ValidationError({"user": f"No active user named {username!r}."})
+    return user
+
+
+def _check_role(role: str) -> str:
+    role = (role or "").strip().lower()
+    if role not in ProjectRole.values:
+        raise ValidationError({"role": f"{role!r} is not a role; use one of: {ROLE_CHOICES}."})
+    return role
+
+
+def _keep_a_manager(project: Project, leaving: Membership) -> None:
+    others = project.memberships.filter(role=ProjectRole.MANAGER).exclude(pk=leaving.pk)
+    if leaving.role == ProjectRole.MANAGER and not others.exists():
+        raise ValidationError(
+            {
+                "user": f"{leaving.user} is the last manager of {project.code}: make another "
+                "member a manager first."
+            }
+        )
+
+
+@transaction.atomic
+def membership_set(project: Project, *, by, username: str, role: str) -> Membership:
+    """Add `username` to the project with `role`, or change their role (managers only)."""
+    permissions.check_manage(by, project)
+    role = _check_role(role)
+    user = _user_named(username)
+    current = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    if current is None:
+        membership = Membership.objects.create(project=project, user=user, role=role)
+    else:
+        if current.role != role and role != ProjectRole.MANAGER:
+            _keep_a_manager(project, current)
+        current.role = role
+        current.save()
+        membership = current
+    permissions.forget(user)
+    return membership
+
+
+@transaction.atomic
+def membership_remove(project: Project, *, by, username: str) -> None:
+    permissions.check_manage(by, project)
+    user = _user_named(username)
+    current = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    if current is None:
+        raise ValidationError({"user": f"{user} is not a member of {project.code}."})
+    _keep_a_manager(project, current)
+    current.delete()  # one row, through the model: audited
+    permissions.forget(user)
