@@ -454,12 +454,14 @@ def items_for_codes(codes: Iterable[str], user=None) -> list[Item]:
     return [found[code].specific for code in wanted]
 
 
-def export_file(items: Item | Iterable[Item], *, base_url: str = battinfo.DEFAULT_BASE) -> BinaryIO:
+def export_file(
+    items: Item | Iterable[Item], *, base_url: str = battinfo.DEFAULT_BASE, user=None
+) -> BinaryIO:
     """The ELN file of an item, or of several, as an open temporary file (on disk, not in
     memory), rewound; the caller closes it (a FileResponse does once sent), which deletes it."""
     spool = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
     try:
-        export_eln(items, spool, base_url=base_url)
+        export_eln(items, spool, base_url=base_url, user=user)
     except BaseException:
         spool.close()
         raise

@@ -25,6 +25,7 @@ from core import selectors, signatures
 from core.audit import acting_as
 from core.filters import ItemFilterSet
 from core.models import Item, ItemKind
+from core.permissions import can_sign
 
 from . import lineage_table, tokens
 from .base import ApiMixin, CodeLookupMixin, record_viewsets
@@ -118,6 +119,13 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         what it covers (a batch's pellets; every item's measurements, raw files and results).
         Corrections are then new versions (`POST /api/items/<new>/supersede/`)."""
         item = self.get_object()
+        # Who may sign is answered before the body is read: a viewer gets 403, not a 400
+        # about a password they could never use here.
+        if not can_sign(request.user, item):
+            raise PermissionDenied(
+                f"You may not sign {item.code}: a manager of its project "
+                f"({item.project.code}) signs it."
+            )
         body = SignRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
