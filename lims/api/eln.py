@@ -55,18 +55,45 @@ class ElnExportView(ApiMixin, GenericAPIView):
         return eln_download(request, [item.specific])
 
 
+class ProjectExportView(ApiMixin, GenericAPIView):
+    """Every item of a project with their ancestry (an ancestor of a project you cannot see
+    is left out), measurements, raw files, Parquet and results as one ELN file."""
+
+    renderer_classes = [JSONRenderer, OctetStreamRenderer]
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="projects_export_eln",
+        responses=download_responses(
+            "the .eln file",
+            not_found="no project with this code (or not one of yours)",
+            conflict="a raw file of the export is missing or damaged in the store",
+        ),
+    )
+    def get(self, request, code: str):
+        project = permissions.visible_projects(request.user).filter(code__iexact=code.strip())
+        project = project.first()
+        if project is None:
+            raise NotFound(f"No project with code {code!r}.")
+        items = [item.specific for item in project.items.order_by("created_at", "pk")]
+        if not items:
+            raise Conflict(f"Project {project.code} has no items to export yet.")
+        return eln_download(request, items, name=f"{project.code}-project")
+
+
 def site_base(request) -> str:
     """The site's address, the base of the ids in the BattINFO description."""
     return request.build_absolute_uri("/")
 
 
-def eln_download(request, items: list[Item]):
+def eln_download(request, items: list[Item], name: str | None = None):
     """The .eln file of `items` as an attachment (a damaged raw file: 409 naming it)."""
     try:
         handle = eln.export_file(items, base_url=site_base(request), user=request.user)
     except storage.Damaged as exc:
         raise Conflict(str(exc)) from None
-    return attachment(handle, f"{eln.export_name(items)}.eln")
+    return attachment(handle, f"{name or eln.export_name(items)}.eln")
 
 
 class SelectionQuerySerializer(QuerySerializer):

@@ -84,6 +84,11 @@ urlpatterns = [
     path("items/<str:code>/export.eln", eln.ElnExportView.as_view(), name="item-export-eln"),
     path("items/<str:code>/battinfo.jsonld", eln.BattinfoView.as_view(), name="item-battinfo"),
     path("export.eln", eln.SelectionExportView.as_view(), name="export-eln"),
+    path(
+        "projects/<str:code>/export.eln",
+        eln.ProjectExportView.as_view(),
+        name="project-export-eln",
+    ),
     path("import/", eln.ElnImportView.as_view(), name="import-eln"),
     *app_urls,
     path("", include(router.urls)),

@@ -234,3 +234,52 @@ def test_a_damaged_raw_file_refuses_the_export_naming_it(
     assert page.status_code == 409 and MPT.name in page.content.decode()
     # Items without that file still export.
     assert token_client(viewer).get("/api/export.eln?codes=CELL-0005").status_code == 200
+
+
+def test_a_project_exports_whole_and_every_export_holds_only_what_the_user_sees(
+    demo, viewer, client
+):
+    """A project's Export gives every item of the project; an ancestor in a project the user
+    is not in (a shared lot moved to another group) is left out of every export, and someone
+    outside the project gets 404 for its export."""
+    from django.contrib.auth import get_user_model
+
+    from core.models import Project
+    from tests.factories import join
+
+    other = Project.objects.create(code="ISO", name="Another group")
+    pellet = demo["blocking"].layers.get(side="electrolyte").item
+    # Setting up the other group's record directly: an item never moves through the product.
+    Item.objects.filter(pk=pellet.pk).update(project=other)
+    cell = demo["blocking"].code
+    lab_items = set(Item.objects.filter(project__code="LAB").values_list("code", flat=True))
+
+    api = token_client(viewer)
+    response = api.get("/api/projects/lab/export.eln")
+    assert response.status_code == 200, response.content
+    assert response["Content-Disposition"] == 'attachment; filename="LAB-project.eln"'
+    assert datasets(crate(body(response))[1]) == lab_items
+    assert pellet.code not in lab_items
+
+    # The cell's own export: its hidden pellet is left out, its other ancestors come along.
+    single = api.get(f"/api/items/{cell}/export.eln")
+    assert datasets(crate(body(single))[1]) == with_ancestry(cell) - {pellet.code} - (
+        with_ancestry(pellet.code) - lab_items
+    )
+    battinfo = api.get(f"/api/items/{cell}/battinfo.jsonld")
+    assert battinfo.status_code == 200
+    nodes = {node["@id"] for node in json.loads(battinfo.content)["@graph"]}
+    assert f"items/{cell}/" in nodes
+    assert f"items/{pellet.code}/" not in nodes  # no node (fields, results) for the hidden one
+    assert api.get(f"/api/export.eln?codes={pellet.code}").status_code == 400
+
+    outsider = join(
+        get_user_model().objects.create_user("olga", password="pw-olga-1234"), "member", other
+    )
+    refused = token_client(outsider).get("/api/projects/LAB/export.eln")
+    assert refused.status_code == 404
+    assert token_client(outsider).get("/api/projects/ISO/export.eln").status_code == 200
+
+    client.force_login(viewer)
+    page = client.get("/projects/LAB/")
+    assert b'data-testid="export-project" href="/api/projects/LAB/export.eln"' in page.content
