@@ -53,7 +53,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
     """Upload an .eln file made by this LIMS (here or elsewhere); shows the codes it created
     (old code -> code here) or why it was refused."""
     # The project the items go into: a choice only for someone recording in several.
-    chooser = forms.Form(request.POST or None)
+    chooser = forms.Form(request.POST if request.method == "POST" else None)
     chooser.fields["project"] = project_field(request.user)
     context: dict = {"report": None, "error": None, "chooser": chooser}
     status = 200

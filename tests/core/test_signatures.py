@@ -389,14 +389,19 @@ def test_canonical_json_is_stable_across_number_and_time_forms():
     ]
 
 
-def test_who_may_sign_staff_and_with_the_setting_the_author(viewer, viewer_client, settings):
+def test_who_may_sign_managers_and_with_the_setting_the_author(viewer, viewer_client, settings):
     from core.permissions import can_sign
+    from tests.factories import join
 
     pellet = factories.pellets(count=1)[0]
     assert viewer_client.get(f"/items/{pellet.code}/sign/").status_code == 403
     Item.objects.filter(pk=pellet.pk).update(created_by=viewer)
     pellet.refresh_from_db()
-    assert can_sign(viewer, pellet) is False
+    settings.LIMS_AUTHOR_MAY_SIGN = True
+    assert can_sign(viewer, pellet) is False  # an author who only reads the project: no
+    join(viewer, "member")
+    settings.LIMS_AUTHOR_MAY_SIGN = False
+    assert can_sign(viewer, pellet) is False  # a member signs only with the setting
     settings.LIMS_AUTHOR_MAY_SIGN = True
     assert can_sign(viewer, pellet) is True
     done = viewer_client.post(

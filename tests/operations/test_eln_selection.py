@@ -209,6 +209,32 @@ def test_the_import_page_calls_the_import_service(demo, staff, viewer, client):
     new = Item.objects.filter(notes__contains="its code was CELL-0002").get()
     assert f'<td>CELL-0002</td><td><a href="/items/{new.code}/">{new.code}</a>' in page
     assert new.created_by == staff
+    assert new.project.code == "LAB"  # staff's only project they record in
+
+    # Someone who records in two projects chooses one (page and API alike).
+    from core.models import Project
+    from tests.factories import join
+
+    other = Project.objects.create(code="ISO", name="Another group")
+    join(staff, "member", other)
+    client.force_login(staff)
+    assert 'name="project"' in client.get("/import/").content.decode()
+    unchosen = client.post("/import/", {"file": SimpleUploadedFile("cell.eln", out.getvalue())})
+    assert unchosen.status_code == 400
+    assert "Project: Choose the project this record belongs to." in unchosen.content.decode()
+    chosen = client.post(
+        "/import/", {"file": SimpleUploadedFile("cell.eln", out.getvalue()), "project": "ISO"}
+    )
+    assert chosen.status_code == 200, chosen.content.decode()[-600:]
+    assert Item.objects.filter(project=other).count() == len(ancestry)
+    api = token_client(staff)
+    answer = api.post(
+        "/api/import/",
+        {"file": SimpleUploadedFile("cell.eln", out.getvalue()), "project": "NOPE"},
+        format="multipart",
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"project": ["No project 'NOPE' of yours."]}
 
 
 def test_a_damaged_raw_file_refuses_the_export_naming_it(
