@@ -114,13 +114,19 @@ class CellLayer(models.Model):
     # cell only; set by the build service, so the database refuses a second use even when two
     # builds race.
     is_piece = models.BooleanField(default=False, editable=False)
+    # A piece the cell holds because it is a new version of the cell that holds it (the same
+    # physical cell, its record corrected); set by the build service.
+    carried_over = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["cell", "position"]
         constraints = [
             models.UniqueConstraint(fields=["cell", "position"], name="layer_position_unique"),
+            # A new version of a cell holds the old version's pieces again (carried over).
             models.UniqueConstraint(
-                fields=["item"], condition=Q(is_piece=True), name="piece_in_one_cell"
+                fields=["item"],
+                condition=Q(is_piece=True, carried_over=False),
+                name="piece_in_one_cell",
             ),
             models.CheckConstraint(
                 condition=Q(amount_ul__isnull=True) | Q(amount_ul__gte=0), name="layer_amount_gte_0"

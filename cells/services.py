@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from core import jobs
+from core import jobs, signatures
 from core.models import Item
 from core.selectors import lineage_ids_sql
 from core.services import record_save
@@ -24,17 +24,28 @@ log = logging.getLogger(__name__)
 def piece_errors(cell: Cell, layers: list[CellLayer]) -> list[str]:
     """A pellet, membrane piece or disk is one physical thing: it goes into one cell, once."""
     pieces = [layer for layer in layers if layer.is_piece]
+    # A new version of a cell (the same physical cell, its record corrected) holds the old
+    # version's pieces again.
+    old = signatures.version_of(cell)
+    carried = (
+        set(CellLayer.objects.filter(cell=old, is_piece=True).values_list("item_id", flat=True))
+        if old is not None and old.kind == cell.KIND
+        else set()
+    )
     # Lock the pieces' rows: two builds taking the same pellet at once must not both succeed.
     Item.objects.select_for_update().filter(pk__in=[layer.item_id for layer in pieces]).exists()
     elsewhere = dict(
-        CellLayer.objects.filter(item_id__in=[layer.item_id for layer in pieces], is_piece=True)
+        CellLayer.objects.filter(
+            item_id__in=[layer.item_id for layer in pieces], is_piece=True, carried_over=False
+        )
         .exclude(cell=cell)
         .values_list("item_id", "cell__code")
     )
     errors, seen = [], {}
     for layer in pieces:
         code = layer.item.code
-        if layer.item_id in elsewhere:
+        layer.carried_over = layer.item_id in carried
+        if layer.item_id in elsewhere and not layer.carried_over:
             errors.append(
                 f"Layer {layer.position}: {code} is already in {elsewhere[layer.item_id]}; "
                 "a piece goes into one cell."

@@ -21,7 +21,9 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -459,6 +461,29 @@ def verify_item(item: Item, *, audit: bool = True) -> list[Verification]:
 
 
 # --- new versions ----------------------------------------------------------------------------------
+
+# The locked record a save in progress makes a new version of: a new version of a cell
+# describes the same physical cell, so its pellet, membrane piece and disks may be the ones the
+# old version holds (the one-cell rule would refuse them for any other cell).
+_VERSION_OF: ContextVar[Item | None] = ContextVar("lims_version_of", default=None)
+
+
+@contextmanager
+def making_version_of(old: Item | None) -> Iterator[None]:
+    token = _VERSION_OF.set(old)
+    try:
+        yield
+    finally:
+        _VERSION_OF.reset(token)
+
+
+def version_of(item: Item | None) -> Item | None:
+    """The record `item` is (or, while it is being saved, will be) a new version of."""
+    if item is not None and item.pk is not None:
+        link = Supersession.objects.filter(new_id=item.pk).select_related("old").first()
+        if link is not None:
+            return link.old
+    return _VERSION_OF.get()
 
 
 @transaction.atomic

@@ -379,9 +379,9 @@ class RecordFormView(StaffRequiredMixin, View):
         if valid:
             steps = step_data(formsets["steps"]) if "steps" in formsets else None
             try:
-                with transaction.atomic():
+                old = self.supersedes() if instance is None else None
+                with transaction.atomic(), signatures.making_version_of(old):
                     item = self.save(form, formsets, instance, steps)
-                    old = self.supersedes() if instance is None else None
                     if old is not None:
                         signatures.supersede(item, old, user=request.user)
             except RecordChanged as exc:

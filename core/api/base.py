@@ -17,7 +17,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 
-from core import permissions
+from core import permissions, signatures
 from core.audit import acting_as
 from core.services import WRITE_OPTIONS, record_save
 
@@ -103,8 +103,12 @@ class ServiceWriteMixin:
         raise NotImplementedError
 
     def _save(self, serializer, instance) -> None:
-        with service_call(self.request.user):
-            saved = self.save_record(dict(serializer.validated_data), instance)
+        data = dict(serializer.validated_data)
+        old = data.pop("supersedes", None)
+        with service_call(self.request.user), signatures.making_version_of(old):
+            saved = self.save_record(data, instance)
+            if old is not None:
+                signatures.supersede(saved, old, user=self.request.user)
         # Read back through the list queryset, so the answer is what a GET would show.
         serializer.instance = self.get_queryset().get(pk=saved.pk)
 

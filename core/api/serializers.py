@@ -308,6 +308,15 @@ class ItemSerializer(ModelSerializer):
         "record in more than one project; an item stays in its project",
     )
 
+    supersedes = ItemCodeField(
+        queryset=Item.objects.all(),
+        required=False,
+        write_only=True,
+        help_text="on create: the code of the signed (locked) record this new one corrects; "
+        "the new record is its new version (a cell's new version may hold the old one's "
+        "pellet, membrane piece and disks)",
+    )
+
     class Meta:
         model = Item
         fields = [
@@ -319,8 +328,16 @@ class ItemSerializer(ModelSerializer):
             "updated_at",
             "created_by",
             "project",
+            "supersedes",
         ]
         read_only_fields = ["code", "kind", "summary", "created_at", "updated_at"]
+
+    def validate_supersedes(self, value):
+        if self.instance is not None:
+            raise serializers.ValidationError(
+                "A new version is a new record: send `supersedes` when you create it."
+            )
+        return value
 
     def validate_project(self, value):
         current = getattr(self.instance, "project_id", None)

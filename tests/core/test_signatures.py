@@ -433,3 +433,69 @@ def test_postgresql_refuses_a_raw_change_of_a_signature(staff):
     signature.refresh_from_db()
     assert signature.signer is None and signature.signer_username == "alice"
     assert signature.covers.count() == 1 and verify(signature, audit=False).intact
+
+
+def test_a_cell_corrected_as_a_new_version_holds_the_same_pieces(api, staff, staff_client):
+    """A cell's new version is the same physical cell with its record corrected: it may hold
+    the locked version's pellet and disk (no other cell may), through the web form and the
+    API, and editing the new version later keeps them."""
+    cell = factories.full_cell(notes="electrolyte amount typed wrong")
+    pellet = cell.layers.get(side="electrolyte").item
+    assert _sign(api, cell.code).status_code == 201
+    stack = [
+        {"side": layer.side, "item": layer.item.code, "amount_ul": layer.amount_ul}
+        for layer in cell.layers.order_by("position")
+    ]
+    body = {"active_area_cm2": 1.13, "layers": stack, "notes": "corrected"}
+
+    unrelated = api.post("/api/cells/", body, format="json")
+    assert unrelated.status_code == 400
+    assert f"{pellet.code} is already in {cell.code}; a piece goes into one cell." in str(
+        unrelated.json()["layers"]
+    )
+
+    made = api.post("/api/cells/", {**body, "supersedes": cell.code}, format="json")
+    assert made.status_code == 201, made.json()
+    new = made.json()["code"]
+    assert [layer["item"] for layer in made.json()["layers"]] == [s["item"] for s in stack]
+    assert api.get(f"/api/items/{cell.code}/verify/").json() == {
+        **api.get(f"/api/items/{cell.code}/verify/").json(),
+        "intact": True,
+        "superseded_by": [new],
+    }
+    assert api.get(f"/api/items/{new}/verify/").json()["supersedes"] == cell.code
+    # Editing the new version later keeps the carried pieces (its link says whose they are).
+    edited = api.patch(f"/api/cells/{new}/", {"layers": stack}, format="json")
+    assert edited.status_code == 200, edited.json()
+    # Still no third cell takes the pellet, and `supersedes` is only for a new record.
+    assert api.post("/api/cells/", body, format="json").status_code == 400
+    moved = api.patch(f"/api/cells/{new}/", {"supersedes": cell.code}, format="json")
+    assert moved.status_code == 400 and "supersedes" in moved.json()
+
+    # Web: the locked cell's new-version link opens its copy; saved as it is, it too holds
+    # the same pieces.
+    again = new_version_by_form(staff_client, cell.code)
+    assert Supersession.objects.get(new=again).old.code == cell.code
+    assert set(again.layers.values_list("item__code", flat=True)) >= {pellet.code}
+
+
+def new_version_by_form(client, code):
+    """Follow the item page's *new version* link and save the prefilled form as it is."""
+    import re
+
+    page = client.get(f"/items/{code}/").content.decode()
+    link = re.search(r'data-testid="new-version" href="([^"]+)"', page)
+    url = link.group(1).replace("&amp;", "&") if link else None
+    assert url is not None, "no new-version link on a locked record's page"
+    form = client.get(url).content.decode()
+    data = {}
+    for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form):
+        data[name] = value
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)"[^>]*selected', body)
+        data[name] = chosen.group(1) if chosen else ""
+    for name, body in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
+        data[name] = body.strip()
+    saved = client.post(url, data)
+    assert saved.status_code == 302, saved.content.decode()[-2000:]
+    return Item.objects.get(code=saved["Location"].strip("/").split("/")[-1]).specific
