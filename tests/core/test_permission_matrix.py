@@ -398,7 +398,7 @@ def _api_expected(path: str, method: str, names_a: bool, who: str) -> str:
 
 def _api_action(path: str, method: str, names_a: bool) -> str:
     if method == "GET":
-        if any(w in path for w in ("export", "raw-files", "/data/", "/plot/", "/cycles/")):
+        if any(w in path for w in ("export", "raw-files", "/data", "/plot/", "/cycles/")):
             return "export" if "export" in path else "download"
         return "retrieve" if "{" in path else "list"
     if method == "DELETE":
