@@ -405,9 +405,11 @@ class ItemSetSerializer(ModelSerializer):
         return _SetItemsField(attribute, help_text=help_text)
 
 
-def item_fields(*fields: str) -> list[str]:
-    """The common item fields followed by a kind's own."""
-    return [*ItemSerializer.Meta.fields, *fields]
+def item_fields(*fields: str, versioned: bool = True) -> list[str]:
+    """The common item fields followed by a kind's own; without `supersedes` for kinds not
+    made one by one (set `supersedes = None` on their serializer too)."""
+    common = [f for f in ItemSerializer.Meta.fields if versioned or f != "supersedes"]
+    return [*common, *fields]
 
 
 class LineageRowSerializer(serializers.Serializer):

@@ -169,6 +169,9 @@ class PelletSerializer(ItemSerializer):
     relative_density = DerivedFloatField(help_text="fraction of the theoretical density")
     area_cm2 = DerivedFloatField()
 
+    # Pieces are made in sets (a pressing, a punching), not one by one: no `supersedes`.
+    supersedes = None
+
     class Meta(ItemSerializer.Meta):
         model = Pellet
         fields = item_fields(
@@ -181,6 +184,7 @@ class PelletSerializer(ItemSerializer):
             "mass_mg",
             "relative_density",
             "area_cm2",
+            versioned=False,
         )
 
 
@@ -275,10 +279,18 @@ class ElectrodeDiskSerializer(ItemSerializer):
     area_cm2 = DerivedFloatField()
     active_mass_mg = DerivedFloatField()
 
+    # Pieces are made in sets (a pressing, a punching), not one by one: no `supersedes`.
+    supersedes = None
+
     class Meta(ItemSerializer.Meta):
         model = ElectrodeDisk
         fields = item_fields(
-            "coating", "diameter_mm", "active_loading_mg_cm2", "area_cm2", "active_mass_mg"
+            "coating",
+            "diameter_mm",
+            "active_loading_mg_cm2",
+            "area_cm2",
+            "active_mass_mg",
+            versioned=False,
         )
 
 
@@ -311,10 +323,18 @@ class MembranePieceSerializer(ItemSerializer):
     thickness_um = DerivedFloatField(help_text="measured on the piece, else the membrane's")
     area_cm2 = DerivedFloatField()
 
+    # Pieces are made in sets (a pressing, a punching), not one by one: no `supersedes`.
+    supersedes = None
+
     class Meta(ItemSerializer.Meta):
         model = MembranePiece
         fields = item_fields(
-            "membrane", "diameter_mm", "measured_thickness_um", "thickness_um", "area_cm2"
+            "membrane",
+            "diameter_mm",
+            "measured_thickness_um",
+            "thickness_um",
+            "area_cm2",
+            versioned=False,
         )
 
 
