@@ -501,6 +501,15 @@ def supersede(new: Item, old: Item, *, user=None) -> Supersession:
         )
     if Supersession.objects.filter(new=new).exists():
         raise ValidationError({"supersedes": f"{new.code} already is a new version of a record."})
+    later = Supersession.objects.filter(old=old).select_related("new").first()
+    if later is not None:
+        # One line of versions: a correction corrects the newest one.
+        raise ValidationError(
+            {
+                "supersedes": f"{old.code} already has a new version, {later.new.code}: "
+                f"correct that one (sign it first)."
+            }
+        )
     return Supersession.objects.create(new=new, old=old, by=user)
 
 

@@ -126,9 +126,19 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
         # Its signatures, each verified now (a failed check is audited), and its versions.
         "signing": signatures.report(item),
         "can_sign": can_sign(request.user, item),
-        "new_version_url": f"{reverse(item.NEW_URL)}?copy={item.code}&supersedes={item.code}",
+        # Pieces (pellets, membrane pieces, disks) are made in sets: no single new version.
+        "new_version_url": None
+        if item.IS_PIECE
+        else f"{reverse(item.NEW_URL)}?copy={item.code}&supersedes={item.code}",
+        "piece_version_note": PIECE_VERSION_REFUSED.format(code=item.code) if item.IS_PIECE else "",
     }
     return render(request, "lims/item_detail.html", context)
+
+
+PIECE_VERSION_REFUSED = (
+    "{code} is one piece of a set (pressed, cut or punched with others): a new version of a "
+    "single piece cannot be made yet; its signed record stays as it is."
+)
 
 
 def item_sign(request: HttpRequest, code: str) -> HttpResponse:
@@ -301,8 +311,13 @@ class RecordFormView(StaffRequiredMixin, View):
         if not code or self.kwargs.get("code"):
             return None
         old = permissions.visible_items(self.request.user).filter(code__iexact=code).first()
-        if old is None or old.kind != self.model.KIND:
+        if old is None or old.kind != getattr(self.model, "KIND", None):
             messages.warning(self.request, f"No {self.model._meta.verbose_name} {code}.")
+            return None
+        if ITEM_MODELS[old.kind].IS_PIECE:
+            # Pellets, membrane pieces and disks are made in sets: this form would make a
+            # new set, not a new version of one piece.
+            messages.warning(self.request, PIECE_VERSION_REFUSED.format(code=old.code))
             return None
         return old
 
@@ -329,7 +344,11 @@ class RecordFormView(StaffRequiredMixin, View):
         source = self.copy_source() if instance is None else None
         form = self.form_class(data, instance=instance, initial=self.initial(source))
         if instance is None and self.asks_project:
-            form.fields = {"project": project_field(self.request.user), **form.fields}
+            field = project_field(self.request.user)
+            if source is not None and field.queryset.filter(pk=source.project_id).exists():
+                # A copy (a new version too) goes into the project of what it copies.
+                field.initial = source.project.code
+            form.fields = {"project": field, **form.fields}
         formsets = self.part_formsets(data, instance, source)
         if self.default_steps is not None:
             origin = instance or source

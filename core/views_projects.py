@@ -107,6 +107,7 @@ def project_members(request: HttpRequest, code: str) -> HttpResponse:
         except ValidationError as exc:
             _apply(form, exc)
         else:
-            messages.success(request, f"{membership.user} is {membership.role} of {project.code}.")
+            role = membership.get_role_display().lower()
+            messages.success(request, f"{membership.user} is now a {role} of {project.code}.")
             return redirect(project)
     return _detail(request, project, member_form=form, status=400)

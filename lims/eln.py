@@ -315,6 +315,7 @@ def export_eln(
     *,
     base_url: str = battinfo.DEFAULT_BASE,
     user=None,
+    name: str = "",
 ) -> None:
     """Write an item, or any items (a list page's selection, a project's), with their
     ancestry as one ELN file to `target` (a file opened for writing). The crate also holds
@@ -329,7 +330,8 @@ def export_eln(
     items = _ordered_items(chosen)
     if user is not None:
         items = [it for it in items if permissions.can_view(user, it)]
-    root = f"{export_name(chosen)}-eln"
+    # The top folder: the export's name (a project's), else the items' codes.
+    root = f"{_safe(name) if name else export_name(chosen)}-eln"
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         crate = _Crate(archive, root)
         datasets = []
@@ -455,13 +457,17 @@ def items_for_codes(codes: Iterable[str], user=None) -> list[Item]:
 
 
 def export_file(
-    items: Item | Iterable[Item], *, base_url: str = battinfo.DEFAULT_BASE, user=None
+    items: Item | Iterable[Item],
+    *,
+    base_url: str = battinfo.DEFAULT_BASE,
+    user=None,
+    name: str = "",
 ) -> BinaryIO:
     """The ELN file of an item, or of several, as an open temporary file (on disk, not in
     memory), rewound; the caller closes it (a FileResponse does once sent), which deletes it."""
     spool = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
     try:
-        export_eln(items, spool, base_url=base_url, user=user)
+        export_eln(items, spool, base_url=base_url, user=user, name=name)
     except BaseException:
         spool.close()
         raise

@@ -90,7 +90,9 @@ def site_base(request) -> str:
 def eln_download(request, items: list[Item], name: str | None = None):
     """The .eln file of `items` as an attachment (a damaged raw file: 409 naming it)."""
     try:
-        handle = eln.export_file(items, base_url=site_base(request), user=request.user)
+        handle = eln.export_file(
+            items, base_url=site_base(request), user=request.user, name=name or ""
+        )
     except storage.Damaged as exc:
         raise Conflict(str(exc)) from None
     return attachment(handle, f"{name or eln.export_name(items)}.eln")

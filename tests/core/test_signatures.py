@@ -472,10 +472,22 @@ def test_a_cell_corrected_as_a_new_version_holds_the_same_pieces(api, staff, sta
     moved = api.patch(f"/api/cells/{new}/", {"supersedes": cell.code}, format="json")
     assert moved.status_code == 400 and "supersedes" in moved.json()
 
-    # Web: the locked cell's new-version link opens its copy; saved as it is, it too holds
-    # the same pieces.
-    again = new_version_by_form(staff_client, cell.code)
-    assert Supersession.objects.get(new=again).old.code == cell.code
+    # One line of versions: the original, once superseded, is not superseded again.
+    twice = api.post("/api/cells/", {**body, "supersedes": cell.code}, format="json")
+    assert twice.status_code == 400
+    assert twice.json() == {
+        "supersedes": [
+            f"{cell.code} already has a new version, {new}: correct that one (sign it first)."
+        ]
+    }
+    # Web: the signed new version's new-version link opens its copy; saved as it is, it too
+    # holds the same pieces.
+    assert _sign(api, new).status_code == 201
+    assert (
+        'data-testid="new-version"' not in staff_client.get(f"/items/{cell.code}/").content.decode()
+    )
+    again = new_version_by_form(staff_client, new)
+    assert Supersession.objects.get(new=again).old.code == new
     assert set(again.layers.values_list("item__code", flat=True)) >= {pellet.code}
 
 
@@ -499,3 +511,20 @@ def new_version_by_form(client, code):
     saved = client.post(url, data)
     assert saved.status_code == 302, saved.content.decode()[-2000:]
     return Item.objects.get(code=saved["Location"].strip("/").split("/")[-1]).specific
+
+
+def test_a_signed_piece_offers_no_new_version_and_a_typed_one_is_refused(api, staff_client):
+    """A pellet is one piece of a pressing: its form makes a new set, so a new version of one
+    pellet is neither offered nor made (the walkthrough found a 500 here)."""
+    pellet = factories.pellets(count=1)[0]
+    pellets_measure({pellet: {"thickness_mm": 0.6}})
+    assert _sign(api, pellet.code).status_code == 201
+    page = staff_client.get(f"/items/{pellet.code}/").content.decode()
+    assert 'data-testid="new-version"' not in page
+    assert 'data-testid="no-new-version"' in page
+    typed = staff_client.get(
+        f"/synthesis/pellet-sets/new/?copy={pellet.code}&supersedes={pellet.code}", follow=True
+    )
+    assert typed.status_code == 200
+    assert "a new version of a single piece cannot be made yet" in typed.content.decode()
+    assert not Supersession.objects.exists()

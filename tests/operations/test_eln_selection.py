@@ -284,7 +284,9 @@ def test_a_project_exports_whole_and_every_export_holds_only_what_the_user_sees(
     response = api.get("/api/projects/lab/export.eln")
     assert response.status_code == 200, response.content
     assert response["Content-Disposition"] == 'attachment; filename="LAB-project.eln"'
-    assert datasets(crate(body(response))[1]) == lab_items
+    folder, metadata = crate(body(response))
+    assert folder == "LAB-project-eln/ro-crate-metadata.json"
+    assert datasets(metadata) == lab_items
     assert pellet.code not in lab_items
 
     # The cell's own export: its hidden pellet is left out, its other ancestors come along.
