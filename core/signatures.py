@@ -513,6 +513,21 @@ def supersede(new: Item, old: Item, *, user=None) -> Supersession:
     return Supersession.objects.create(new=new, old=old, by=user)
 
 
+def inputs_changed_since(item: Item, checks: list[Verification]) -> list[dict[str, Any]]:
+    """The item's direct inputs (lineage parents) saved after its first signature: the signed
+    record stays as signed (a locked cell keeps the active mass it was signed with), so a
+    reader must be told that an input it was computed from has changed since."""
+    if not checks:
+        return []
+    since = min(check.signature.signed_at for check in checks)
+    parents = (
+        Item.objects.filter(child_edges__child=item, updated_at__gt=since)
+        .order_by("code")
+        .values("code", "updated_at")
+    )
+    return [{"item": p["code"], "changed_at": p["updated_at"]} for p in parents]
+
+
 def report(item: Item, *, audit: bool = True) -> dict[str, Any]:
     """What the item's page and `GET /api/items/<code>/verify/` show: its signatures (own and
     covering) each verified, and its versions."""
@@ -523,6 +538,7 @@ def report(item: Item, *, audit: bool = True) -> dict[str, Any]:
         "locked": bool(checks),
         "intact": all(check.intact for check in checks),
         "signatures": [check.as_dict() for check in checks],
+        "inputs_changed": inputs_changed_since(item, checks),
         "supersedes": link.old.code if link is not None else None,
         "superseded_by": list(
             Supersession.objects.filter(old=item)

@@ -516,10 +516,20 @@ class SignatureSerializer(serializers.Serializer):
     changes = SignatureChangeSerializer(many=True)
 
 
+class ChangedInputSerializer(serializers.Serializer):
+    item = serializers.CharField(help_text="code of an input (a lineage parent)")
+    changed_at = serializers.DateTimeField(help_text="when it was last saved, after the signing")
+
+
 class VerificationSerializer(serializers.Serializer):
     item = serializers.CharField()
     locked = serializers.BooleanField()
     intact = serializers.BooleanField(help_text="every signature still matches the record")
     signatures = SignatureSerializer(many=True)
+    inputs_changed = ChangedInputSerializer(
+        many=True,
+        help_text="inputs saved after the first signature: the record stays as signed (derived "
+        "values are not recomputed), so it may no longer match its inputs",
+    )
     supersedes = serializers.CharField(allow_null=True)
     superseded_by = serializers.ListField(child=serializers.CharField())

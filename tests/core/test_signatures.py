@@ -528,3 +528,28 @@ def test_a_signed_piece_offers_no_new_version_and_a_typed_one_is_refused(api, st
     assert typed.status_code == 200
     assert "a new version of a single piece cannot be made yet" in typed.content.decode()
     assert not Supersession.objects.exists()
+
+
+def test_an_input_changed_after_signing_is_shown_on_the_signed_record(api, staff_client):
+    """A signed cell keeps the active mass it was signed with; when its disk's loading is
+    changed afterwards, the cell's page and verification say so instead of staying silent."""
+    cell = factories.full_cell()
+    disk = cell.layers.get(side="positive").item
+    mass = Item.objects.get(pk=cell.pk).specific.active_mass_mg
+    assert _sign(api, cell.code).status_code == 201
+    assert api.get(f"/api/items/{cell.code}/verify/").json()["inputs_changed"] == []
+
+    changed = api.patch(
+        f"/api/electrode-disks/{disk.code}/", {"active_loading_mg_cm2": 2.8}, format="json"
+    )
+    assert changed.status_code == 200, changed.json()
+    report = api.get(f"/api/items/{cell.code}/verify/").json()
+    assert report["intact"] is True  # the cell itself is as signed
+    assert [c["item"] for c in report["inputs_changed"]] == [disk.code]
+    assert Item.objects.get(pk=cell.pk).specific.active_mass_mg == mass
+    page = staff_client.get(f"/items/{cell.code}/").content.decode()
+    assert 'data-testid="inputs-changed"' in page
+    assert f">{disk.code}</a>" in page.split('data-testid="inputs-changed"')[1]
+    # A locked record offers no write that would be refused: no new measurement on it.
+    assert f"?item={disk.code}" in staff_client.get(f"/items/{disk.code}/").content.decode()
+    assert f"?item={cell.code}" not in page
