@@ -110,6 +110,11 @@ class ItemViewSet(CodeLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
                 "[message]}",
             ),
             403: OpenApiResponse(OpenApiTypes.OBJECT, description="you may not sign this record"),
+            429: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="the account is locked after repeated wrong passwords (the login "
+                "lockout): `detail` says until when",
+            ),
         },
     )
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
