@@ -6,25 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from .models import Measurement, MeasurementFile, Result, Status, TemperatureSeries
+from .services import EDITABLE
 
-# The measurement's settings a result is computed from, and what the person recorded.
-SIGNED_FIELDS = (
-    "code",
-    "technique",
-    "instrument",
-    "temperature_c",
-    "thickness_um",
-    "area_cm2",
-    "active_mass_mg",
-    "eis_model",
-    "conductivity_resistances",
-    "reference_cycle",
-    "parser",
-    "options",
-    "notes",
-    "status",
-    "status_detail",
-)
+# The measurement's settings a result is computed from and what the person recorded (the
+# fields its service lets them edit), with its code and processing state.
+SIGNED_FIELDS = ("code", *EDITABLE, "status", "status_detail")
 
 
 def _result(r: Result) -> dict[str, Any]:
