@@ -190,6 +190,11 @@ class Item(VersionedModel):
         disk's coating's, a cell's cathode disks'); empty when there is none."""
         return []
 
+    def new_version_url(self) -> str:
+        """Where a corrected new version of this (locked) record is made: its kind's form,
+        starting from a copy, linked to it on save. Pieces of a set override it."""
+        return f"{reverse(self.NEW_URL)}?copy={self.code}&supersedes={self.code}"
+
     def signed_parts(self) -> dict[str, list[Item]]:
         """Items a signature of this one also covers and locks, by the name they have in its
         canonical JSON (a powder batch's pellets); see core.signatures."""

@@ -130,8 +130,11 @@ def _parts(item: Item) -> dict[str, list]:
     return parts
 
 
-def canonical_record(item: Item) -> dict[str, Any]:
-    """What a signature of `item` covers, as plain JSON-able data (see the module's doc)."""
+def canonical_record(item: Item, covered: set[int] | None = None) -> dict[str, Any]:
+    """What a signature of `item` covers, as plain JSON-able data (see the module's doc).
+    `covered`: when verifying, the items the signature covers; a part added to the record
+    since (a corrected new version of one of a signed batch's pellets, made in its set) was
+    not signed and is left out."""
     item = item.specific
     data: dict[str, Any] = {
         "code": item.code,
@@ -152,13 +155,15 @@ def canonical_record(item: Item) -> dict[str, Any]:
     }
     for contributor in CANONICAL_CONTRIBUTORS:
         data.update(contributor(item))
-    for name, covered in item.signed_parts().items():
-        data[name] = [canonical_record(part) for part in covered]
+    for name, parts in item.signed_parts().items():
+        data[name] = [
+            canonical_record(part) for part in parts if covered is None or part.pk in covered
+        ]
     return normal(data)
 
 
-def canonical_json(item: Item) -> str:
-    return canonical_dumps(canonical_record(item))
+def canonical_json(item: Item, covered: set[int] | None = None) -> str:
+    return canonical_dumps(canonical_record(item, covered))
 
 
 def sha256_of(text: str) -> str:
@@ -428,7 +433,7 @@ def diff(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
 
 
 def verify(signature: Signature, *, audit: bool = True) -> Verification:
-    text = canonical_json(signature.item)
+    text = canonical_json(signature.item, set(signature.covers.values_list("pk", flat=True)))
     now = sha256_of(text)
     if now == signature.sha256 and sha256_of(signature.canonical) == signature.sha256:
         return Verification(signature, True, now)

@@ -126,18 +126,14 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
         # Its signatures, each verified now (a failed check is audited), and its versions.
         "signing": signatures.report(item),
         "can_sign": can_sign(request.user, item),
-        # Pieces (pellets, membrane pieces, disks) are made in sets: no single new version.
-        "new_version_url": None
-        if item.IS_PIECE
-        else f"{reverse(item.NEW_URL)}?copy={item.code}&supersedes={item.code}",
-        "piece_version_note": PIECE_VERSION_REFUSED.format(code=item.code) if item.IS_PIECE else "",
+        "new_version_url": item.new_version_url(),
     }
     return render(request, "lims/item_detail.html", context)
 
 
 PIECE_VERSION_REFUSED = (
-    "{code} is one piece of a set (pressed, cut or punched with others): a new version of a "
-    "single piece cannot be made yet; its signed record stays as it is."
+    "{code} is one piece of a set (pressed, cut or punched with others): this form would make "
+    "a new set. Its new version is made from its own page (new version)."
 )
 
 

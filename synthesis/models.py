@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from core.models import Item, ItemKind, LineageRole, VersionedModel, register_item_model
 from core.validators import at_least, at_most, greater_than_zero
@@ -505,13 +506,25 @@ class PelletSet(VersionedModel):
         return f"{self.batch.code} sintered at {self.sintering_temperature_c:g} °C"
 
 
+class Piece:
+    """A piece of a set: pellets pressed together, disks punched or pieces cut from one sheet.
+    It is made with the others, but corrected alone: its new version is one new piece of the
+    same set (same conditions, same sheet), with its own values corrected."""
+
+    IS_PIECE = True
+    PIECE_OF: str  # the field naming what the piece was made from (its set or sheet)
+
+    def new_version_url(self) -> str:
+        return reverse("synthesis:piece-version", args=[self.code])
+
+
 @register_item_model
-class Pellet(Item):
+class Pellet(Piece, Item):
     KIND = ItemKind.PELLET
     LIST_URL, NEW_URL = "synthesis:pellet-list", "synthesis:pellet-set-new"
     CODE_PREFIX = "PEL"
     NOTATION_LABEL = "LAGP"
-    IS_PIECE = True
+    PIECE_OF = "pellet_set"
     DERIVED_FROM = {"area_cm2": ("diameter_mm",)}
 
     pellet_set = models.ForeignKey(PelletSet, on_delete=models.PROTECT, related_name="pellets")
@@ -821,11 +834,11 @@ class CathodeCoating(SlotUsesMixin, Item):
 
 
 @register_item_model
-class ElectrodeDisk(Item):
+class ElectrodeDisk(Piece, Item):
     KIND = ItemKind.ELECTRODE_DISK
     LIST_URL, NEW_URL = "synthesis:disk-list", "synthesis:disk-new"
     CODE_PREFIX = "ELD"
-    IS_PIECE = True
+    PIECE_OF = "coating"
     DERIVED_FROM = {
         "area_cm2": ("diameter_mm",),
         "active_mass_mg": ("active_loading_mg_cm2", "diameter_mm"),
@@ -873,14 +886,14 @@ class ElectrodeDisk(Item):
 
 
 @register_item_model
-class MembranePiece(Item):
+class MembranePiece(Piece, Item):
     """A piece cut or punched from an SPE membrane sheet; one piece goes into one cell."""
 
     KIND = ItemKind.MEMBRANE_PIECE
     LIST_URL, NEW_URL = "synthesis:piece-list", "synthesis:piece-new"
     CODE_PREFIX = "SPEP"
     NOTATION_LABEL = "SPE"
-    IS_PIECE = True
+    PIECE_OF = "membrane"
     DERIVED_FROM = {"area_cm2": ("diameter_mm",), "thickness_um": ("measured_thickness_um",)}
 
     membrane = models.ForeignKey(SpeMembrane, on_delete=models.PROTECT, related_name="pieces")

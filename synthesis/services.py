@@ -12,7 +12,7 @@ from django.db.models import Sum
 from core.models import Item
 from core.services import apply_changes, item_create, item_update, record_save, sync_lineage
 from core.signals import notify_item_changed
-from core.signatures import RecordLocked
+from core.signatures import RecordLocked, making_version_of, supersede
 
 from . import units
 from .models import (
@@ -24,6 +24,7 @@ from .models import (
     MembranePiece,
     Pellet,
     PelletSet,
+    Piece,
     PrecursorUse,
     ReagentLot,
     ReagentUse,
@@ -277,6 +278,47 @@ def pellets_measure(
         raise ValidationError([f"{code}: {'; '.join(msgs)}" for code, msgs in errors.items()])
     for pellet in saved:
         sync_lineage(pellet)
+
+
+def piece_own_fields(model: type[Item]) -> list[str]:
+    """What a piece records about itself (a pellet's thickness, a disk's loading, its notes),
+    not its set's conditions: what its new version may correct."""
+    names = [
+        f.name
+        for f in model._meta.local_concrete_fields
+        if f.editable and not f.primary_key and f.name != model.PIECE_OF
+    ]
+    return [*names, "notes"]
+
+
+@transaction.atomic
+def piece_new_version(old: Piece, *, user=None, fields: Mapping[str, Any]) -> Item:
+    """A corrected new version of one piece: a new piece of the same set (same conditions,
+    same sheet, same project) carrying the old one's values with `fields` corrected, linked
+    as its new version. The old piece, and its set's signature, stay as they were signed."""
+    model = type(old)
+    own = piece_own_fields(model)
+    unknown = sorted(set(fields) - set(own))
+    if unknown:
+        raise ValidationError(
+            {
+                name: "A new version of a piece corrects its own values only; its set's "
+                "conditions are the set's."
+                for name in unknown
+            }
+        )
+    values = {name: getattr(old, name) for name in own} | dict(fields)
+    with making_version_of(old):
+        new = item_create(
+            model,
+            user=user,
+            project=old.project,
+            **{model.PIECE_OF: getattr(old, model.PIECE_OF)},
+            **values,
+        )
+        sync_lineage(new)
+        supersede(new, old, user=user)
+    return new
 
 
 @transaction.atomic

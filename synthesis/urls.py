@@ -28,4 +28,5 @@ urlpatterns = [
     path("membrane-pieces/new/", views.MembranePieceCreateView.as_view(), name="piece-new"),
     path("disks/", views.ElectrodeDiskList.as_view(), name="disk-list"),
     path("disks/new/", views.ElectrodeDiskCreateView.as_view(), name="disk-new"),
+    path("pieces/<str:code>/new-version/", views.piece_version, name="piece-version"),
 ]

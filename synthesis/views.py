@@ -6,11 +6,12 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.forms.models import model_to_dict
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 
 from core import permissions
+from core import selectors as core_selectors
 from core.forms import apply_service_errors
 from core.services import RecordChanged, record_save
 from core.tables import Column
@@ -368,6 +369,44 @@ class MembranePieceCreateView(PiecesCreateView):
 class MembranePieceEditView(SimpleRecordView):
     model = MembranePiece
     form_class = forms.MembranePieceForm
+
+
+# A piece's own values, as its edit form asks them: also the form of its new version.
+PIECE_FORMS = {
+    Pellet: forms.PelletMeasureForm,
+    ElectrodeDisk: forms.ElectrodeDiskForm,
+    MembranePiece: forms.MembranePieceForm,
+}
+
+
+@staff_required
+def piece_version(request: HttpRequest, code: str) -> HttpResponse:
+    """A corrected new version of one pellet, disk or membrane piece: its own values (the
+    edit form's), starting from the old ones; the set's conditions stay the set's."""
+    old = core_selectors.item_by_code(code, request.user).specific
+    form_class = PIECE_FORMS.get(type(old))
+    if form_class is None:
+        raise Http404(f"{old.code} is not a piece of a set.")
+    permissions.check_write(request.user, old)
+    initial = model_to_dict(old, fields=form_class._meta.fields)
+    form = form_class(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new = services.piece_new_version(old, user=request.user, fields=form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"Saved {new.code}, the new version of {old.code}.")
+            return redirect(new)
+    context = {
+        "form": form,
+        "formsets": {},
+        "title": f"New version of {old.code}",
+        "supersedes": old,
+        "model_name": old._meta.verbose_name,
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "lims/record_form.html", context, status=status)
 
 
 EDIT_VIEWS = {

@@ -8,6 +8,8 @@ from typing import Any
 import django_filters as df
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.response import Response
 
 from core.api.base import ApiMixin, RecordViewSet, ServiceWriteMixin, service_call
@@ -129,10 +131,37 @@ class PelletSetViewSet(ConditionalMixin, ApiMixin, ServiceWriteMixin, viewsets.M
         )
 
 
-class PelletViewSet(RecordViewSet):
+class PieceVersionMixin:
+    """`POST /api/<pieces>/<code>/new-version/`: a corrected new version of one piece (a
+    pellet, disk or membrane piece), made in the same set from the same sheet. The body holds
+    the values to correct, among the piece's own (the rest is copied); answered with the new
+    piece, linked to the old one (`GET /api/items/<code>/verify/` shows both ways)."""
+
+    @action(detail=True, methods=["post"], url_path="new-version")
+    def new_version(self, request, *args, **kwargs) -> Response:
+        old = self.get_object()
+        body = self.get_serializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        with service_call(request.user):
+            new = services.piece_new_version(old, user=request.user, fields=body.validated_data)
+        data = self.get_serializer(self.get_queryset().get(pk=new.pk)).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+def _new_version_schema(serializer) -> dict:
+    return {
+        "new_version": extend_schema(
+            request=serializer,
+            responses={201: serializer},
+            description=PieceVersionMixin.__doc__,
+        )
+    }
+
+
+@extend_schema_view(create=extend_schema(exclude=True), **_new_version_schema(s.PelletSerializer))
+class PelletViewSet(PieceVersionMixin, RecordViewSet):
     """LAGP pellets (made through pellet sets): read, record thickness/diameter/mass, delete."""
 
-    http_method_names = ["get", "put", "patch", "delete", "head", "options"]
     queryset = Pellet.objects.select_related("pellet_set__batch", *ITEM_RELATED)
     serializer_class = s.PelletSerializer
     filterset_class = filters.PelletFilter
@@ -146,6 +175,12 @@ class PelletViewSet(RecordViewSet):
         "relative_density",
     )
     table_ancestors = ("lagp_batch",)
+
+    def create(self, request, *args, **kwargs) -> Response:
+        # POST is here for `new-version` only: pellets are made as a set.
+        raise MethodNotAllowed(
+            "POST", detail="Pellets are pressed as a set: POST /api/pellet-sets/ makes them."
+        )
 
     def save_record(self, data: dict[str, Any], instance: Pellet | None) -> Pellet:
         services.pellets_measure({instance: data})
@@ -215,9 +250,10 @@ class PiecesCreateMixin:
 @extend_schema_view(
     create=extend_schema(
         request=s.MembranePieceSetSerializer, responses={201: s.MembranePieceSetSerializer}
-    )
+    ),
+    **_new_version_schema(s.MembranePieceSerializer),
 )
-class MembranePieceViewSet(PiecesCreateMixin, RecordViewSet):
+class MembranePieceViewSet(PieceVersionMixin, PiecesCreateMixin, RecordViewSet):
     """Pieces cut from SPE membrane sheets: POST with `count` cuts that many (`items` lists
     their codes); a piece goes into one cell."""
 
@@ -235,9 +271,10 @@ class MembranePieceViewSet(PiecesCreateMixin, RecordViewSet):
 @extend_schema_view(
     create=extend_schema(
         request=s.ElectrodeDiskSetSerializer, responses={201: s.ElectrodeDiskSetSerializer}
-    )
+    ),
+    **_new_version_schema(s.ElectrodeDiskSerializer),
 )
-class ElectrodeDiskViewSet(PiecesCreateMixin, RecordViewSet):
+class ElectrodeDiskViewSet(PieceVersionMixin, PiecesCreateMixin, RecordViewSet):
     """Disks punched from a coating: POST with `count` punches that many and answers their
     shared fields with `items`, their codes (as a pellet set does); a change of loading
     recomputes the cells built on the disk."""

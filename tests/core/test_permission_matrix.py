@@ -205,6 +205,7 @@ WRITE_PAGES = {
     "synthesis:coating-new",
     "synthesis:piece-new",
     "synthesis:disk-new",
+    "synthesis:piece-version",
     "cells:cell-new",
     "measurements:new",
     "import-eln",

@@ -513,21 +513,130 @@ def new_version_by_form(client, code):
     return Item.objects.get(code=saved["Location"].strip("/").split("/")[-1]).specific
 
 
-def test_a_signed_piece_offers_no_new_version_and_a_typed_one_is_refused(api, staff_client):
-    """A pellet is one piece of a pressing: its form makes a new set, so a new version of one
-    pellet is neither offered nor made (the walkthrough found a 500 here)."""
-    pellet = factories.pellets(count=1)[0]
-    pellets_measure({pellet: {"thickness_mm": 0.6}})
-    assert _sign(api, pellet.code).status_code == 201
-    page = staff_client.get(f"/items/{pellet.code}/").content.decode()
-    assert 'data-testid="new-version"' not in page
-    assert 'data-testid="no-new-version"' in page
-    typed = staff_client.get(
-        f"/synthesis/pellet-sets/new/?copy={pellet.code}&supersedes={pellet.code}", follow=True
+def test_a_pellet_of_a_signed_batch_is_corrected_by_a_new_version_in_its_set(api, staff_client):
+    """A batch is signed with its pellets; one pellet's thickness was typed wrong. Its new
+    version is one new pellet of the same set, made from its page: the corrected value, the
+    rest copied, linked both ways; the batch's signature stays intact and the old pellet
+    locked (the walkthrough found a 500 here, then a refusal)."""
+    first, second = factories.pellets(count=2)
+    pellets_measure(
+        {
+            first: {"thickness_mm": 0.6, "diameter_mm": 12.9, "mass_mg": 250},
+            second: {"thickness_mm": 0.7, "diameter_mm": 12.8, "mass_mg": 260},
+        }
     )
-    assert typed.status_code == 200
-    assert "a new version of a single piece cannot be made yet" in typed.content.decode()
-    assert not Supersession.objects.exists()
+    batch = first.pellet_set.batch
+    assert _sign(api, batch.code).status_code == 201
+
+    page = staff_client.get(f"/items/{first.code}/").content.decode()
+    assert f'href="/synthesis/pieces/{first.code}/new-version/">new version</a>' in page
+    form = staff_client.get(f"/synthesis/pieces/{first.code}/new-version/").content.decode()
+    assert 'data-testid="new-version-of"' in form and 'value="0.6"' in form
+    saved = staff_client.post(
+        f"/synthesis/pieces/{first.code}/new-version/",
+        {"thickness_mm": "0.61", "diameter_mm": "12.9", "mass_mg": "250", "notes": "re-measured"},
+    )
+    assert saved.status_code == 302, saved.content.decode()[-1500:]
+    new = Pellet.objects.get(code=saved["Location"].strip("/").split("/")[-1])
+    assert (new.pellet_set_id, new.project_id) == (first.pellet_set_id, first.project_id)
+    assert (new.thickness_mm, new.diameter_mm, new.mass_mg) == (0.61, 12.9, 250)
+    assert [(e.parent.code, e.amount) for e in new.parent_edges.all()] == [(batch.code, 250)]
+    assert Supersession.objects.get(new=new).old_id == first.pk
+
+    # The batch was signed with two pellets; the third, made since, is not part of it.
+    batch_report = api.get(f"/api/items/{batch.code}/verify/").json()
+    assert batch_report["intact"] is True, batch_report
+    assert api.get(f"/api/items/{first.code}/verify/").json()["superseded_by"] == [new.code]
+    with pytest.raises(RecordLocked):
+        pellets_measure({Pellet.objects.get(pk=first.pk): {"thickness_mm": 0.62}})
+    # The new version is not signed: it can be measured again, and signed on its own.
+    pellets_measure({new: {"mass_mg": 251}})
+    assert _sign(api, new.code).status_code == 201
+
+    # One line of versions: the old pellet, once superseded, is not superseded again.
+    twice = staff_client.post(
+        f"/synthesis/pieces/{first.code}/new-version/",
+        {"thickness_mm": "0.63", "diameter_mm": "12.9", "mass_mg": "250"},
+    )
+    assert twice.status_code == 400
+    assert f"{first.code} already has a new version, {new.code}" in twice.content.decode()
+    # The set form, given a piece to supersede, points to the piece's own page.
+    typed = staff_client.get(
+        f"/synthesis/pellet-sets/new/?copy={second.code}&supersedes={second.code}", follow=True
+    )
+    assert "Its new version is made from its own page" in typed.content.decode()
+    assert Supersession.objects.count() == 1
+
+
+def test_a_corrected_pellet_version_gives_the_corrected_conductivity(
+    api, measured_pellet, django_capture_on_commit_callbacks
+):
+    """The end of a correction: the new version of a signed pellet (0.6 -> 0.61 mm), measured
+    with the same BioLogic spectrum, gives σ scaled by the thickness (σ = L / (R·A))."""
+    pellet, measurement = measured_pellet
+    sigma_old = Result.objects.get(measurement=measurement, kind="conductivity")
+    assert _sign(api, pellet.code).status_code == 201
+    made = api.post(
+        f"/api/pellets/{pellet.code}/new-version/", {"thickness_mm": 0.61}, format="json"
+    )
+    assert made.status_code == 201, made.json()
+    body = made.json()
+    assert (body["thickness_mm"], body["diameter_mm"], body["mass_mg"]) == (0.61, 12.9, 250)
+    assert body["batch"] == pellet.pellet_set.batch.code
+    new = Pellet.objects.get(code=body["code"])
+    with django_capture_on_commit_callbacks(execute=True):
+        remeasured = api.post(
+            "/api/measurements/",
+            {
+                "item": new.code,
+                "technique": "eis",
+                "area_cm2": 1,
+                "temperature_c": 25,
+                "files": [SimpleUploadedFile(MPT.name, MPT.read_bytes())],
+            },
+            format="multipart",
+        )
+    assert remeasured.status_code == 201, remeasured.json()
+    sigma_new = Result.objects.get(measurement__code=remeasured.json()["code"], kind="conductivity")
+    ratio = sigma_new.values["conductivity_s_cm"] / sigma_old.values["conductivity_s_cm"]
+    assert ratio == pytest.approx(0.61 / 0.6, rel=1e-9)
+    # The signed pellet keeps the σ it was signed with.
+    assert api.get(f"/api/items/{pellet.code}/verify/").json()["intact"] is True
+
+
+def test_disk_and_membrane_piece_new_versions_through_the_api(api, viewer_api):
+    """A disk's loading and a membrane piece's thickness, corrected by new versions through
+    the API; only the piece's own values may be sent, unknown ones are refused by name."""
+    disk = factories.cathode_disks(count=1)[0]
+    assert _sign(api, disk.code).status_code == 201
+    url = f"/api/electrode-disks/{disk.code}/new-version/"
+    for body, field in (
+        ({"coating": disk.coating.code}, "coating"),
+        ({"loading": 2.8}, "loading"),
+        ({"active_loading_mg_cm2": -1}, "active_loading_mg_cm2"),
+    ):
+        refused = api.post(url, body, format="json")
+        assert refused.status_code == 400 and field in refused.json(), refused.json()
+    assert viewer_api.post(url, {"active_loading_mg_cm2": 2.8}, format="json").status_code == 403
+    made = api.post(url, {"active_loading_mg_cm2": 2.8}, format="json")
+    assert made.status_code == 201, made.json()
+    # 2.8 mg/cm² on a 12 mm disk (1.1310 cm²): 3.1667 mg of NCM811.
+    assert made.json()["active_mass_mg"] == pytest.approx(2.8 * 3.14159265 * 0.6**2, rel=1e-6)
+    assert made.json()["coating"] == disk.coating.code and made.json()["diameter_mm"] == 12.0
+    assert Supersession.objects.get(new__code=made.json()["code"]).old.code == disk.code
+
+    piece = factories.membrane_pieces(count=1)[0]
+    assert _sign(api, piece.code).status_code == 201
+    made = api.post(
+        f"/api/membrane-pieces/{piece.code}/new-version/",
+        {"measured_thickness_um": 22.5},
+        format="json",
+    )
+    assert made.status_code == 201, made.json()
+    assert (made.json()["thickness_um"], made.json()["membrane"]) == (22.5, piece.membrane.code)
+    # Pellets are still made as a set: POST on the pellet list says where.
+    listed = api.post("/api/pellets/", {"thickness_mm": 0.6}, format="json")
+    assert listed.status_code == 405 and "/api/pellet-sets/" in listed.json()["detail"]
 
 
 def test_an_input_changed_after_signing_is_shown_on_the_signed_record(api, staff_client):
