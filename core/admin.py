@@ -17,7 +17,7 @@ from .models import (
 )
 from .selectors import is_ancestor
 from .services import allocate_code, link
-from .signatures import is_locked, owning_item_id
+from .signatures import row_locking_signature
 
 
 class LockAwareAdmin:
@@ -25,7 +25,7 @@ class LockAwareAdmin:
     be deleted there (the model guard refuses it anyway; this says so before a save)."""
 
     def _locked(self, obj) -> bool:
-        return obj is not None and is_locked(owning_item_id(obj))
+        return obj is not None and row_locking_signature(obj)[0] is not None
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and not self._locked(obj)

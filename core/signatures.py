@@ -252,18 +252,42 @@ def owning_item_id(instance: models.Model) -> int | None:
     return owning_item_id(related) if related is not None else None
 
 
+def row_locking_signature(instance: models.Model) -> tuple[Signature | None, str]:
+    """The signature that locks this row, with the name the refusal gives it: the signature
+    of the item it belongs to; or, for a shared record whose fields a signed item's record
+    holds (a chemical of a signed reagent lot: model attribute `LOCKED_BY_ITEMS`, the lookup
+    from an item to it), that item's."""
+    path = getattr(type(instance), "LOCKED_BY_ITEMS", None)
+    if path:
+        if instance.pk is None:
+            return None, ""
+        signature = (
+            Signature.objects.filter(**{f"covers__{path}": instance.pk})
+            .select_related("item")
+            .order_by("signed_at", "id")
+            .first()
+        )
+        return signature, f"{instance._meta.verbose_name} {instance}"
+    item_id = owning_item_id(instance)
+    signature = locking_signature(item_id)
+    if signature is None:
+        return None, ""
+    return signature, Item.objects.filter(pk=item_id).values_list("code", flat=True).first()
+
+
+def check_row_unlocked(instance: models.Model) -> None:
+    """Raise RecordLocked if a signature locks this row (see `row_locking_signature`)."""
+    signature, name = row_locking_signature(instance)
+    if signature is not None:
+        raise RecordLocked(signature, name)
+
+
 def _guard(sender, instance, raw=False, **kwargs) -> None:
     if raw or getattr(sender, "LOCK_EXEMPT", False):
         return
     if isinstance(instance, Item) and instance._state.adding:
         return
-    item_id = owning_item_id(instance)
-    if item_id is None:
-        return
-    signature = locking_signature(item_id)
-    if signature is not None:
-        code = Item.objects.filter(pk=item_id).values_list("code", flat=True).first()
-        raise RecordLocked(signature, code)
+    check_row_unlocked(instance)
 
 
 def _guard_delete(sender, instance, **kwargs) -> None:

@@ -18,7 +18,7 @@ from .models import (
 
 
 @admin.register(Chemical)
-class ChemicalAdmin(admin.ModelAdmin):
+class ChemicalAdmin(LockAwareAdmin, admin.ModelAdmin):
     list_display = ("name", "category", "formula", "molar_mass_g_mol", "cas_number")
     list_filter = ("category",)
     search_fields = ("name", "formula", "cas_number")

@@ -71,6 +71,10 @@ class ChemicalCategory(models.TextChoices):
 
 
 class Chemical(VersionedModel):
+    # A signed reagent lot's record holds its chemical's fields (name, formula, molar mass):
+    # the catalogue entry is locked with the lot (core.signatures).
+    LOCKED_BY_ITEMS = "reagentlot__chemical"
+
     name = models.CharField(max_length=100, unique=True)
     category = models.CharField(
         max_length=20,

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from core.services import lock
-from core.signatures import check_unlocked, owning_item_id
+from core.signatures import check_row_unlocked
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -86,7 +86,7 @@ class ConditionalMixin:
         instance = self.get_object()
         # A write to a signed record (or a row of one) is refused before anything is read
         # into it: 409 naming the signature.
-        check_unlocked(owning_item_id(instance))
+        check_row_unlocked(instance)
         lock(instance)
         return self.get_queryset().get(pk=instance.pk)
 

@@ -662,3 +662,36 @@ def test_an_input_changed_after_signing_is_shown_on_the_signed_record(api, staff
     # A locked record offers no write that would be refused: no new measurement on it.
     assert f"?item={disk.code}" in staff_client.get(f"/items/{disk.code}/").content.decode()
     assert f"?item={cell.code}" not in page
+
+
+def test_a_signed_lots_chemical_is_locked_with_it(api, client, staff):
+    """A reagent lot's signed record holds its chemical's catalogue fields (name, formula,
+    molar mass): once the lot is signed the catalogue entry refuses changes on every path,
+    naming the signature; a chemical whose lots are unsigned stays editable."""
+    from synthesis.models import Chemical
+
+    lot = factories.reagent_lot("LiFSI", "LiFSI")
+    other = factories.reagent_lot("PEO", "PEO")
+    assert _sign(api, lot.code).status_code == 201
+    chemical = Chemical.objects.get(pk=lot.chemical_id)
+
+    refused = api.patch(
+        f"/api/chemicals/{chemical.pk}/", {"cas_number": "171611-11-3"}, format="json"
+    )
+    assert refused.status_code == 409, refused.json()
+    assert refused.json()["detail"].startswith(f"{lot.code} was approved by alice on ")
+    assert f"its signature covers chemical {chemical}" in refused.json()["detail"]
+    with pytest.raises(RecordLocked):
+        chemical.molar_mass_g_mol = 187.07
+        chemical.save()
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    url = f"/admin/synthesis/chemical/{chemical.pk}/change/"
+    assert client.post(url, {"name": "LiFSI", "category": "salt"}).status_code == 403
+    assert api.get(f"/api/items/{lot.code}/verify/").json()["intact"] is True
+
+    edited = api.patch(
+        f"/api/chemicals/{other.chemical_id}/", {"cas_number": "25322-68-3"}, format="json"
+    )
+    assert edited.status_code == 200, edited.json()
