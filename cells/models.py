@@ -24,6 +24,8 @@ class Cell(Item):
     KIND = ItemKind.CELL
     LIST_URL, NEW_URL = "cells:cell-list", "cells:cell-new"
     CODE_PREFIX = "CELL"
+    # How core.users counts this "who did it" when it refuses to delete an account.
+    USER_HISTORY = {"operator": ("cell as operator", "cells as operator")}
 
     format = models.CharField(max_length=10, choices=CellFormat.choices, default=CellFormat.COIN)
     # Derived from the stack by the build service and kept here so lists can filter on it.
@@ -39,7 +41,7 @@ class Cell(Item):
     )
     assembled_on = models.DateField(null=True, blank=True)
     operator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     dew_point_c = models.FloatField(
         "dry-room dew point (°C)",

@@ -1,8 +1,10 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from . import permissions
+from . import permissions, projects, users
 from .audit import record_event
 from .models import (
     AuditEvent,
@@ -220,3 +222,52 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "created_at")
     search_fields = ("code", "name")
     inlines = [MembershipInline]
+
+
+# Importing django.contrib.auth.admin registered its UserAdmin; this one replaces it.
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AccountAdmin(UserAdmin):
+    """Accounts with history are deactivated, never deleted (core.users): the delete pages say
+    what the account recorded instead of listing every record that keeps it."""
+
+    list_display = (*UserAdmin.list_display, "is_active")
+    actions = ["deactivate_selected"]
+
+    def get_deleted_objects(self, objs, request):
+        # Django would list each protected record (thousands for an active chemist) and the
+        # page would then refuse anyway; one line per account says why, and what to do.
+        refusals = [text for text in map(users.deletion_refusal, objs) if text]
+        if refusals:
+            return [], {}, set(), refusals
+        return super().get_deleted_objects(objs, request)
+
+    @admin.action(description="Deactivate selected accounts", permissions=["change"])
+    def deactivate_selected(self, request, queryset):
+        done = []
+        for user in queryset.order_by("username"):
+            try:
+                if users.deactivate_user(user, by=request.user):
+                    done.append(user)
+            except ValidationError as refused:
+                self.message_user(request, " ".join(refused.messages), messages.ERROR)
+        if done:
+            names = ", ".join(u.get_username() for u in done)
+            self.message_user(
+                request,
+                f"Deactivated {names}: no login or API token works for them any more; their "
+                "records keep their names.",
+                messages.SUCCESS,
+            )
+        for user in done:
+            alone = projects.managed_only_by(user)
+            if alone:
+                codes = ", ".join(p.code for p in alone)
+                self.message_user(
+                    request,
+                    f"{codes} now has no active manager ({user} was the last): make another "
+                    "member its manager (Projects).",
+                    messages.WARNING,
+                )

@@ -119,8 +119,10 @@ class Item(VersionedModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # PROTECT, as every "who did it" of a record: an account with history is deactivated, never
+    # deleted (core.users), so the record keeps naming its author.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     # Who may see and change the item (core.permissions); its measurements, results and raw
     # files belong to it through the item, never by a copy of this field.
@@ -436,6 +438,8 @@ class AuditEvent(models.Model):
     AUDITED = False  # the log itself
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # SET_NULL, not PROTECT as the records' authors (core.users): an account whose only
+    # history is here (a login, a lock) may still be deleted, and the log keeps its name.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -462,8 +466,11 @@ class AuditEvent(models.Model):
 
     @property
     def who(self) -> str:
-        """The person, also after their account was deleted; "system" for a worker."""
+        """The person, also after their account was deactivated or deleted; "system" for a
+        worker."""
         if self.user is not None:
+            if not self.user.is_active:
+                return f"{self.user.get_username()} (deactivated)"
             return self.user.get_username()
         if self.username:
             return f"{self.username} (account deleted)"
@@ -549,10 +556,12 @@ class Signature(models.Model):
     AUDITED = False  # core.signatures writes the "sign" event itself, with the hash
 
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="signatures")
+    # PROTECT: a signer's account is deactivated, never deleted (core.users).
     signer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # Kept on the row: the signature still names its signer after the account is deleted.
+    # The name as signed: what the signature's page and verification show, whatever becomes
+    # of the account.
     signer_username = models.CharField(max_length=150, editable=False)
     signed_at = models.DateTimeField(editable=False)
     meaning = models.CharField(max_length=20, choices=SignatureMeaning.choices)
@@ -595,12 +604,14 @@ class Supersession(models.Model):
 
     AUDIT_ITEM_FIELD = "new"
     LOCK_EXEMPT = True  # links a new record to a locked one, changing neither
+    # How core.users counts this "who did it" when it refuses to delete an account.
+    USER_HISTORY = {"by": ("correction", "corrections")}
 
     new = models.OneToOneField(Item, on_delete=models.PROTECT, related_name="supersedes_link")
     old = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="superseded_by_links")
     at = models.DateTimeField(auto_now_add=True)
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:

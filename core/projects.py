@@ -41,6 +41,18 @@ def members(project: Project) -> QuerySet:
     return project.memberships.select_related("user").order_by("user__username")
 
 
+def managed_only_by(user) -> list[Project]:
+    """The projects whose only active manager is `user`: those left without one if `user` is
+    deactivated (a superuser then names a new manager)."""
+    return [
+        m.project
+        for m in Membership.objects.filter(user=user, role=ProjectRole.MANAGER)
+        .select_related("project")
+        .order_by("project__code")
+        if not _active_managers(m.project).exclude(user=user).exists()
+    ]
+
+
 def can_create(user) -> bool:
     return bool(user is not None and user.is_authenticated and user.has_perm("lims.add_project"))
 
@@ -77,9 +89,11 @@ def project_update(project: Project, *, by, fields: dict) -> Project:
     return project
 
 
-def _user_named(username: str):
+def _user_named(username: str, *, active: bool = True):
+    """The user called `username`; `active=False` also finds a deactivated one (whom a manager
+    may still remove from the project)."""
     user = get_user_model().objects.filter(username__iexact=(username or "").strip()).first()
-    if user is None or not user.is_active:
+    if user is None or (active and not user.is_active):
         raise ValidationError({"user": f"No active user named {username!r}."})
     return user
 
@@ -91,9 +105,17 @@ def _check_role(role: str) -> str:
     return role
 
 
+def _active_managers(project: Project) -> QuerySet:
+    # A deactivated manager manages nothing (core.permissions ignores inactive users).
+    return project.memberships.filter(role=ProjectRole.MANAGER, user__is_active=True)
+
+
 def _keep_a_manager(project: Project, leaving: Membership) -> None:
-    others = project.memberships.filter(role=ProjectRole.MANAGER).exclude(pk=leaving.pk)
-    if leaving.role == ProjectRole.MANAGER and not others.exists():
+    """A project keeps an active manager: refuse to remove or demote its last one (a
+    deactivated manager may go, it manages nothing)."""
+    if leaving.role != ProjectRole.MANAGER or not leaving.user.is_active:
+        return
+    if not _active_managers(project).exclude(pk=leaving.pk).exists():
         raise ValidationError(
             {
                 "user": f"{leaving.user} is the last manager of {project.code}: make another "
@@ -124,7 +146,7 @@ def membership_set(project: Project, *, by, username: str, role: str) -> Members
 @transaction.atomic
 def membership_remove(project: Project, *, by, username: str) -> None:
     permissions.check_manage(by, project)
-    user = _user_named(username)
+    user = _user_named(username, active=False)
     current = Membership.objects.select_for_update().filter(project=project, user=user).first()
     if current is None:
         raise ValidationError({"user": f"{user} is not a member of {project.code}."})

@@ -100,7 +100,7 @@ class RawFile(models.Model):
     storage_path = models.CharField(max_length=300)
     uploaded_at = models.DateTimeField(auto_now_add=True)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:
@@ -183,7 +183,7 @@ class Measurement(VersionedModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:
@@ -365,13 +365,15 @@ class SeriesPointOverride(models.Model):
     series, whatever the outlier check says; removing it returns the point to "auto"."""
 
     AUDIT_ITEM_FIELD = "item"  # shown in the sample's history
+    # How core.users counts this "who did it" when it refuses to delete an account.
+    USER_HISTORY = {"set_by": ("series point choice", "series point choices")}
 
     measurement = models.OneToOneField(
         Measurement, on_delete=models.CASCADE, related_name="series_override"
     )
     choice = models.CharField(max_length=10, choices=PointChoice.choices)
     set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     set_at = models.DateTimeField(auto_now=True)
 

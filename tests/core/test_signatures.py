@@ -11,11 +11,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection, transaction
+from django.db.models import ProtectedError
 
 from cells.services import cell_refresh_derived
 from core import services as core_services
 from core.models import AuditEvent, Item, Signature, Supersession
 from core.signatures import RecordLocked, canonical_json, sign, verify
+from core.users import deactivate_user
 from measurements import services as measurement_services
 from measurements.models import Measurement, MeasurementFile, Result
 from synthesis.models import Pellet
@@ -363,10 +365,11 @@ def test_signatures_are_never_changed_or_deleted(api, staff):
         signature.save()
     with pytest.raises(ValidationError):
         signature.delete()
-    # Deleting the signer keeps the name on the signature.
-    get_user_model().objects.filter(pk=staff.pk).delete()
+    # Nor is its signer's account deleted (PROTECT): it is deactivated (core.users).
+    with pytest.raises(ProtectedError):
+        get_user_model().objects.filter(pk=staff.pk).delete()
     signature.refresh_from_db()
-    assert signature.signer is None and signature.signer_username == "alice"
+    assert signature.signer == staff and signature.signer_username == "alice"
 
 
 def test_canonical_json_is_stable_across_number_and_time_forms():
@@ -428,10 +431,12 @@ def test_postgresql_refuses_a_raw_change_of_a_signature(staff):
             connection.cursor() as cursor,
         ):
             cursor.execute(sql, [signature.pk])
-    # The signer's account deleted: the one change let through (SET_NULL), the name kept.
-    get_user_model().objects.filter(pk=staff.pk).delete()
+    # The signer's account cannot be deleted (PROTECT, core.users), only deactivated.
+    with pytest.raises(ProtectedError):
+        get_user_model().objects.filter(pk=staff.pk).delete()
+    deactivate_user(staff, by=None)
     signature.refresh_from_db()
-    assert signature.signer is None and signature.signer_username == "alice"
+    assert signature.signer == staff and signature.signer_username == "alice"
     assert signature.covers.count() == 1 and verify(signature, audit=False).intact
 
 
