@@ -370,7 +370,9 @@ def _sign_now(item: Item, *, user, meaning: str, comment: str) -> Signature:
         raise ValidationError(
             {"item": [f"{problem}; sign when it has finished." for problem in unfinished]}
         )
-    text = canonical_json(item)
+    # Hash the rows as they are now, under the lock, not the caller's object (which may have
+    # been loaded before a change that committed since).
+    text = canonical_json(Item.objects.get(pk=item.pk))
     signature = Signature.objects.create(
         item=item,
         signer=user,
@@ -457,7 +459,9 @@ def diff(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
 
 
 def verify(signature: Signature, *, audit: bool = True) -> Verification:
-    text = canonical_json(signature.item, set(signature.covers.values_list("pk", flat=True)))
+    # The record as stored now (never an object some caller holds).
+    current = Item.objects.get(pk=signature.item_id)
+    text = canonical_json(current, set(signature.covers.values_list("pk", flat=True)))
     now = sha256_of(text)
     if now == signature.sha256 and sha256_of(signature.canonical) == signature.sha256:
         return Verification(signature, True, now)

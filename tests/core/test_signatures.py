@@ -700,3 +700,14 @@ def test_a_signed_lots_chemical_is_locked_with_it(api, client, staff):
         f"/api/chemicals/{other.chemical_id}/", {"cas_number": "25322-68-3"}, format="json"
     )
     assert edited.status_code == 200, edited.json()
+
+
+def test_signing_hashes_the_record_as_saved_not_a_stale_copy(staff):
+    """A caller holding an object loaded before a change (here: the pellet before its
+    thickness was recorded) still signs what is saved: verification is intact."""
+    stale = factories.pellets(count=1)[0]
+    pellets_measure({Pellet.objects.get(pk=stale.pk): {"thickness_mm": 0.6}})
+    assert stale.thickness_mm is None
+    signature = sign(stale, user=staff, password=PASSWORD, meaning="approved")
+    assert json.loads(signature.canonical)["fields"]["thickness_mm"] == 0.6
+    assert verify(signature).intact
