@@ -430,6 +430,8 @@ class AuditAction(models.TextChoices):
     SIGN = "sign", "Signed"
     VERIFY_FAILED = "tampered", "Verification failed"
     REFUSED = "refused", "Refused (locked)"
+    # Data leaving the LIMS as a whole project's file (lims/exports.py).
+    EXPORT = "export", "Exported"
 
 
 class AuditEvent(models.Model):
@@ -621,3 +623,51 @@ class Supersession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.new_id} supersedes {self.old_id}"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Being written"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class ProjectExport(models.Model):
+    """A whole project's ELN file, written by a worker (a project with its raw files takes
+    longer than a request may) into the object store, for the user who asked: it holds what
+    they may see. Replaced by their next export of the project (lims/exports.py)."""
+
+    # The request is audited as an "export" event; the rest is the worker's bookkeeping.
+    AUDITED = False
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    # The site's address when asked: the base of the ids in the file's BattINFO description.
+    base_url = models.CharField(max_length=300, editable=False)
+    status = models.CharField(
+        max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED, editable=False
+    )
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    items = models.PositiveIntegerField(default=0, editable=False)
+    size_bytes = models.BigIntegerField(null=True, blank=True, editable=False)
+    sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    key = models.CharField(max_length=300, blank=True, editable=False)  # in the object store
+    error = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} of {self.project.code}"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.project.code}-project.eln"
+
+    @property
+    def pending(self) -> bool:
+        return self.status in (ExportStatus.QUEUED, ExportStatus.RUNNING)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 
 from . import permissions
-from .models import Membership, Project, ProjectRole
+from .models import Membership, Project, ProjectExport, ProjectRole
 
 ROLE_CHOICES = ", ".join(ProjectRole.values)
 CREATE_REFUSED = (
@@ -21,6 +21,14 @@ CREATE_REFUSED = (
 
 
 # --- reads ---------------------------------------------------------------------------------
+
+
+def exports_of(user, project: Project) -> QuerySet:
+    """The user's exports of the project, newest first: only theirs, as each holds what its
+    requester may see (lims/exports.py writes them)."""
+    return ProjectExport.objects.filter(project=project, requested_by=user).select_related(
+        "project"
+    )
 
 
 def my_projects(user) -> QuerySet:

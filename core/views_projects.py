@@ -78,6 +78,7 @@ def _detail(request, project, member_form=None, status=200) -> HttpResponse:
         "n_items": project.items.count(),
         "member_form": member_form or MemberForm(initial={"role": ProjectRole.VIEWER}),
         "roles": ProjectRole.choices,
+        "exports": projects.exports_of(request.user, project)[:3],
     }
     return render(request, "lims/project_detail.html", context, status=status)
 

@@ -419,6 +419,8 @@ SPECTACULAR_SETTINGS = {
         "ItemKindEnum": "core.models.ItemKind",
         "StepKindEnum": "core.models.StepKind",
         "ProjectRoleEnum": "core.models.ProjectRole",
+        "ExportStatusEnum": "core.models.ExportStatus",
+        "MeasurementStatusEnum": "measurements.models.Status",
     },
 }
 

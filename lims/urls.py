@@ -23,6 +23,13 @@ urlpatterns = [
     path("projects/new/", views_projects.project_new, name="project-new"),
     path("projects/<str:code>/", views_projects.project_detail, name="project-detail"),
     path("projects/<str:code>/members/", views_projects.project_members, name="project-members"),
+    path("projects/<str:code>/export/", views_eln.project_export_start, name="project-export"),
+    path("projects/<str:code>/exports/", views_eln.project_exports, name="project-exports"),
+    path(
+        "projects/<str:code>/exports/<int:export_id>/download/",
+        views_eln.project_export_download,
+        name="project-export-download",
+    ),
     path("synthesis/", include("synthesis.urls")),
     path("cells/", include("cells.urls")),
     path("measurements/", include("measurements.urls")),

@@ -7,17 +7,19 @@ script get the same file and the same refusals."""
 from __future__ import annotations
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import projects
 from core.audit import acting_as
 from core.downloads import attachment
 from core.forms import project_field
 from core.views import staff_required
 from measurements import storage
 
-from . import eln
+from . import eln, exports
 
 EXPORT_PARAMETERS = {"items"}
 
@@ -74,3 +76,51 @@ def import_page(request: HttpRequest) -> HttpResponse:
             else:
                 context["filename"] = upload.name
     return render(request, "lims/eln_import.html", context, status=status)
+
+
+# -- a whole project's export, written by a worker (lims.exports) --------------------------------
+
+
+@require_POST
+def project_export_start(request: HttpRequest, code: str) -> HttpResponse:
+    """Ask for the project's .eln file; the project page then shows how far it is."""
+    project = projects.project_by_code(request.user, code)
+    try:
+        export = exports.request_project_export(
+            project, user=request.user, base_url=request.build_absolute_uri("/")
+        )
+    except eln.ExportRefused as exc:
+        messages.error(request, f"Nothing exported: {exc}.")
+    else:
+        messages.success(
+            request,
+            f"The export of {project.code} is being written (export {export.pk}); this page "
+            "shows when it is ready to download.",
+        )
+    return redirect(project)
+
+
+@require_GET
+def project_exports(request: HttpRequest, code: str) -> HttpResponse:
+    """The project page's list of your exports (polled while one is being written)."""
+    project = projects.project_by_code(request.user, code)
+    context = {"project": project, "exports": projects.exports_of(request.user, project)[:3]}
+    return render(request, "lims/_project_exports.html", context)
+
+
+@require_GET
+def project_export_download(request: HttpRequest, code: str, export_id: int) -> HttpResponse:
+    project = projects.project_by_code(request.user, code)
+    export = exports.export_of(request.user, project, export_id)
+    if export is None:
+        raise Http404(f"No export {export_id} of project {project.code} of yours.")
+    if export.status != "done":
+        state = export.get_status_display().lower()
+        return _refused(request, f"Export {export.pk} of {project.code} is {state}.", 409)
+    try:
+        handle = exports.open_export(export)
+    except FileNotFoundError:
+        return _refused(
+            request, f"The file of export {export.pk} is no longer stored; ask for a new one.", 409
+        )
+    return attachment(handle, export.filename)

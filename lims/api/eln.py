@@ -7,6 +7,7 @@ router that names every app, not in the core's item viewset."""
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -24,8 +25,8 @@ from core.api.schema import download_responses
 from core.api.serializers import CharField, ProjectField, QuerySerializer
 from core.api.serializers import Serializer as StrictSerializer
 from core.downloads import attachment
-from core.models import Item
-from lims import battinfo, eln
+from core.models import Item, ProjectExport
+from lims import battinfo, eln, exports
 from measurements import storage
 from measurements.api.renderers import OctetStreamRenderer
 
@@ -80,6 +81,141 @@ class ProjectExportView(ApiMixin, GenericAPIView):
         if not items:
             raise Conflict(f"Project {project.code} has no items to export yet.")
         return eln_download(request, items, name=f"{project.code}-project")
+
+
+class ProjectExportSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.code", read_only=True)
+    status_text = serializers.CharField(source="get_status_display", read_only=True)
+    url = serializers.SerializerMethodField(help_text="this export's status")
+    download = serializers.SerializerMethodField(
+        help_text="the file, once `status` is done (else null)"
+    )
+
+    class Meta:
+        model = ProjectExport
+        fields = [
+            "id",
+            "project",
+            "status",
+            "status_text",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "items",
+            "size_bytes",
+            "sha256",
+            "error",
+            "url",
+            "download",
+        ]
+        read_only_fields = fields
+
+    def _url(self, export, name) -> str:
+        path = reverse(name, args=[export.project.code, export.pk])
+        return self.context["request"].build_absolute_uri(path)
+
+    def get_url(self, export) -> str:
+        return self._url(export, "api:project-export")
+
+    def get_download(self, export) -> str | None:
+        if export.status != "done":
+            return None
+        return self._url(export, "api:project-export-download")
+
+
+def _project(request, code: str):
+    project = permissions.visible_projects(request.user).filter(code__iexact=code.strip()).first()
+    if project is None:
+        raise NotFound(f"No project with code {code!r}.")
+    return project
+
+
+class ProjectExportsView(ApiMixin, GenericAPIView):
+    """A whole project's ELN file, written by a worker: `POST` asks for one (202, with the
+    export's `url` to follow; while one of yours is queued or being written, that one is
+    answered), `GET` lists yours, newest first. Each holds what you may see, so only you
+    can read it; your next export of the project replaces it. For a few items, the direct
+    `GET /api/export.eln?codes=` answers at once."""
+
+    # Asking for an export reads: anyone who sees the project may ask, as with GET.
+    permission_classes = [IsAuthenticated]
+    serializer_class = ProjectExportSerializer
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(operation_id="projects_exports_list")
+    def get(self, request, code: str):
+        found = exports.exports_of(request.user, _project(request, code))
+        return Response(self.get_serializer(found, many=True).data)
+
+    @extend_schema(
+        operation_id="projects_exports_create",
+        request=None,
+        responses={
+            202: ProjectExportSerializer,
+            404: OpenApiResponse(description="no project with this code (or not one of yours)"),
+            409: OpenApiResponse(description="the project has no items to export yet"),
+        },
+    )
+    def post(self, request, code: str):
+        project = _project(request, code)
+        try:
+            export = exports.request_project_export(
+                project, user=request.user, base_url=site_base(request)
+            )
+        except eln.ExportRefused as exc:
+            raise Conflict(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+        data = self.get_serializer(export).data
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+
+
+class ProjectExportStatusView(ApiMixin, GenericAPIView):
+    """One of your exports of the project: `status` queued, running, done (then `download`
+    gives the file, with its `sha256` and `size_bytes`) or failed (`error` says why)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = ProjectExportSerializer
+    filter_backends: list = []
+    pagination_class = None
+
+    def get_export(self, code: str, export_id: int) -> ProjectExport:
+        export = exports.export_of(self.request.user, _project(self.request, code), export_id)
+        if export is None:
+            raise NotFound(f"No export {export_id} of project {code} of yours.")
+        return export
+
+    @extend_schema(operation_id="projects_exports_retrieve")
+    def get(self, request, code: str, export_id: int):
+        return Response(self.get_serializer(self.get_export(code, export_id)).data)
+
+
+class ProjectExportDownloadView(ProjectExportStatusView):
+    """The export's .eln file, once it is done (409 before, naming its status)."""
+
+    renderer_classes = [JSONRenderer, OctetStreamRenderer]
+
+    @extend_schema(
+        operation_id="projects_exports_download",
+        responses=download_responses(
+            "the .eln file",
+            not_found="no such export of yours",
+            conflict="the export is not ready (queued, being written or failed), or its file "
+            "is no longer in the store",
+        ),
+    )
+    def get(self, request, code: str, export_id: int):
+        export = self.get_export(code, export_id)
+        if export.status != "done":
+            reason = f": {export.error}" if export.error else ""
+            state = export.get_status_display().lower()
+            raise Conflict(f"Export {export.pk} of {export.project.code} is {state}{reason}")
+        try:
+            handle = exports.open_export(export)
+        except FileNotFoundError:
+            raise Conflict(
+                f"The file of export {export.pk} is no longer in the store; ask for a new one."
+            ) from None
+        return attachment(handle, export.filename)
 
 
 def site_base(request) -> str:

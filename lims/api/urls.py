@@ -89,6 +89,21 @@ urlpatterns = [
         eln.ProjectExportView.as_view(),
         name="project-export-eln",
     ),
+    path(
+        "projects/<str:code>/exports/",
+        eln.ProjectExportsView.as_view(),
+        name="project-exports",
+    ),
+    path(
+        "projects/<str:code>/exports/<int:export_id>/",
+        eln.ProjectExportStatusView.as_view(),
+        name="project-export",
+    ),
+    path(
+        "projects/<str:code>/exports/<int:export_id>/download/",
+        eln.ProjectExportDownloadView.as_view(),
+        name="project-export-download",
+    ),
     path("import/", eln.ElnImportView.as_view(), name="import-eln"),
     *app_urls,
     path("", include(router.urls)),

@@ -45,6 +45,9 @@ KNOWN = {
     ("core/jobs.py", "send", "update"): "job bookkeeping",
     ("measurements/services.py", "_set_series_state", "update"): "series state (its fits: bulk)",
     ("measurements/services.py", "temperature_series_request", "update"): "series state",
+    # A project export's progress (its request is the audited "export" event).
+    ("lims/exports.py", "_finish", "update"): "export bookkeeping",
+    ("lims/exports.py", "write_project_export", "update"): "export bookkeeping",
 }
 
 

@@ -145,6 +145,15 @@ def world(db, tmp_path, django_capture_on_commit_callbacks, settings):
     TokenExpiry.objects.filter(token__user=users["late"]).update(
         expires_at=timezone.now() - timedelta(days=1)
     )
+    # A finished export of A, by A's manager: only they may read it.
+    from lims import exports
+
+    with django_capture_on_commit_callbacks(execute=True):
+        export = exports.request_project_export(
+            Project.objects.get(code="LAB"), user=users["manager_a"], base_url="http://t/"
+        )
+    export.refresh_from_db()
+    assert export.status == "done", export.error
     link = measurement.files.get()
     a_codes = set(Item.objects.filter(project__code="LAB").values_list("code", flat=True))
     a_codes |= {measurement.code}
@@ -159,6 +168,7 @@ def world(db, tmp_path, django_capture_on_commit_callbacks, settings):
         "chemical": Chemical.objects.first(),
         "result": Result.objects.filter(item__project__code="LAB").first(),
         "lot_b": lot_b,
+        "export": export,
     }
 
 
@@ -219,9 +229,13 @@ POST_ONLY = {
     "measurements:series-points",
     "project-new",
     "project-members",
+    "project-export",
 }
+# A project's export is read by whoever sees the project; each file only by who asked for it.
+READ_BY_POST = {"project-export"}
+ASKER_ONLY = {"project-export-download"}
 # Routes that name a record of A in the URL.
-A_OBJECT = re.compile(r"<(str:code|int:pk|str:sha256|int:link_id)>")
+A_OBJECT = re.compile(r"<(str:code|int:pk|str:sha256|int:link_id|int:export_id)>")
 QUERY = {  # list pages asked about A's records
     "search": "?q=PEL",
     "labels": "?items=PEL-0003",
@@ -237,6 +251,7 @@ def _web_url(route: str, name: str, world) -> str:
         "pk": str(world["pellet_set"].pk),
         "sha256": world["sha"],
         "link_id": str(world["link"].pk),
+        "export_id": str(world["export"].pk),
     }
     url = "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
     return url + QUERY.get(name, "")
@@ -257,6 +272,10 @@ def _web_expected(name: str, route: str, method: str, who: str) -> str:
         return FORBIDDEN  # needs the add_project permission: none of these has it
     if names_a and who not in SEES_A:
         return HIDDEN
+    if name in ASKER_ONLY:
+        return OK if who == MANAGER_A else HIDDEN
+    if name in READ_BY_POST:
+        return OK
     if name in {"project-members", "item-sign"}:
         return OK if who == MANAGER_A else FORBIDDEN  # managers manage members and sign
     if writes:
@@ -354,6 +373,7 @@ def _api_url(path: str, world) -> tuple[str, bool]:
         if collection == "measurements"
         else API_CODES.get(collection, "PEL-0003"),
         "sha256": world["sha"],
+        "export_id": str(world["export"].pk),
         "id": str(
             {
                 "chemicals": world["chemical"].pk,
@@ -384,8 +404,10 @@ def _api_expected(path: str, method: str, names_a: bool, who: str) -> str:
         return OK  # a POST of codes reads (a long selection); codes not seen are unknown
     if names_a and who not in SEES_A:
         return HIDDEN
-    if method == "GET":
-        return OK
+    if "{export_id}" in path:
+        return OK if who == MANAGER_A else HIDDEN  # an export is its requester's only
+    if method == "GET" or path.endswith("/exports/"):
+        return OK  # asking for a project's export reads it
     if path.endswith("/sign/"):
         return OK if who == MANAGER_A else FORBIDDEN  # managers sign
     if collection == "projects":

@@ -310,4 +310,4 @@ def test_a_project_exports_whole_and_every_export_holds_only_what_the_user_sees(
 
     client.force_login(viewer)
     page = client.get("/projects/LAB/")
-    assert b'data-testid="export-project" href="/api/projects/LAB/export.eln"' in page.content
+    assert b'action="/projects/LAB/export/"' in page.content
