@@ -185,6 +185,16 @@ class Measurement(VersionedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The measurement of an earlier version of the item whose settings and raw files this one
+    # took, to be computed again with the new version's values (measurements_measure_again).
+    carried_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="carried_to",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-id"]

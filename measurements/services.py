@@ -29,7 +29,7 @@ from core.audit import record_event
 from core.models import Item
 from core.services import allocate_code, apply_changes
 from core.signals import touches
-from core.signatures import RecordLocked, check_unlocked, is_locked
+from core.signatures import RecordLocked, check_unlocked, is_locked, version_of
 
 from . import compute, parsers, selectors, storage
 from .analysis import AnalysisError, quality
@@ -135,6 +135,64 @@ def measurement_create(
     _attach(measurement, uploads, user)
     measurement_reprocess(measurement)
     return measurement
+
+
+def measure_again_offer(item: Item) -> tuple[Item, int] | None:
+    """For the new version of a record: the earlier version and how many of its measurements
+    this one has not taken yet (None: nothing to offer)."""
+    old = version_of(item) if item.pk is not None else None
+    if old is None:
+        return None
+    left = Measurement.objects.filter(item=old).exclude(carried_to__item=item).count()
+    return (old, left) if left else None
+
+
+@transaction.atomic
+def measurements_measure_again(item: Item, *, user=None) -> list[Measurement]:
+    """Measure the new version of a record again from the earlier version's raw files: each of
+    the earlier version's measurements (not taken yet) is copied onto this one, its settings as
+    typed (a thickness or area typed on a measurement stays the measurement's) and the same
+    stored raw files (content-addressed: no byte copied), and computed afresh with this
+    record's values, e.g. a corrected pellet thickness. Each copy names what it came from."""
+    if user is not None:
+        permissions.check_write(user, item)
+    check_unlocked(item.pk)
+    old = version_of(item)
+    if old is None:
+        raise ValidationError(
+            {
+                "item": f"{item.code} is not a new version of another record: nothing to measure again."
+            }
+        )
+    sources = (
+        Measurement.objects.filter(item=old)
+        .exclude(carried_to__item=item)
+        .prefetch_related("files")
+        .order_by("pk")
+    )
+    made = []
+    for source in sources:
+        copy = Measurement(
+            item=item,
+            created_by=user,
+            carried_from=source,
+            **{name: getattr(source, name) for name in EDITABLE},
+        )
+        copy.full_clean(exclude=["code"])
+        copy.code = allocate_code("MEAS")
+        copy.save()
+        for link in source.files.order_by("position", "pk"):
+            MeasurementFile.objects.create(
+                measurement=copy,
+                raw_file_id=link.raw_file_id,
+                filename=link.filename,
+                position=link.position,
+            )
+        measurement_reprocess(copy)
+        made.append(copy)
+    if not made:
+        raise ValidationError({"item": f"{item.code} already has every measurement of {old.code}."})
+    return made
 
 
 @transaction.atomic

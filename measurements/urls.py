@@ -11,6 +11,7 @@ urlpatterns = [
     path("dashboard/running/", views.dashboard_running, name="dashboard-running"),
     path("series/<str:code>/points/", views.series_points, name="series-points"),
     path("series/<str:code>/status/", views.series_status, name="series-status"),
+    path("measure-again/<str:code>/", views.measure_again, name="measure-again"),
     path("<str:code>/", views.measurement_detail, name="detail"),
     path("<str:code>/status/", views.measurement_status, name="status"),
     path("<str:code>/rerun/", views.measurement_rerun, name="rerun"),

@@ -315,6 +315,27 @@ def series_points(request: HttpRequest, code: str) -> HttpResponse:
     return redirect(f"{item.get_absolute_url()}#temperature-series")
 
 
+@require_POST
+@staff_required
+def measure_again(request: HttpRequest, code: str) -> HttpResponse:
+    """The new version of a record measured again from its earlier version's raw files."""
+    item = get_object_or_404(permissions.visible_items(request.user), code__iexact=code)
+    permissions.check_write(request.user, item)
+    try:
+        made = services.measurements_measure_again(item, user=request.user)
+    except ValidationError as exc:
+        audit_if_locked(exc, action="web measure again")
+        messages.error(request, " ".join(exc.messages))
+    else:
+        codes = ", ".join(m.code for m in made)
+        messages.success(
+            request,
+            f"{len(made)} measurement{'s' if len(made) != 1 else ''} ({codes}) queued with the "
+            f"raw files of {made[0].carried_from.item.code}, computed with {item.code}'s values.",
+        )
+    return redirect(item)
+
+
 # The comparison page draws every item's curves in one browser tab: 100 is plenty to compare.
 MAX_COMPARE_ITEMS = 100
 

@@ -138,6 +138,7 @@ class ProjectExportsView(ApiMixin, GenericAPIView):
     `GET /api/export.eln?codes=` answers at once."""
 
     # Asking for an export reads: anyone who sees the project may ask, as with GET.
+    renderer_classes = [JSONRenderer]  # a status, not a table
     permission_classes = [IsAuthenticated]
     serializer_class = ProjectExportSerializer
     filter_backends: list = []
@@ -173,6 +174,7 @@ class ProjectExportStatusView(ApiMixin, GenericAPIView):
     """One of your exports of the project: `status` queued, running, done (then `download`
     gives the file, with its `sha256` and `size_bytes`) or failed (`error` says why)."""
 
+    renderer_classes = [JSONRenderer]  # a status, not a table
     permission_classes = [IsAuthenticated]
     serializer_class = ProjectExportSerializer
     filter_backends: list = []

@@ -120,6 +120,12 @@ class MeasurementSerializer(ModelSerializer):
     warnings = serializers.SerializerMethodField(
         help_text="every warning of the measurement's results (status done_with_warnings)"
     )
+    carried_from = serializers.SlugRelatedField(
+        slug_field="code",
+        read_only=True,
+        help_text="the measurement of the item's earlier version whose settings and raw files "
+        "this one took (measure again), else null",
+    )
 
     class Meta:
         model = Measurement
@@ -127,6 +133,7 @@ class MeasurementSerializer(ModelSerializer):
             "code",
             "item",
             *EDITABLE,
+            "carried_from",
             "status",
             "status_detail",
             "progress",
@@ -139,6 +146,7 @@ class MeasurementSerializer(ModelSerializer):
         ]
         read_only_fields = [
             "code",
+            "carried_from",
             "status",
             "status_detail",
             "progress",
@@ -250,4 +258,11 @@ class SeriesPointsUpdateSerializer(Serializer):
         child=ChoiceField(choices=["include", "exclude", "auto"]),
         allow_empty=False,
         help_text='measurement code -> include, exclude or auto, e.g. {"MEAS-0007": "exclude"}',
+    )
+
+
+class MeasureAgainSerializer(Serializer):
+    item = ItemCodeField(
+        queryset=Item.objects.all(),
+        help_text="code of the new version whose earlier version's measurements to take",
     )

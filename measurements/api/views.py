@@ -101,7 +101,7 @@ class MeasurementViewSet(
     """Measurements on pellets, membranes, cells. Create with JSON (then upload files) or as
     multipart with `files`; processing is queued and its state is in `status`/`progress`."""
 
-    queryset = Measurement.objects.select_related("item").prefetch_related(
+    queryset = Measurement.objects.select_related("item", "carried_from").prefetch_related(
         "files__raw_file", "results__item", "results__measurement"
     )
     serializer_class = s.MeasurementSerializer
@@ -149,6 +149,26 @@ class MeasurementViewSet(
         made = self.get_queryset().get(pk=measurement.pk)
         body = s.MeasurementSerializer(made, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.MeasureAgainSerializer, responses={201: s.MeasurementSerializer(many=True)}
+    )
+    @action(detail=False, methods=["post"], url_path="measure-again")
+    def measure_again(self, request):
+        """Measure the new version of a record (`item`) again from its earlier version's raw
+        files: each earlier measurement not taken yet is copied (settings as typed, the same
+        stored raw files, `carried_from` naming it) and computed with the new version's
+        values, e.g. a corrected pellet thickness. 400 when `item` is no new version or has
+        taken them all."""
+        body = s.MeasureAgainSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        with service_call(request.user):
+            made = services.measurements_measure_again(
+                body.validated_data["item"].specific, user=request.user
+            )
+        rows = self.get_queryset().filter(pk__in=[m.pk for m in made]).order_by("pk")
+        data = s.MeasurementSerializer(rows, many=True, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
     def get_object(self):
         self.kwargs["code"] = self.kwargs["code"].upper()

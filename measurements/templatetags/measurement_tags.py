@@ -2,7 +2,7 @@
 
 from django import template
 
-from measurements import selectors
+from measurements import selectors, services
 
 register = template.Library()
 
@@ -15,3 +15,9 @@ def measurements_attention_first(item):
     for m in rows:
         m.result_warnings = selectors.warnings_of(m)
     return rows
+
+
+@register.simple_tag
+def measure_again_offer(item):
+    """(earlier version, how many of its measurements this one has not taken), or None."""
+    return services.measure_again_offer(item)

@@ -230,6 +230,7 @@ POST_ONLY = {
     "project-new",
     "project-members",
     "project-export",
+    "measurements:measure-again",
 }
 # A project's export is read by whoever sees the project; each file only by who asked for it.
 READ_BY_POST = {"project-export"}
@@ -246,7 +247,7 @@ QUERY = {  # list pages asked about A's records
 def _web_url(route: str, name: str, world) -> str:
     values = {
         "code": world["measurement"].code
-        if name.startswith("measurements:") and "series" not in name
+        if name.startswith("measurements:") and "series" not in name and "again" not in name
         else ("LAB" if name.startswith("project") else "PEL-0003"),
         "pk": str(world["pellet_set"].pk),
         "sha256": world["sha"],

@@ -573,11 +573,12 @@ def test_a_pellet_of_a_signed_batch_is_corrected_by_a_new_version_in_its_set(api
     assert Supersession.objects.count() == 1
 
 
-def test_a_corrected_pellet_version_gives_the_corrected_conductivity(
+def test_a_corrected_pellet_version_measured_again_gives_the_corrected_conductivity(
     api, measured_pellet, django_capture_on_commit_callbacks
 ):
     """The end of a correction: the new version of a signed pellet (0.6 -> 0.61 mm), measured
-    with the same BioLogic spectrum, gives σ scaled by the thickness (σ = L / (R·A))."""
+    again from the same stored BioLogic spectrum, gives σ scaled by the thickness
+    (σ = L / (R·A))."""
     pellet, measurement = measured_pellet
     sigma_old = Result.objects.get(measurement=measurement, kind="conductivity")
     assert _sign(api, pellet.code).status_code == 201
@@ -589,22 +590,24 @@ def test_a_corrected_pellet_version_gives_the_corrected_conductivity(
     assert (body["thickness_mm"], body["diameter_mm"], body["mass_mg"]) == (0.61, 12.9, 250)
     assert body["batch"] == pellet.pellet_set.batch.code
     new = Pellet.objects.get(code=body["code"])
+    # Measured again from the signed pellet's raw file: the same spectrum, the settings as
+    # typed (area 1 cm²), the corrected thickness.
     with django_capture_on_commit_callbacks(execute=True):
-        remeasured = api.post(
-            "/api/measurements/",
-            {
-                "item": new.code,
-                "technique": "eis",
-                "area_cm2": 1,
-                "temperature_c": 25,
-                "files": [SimpleUploadedFile(MPT.name, MPT.read_bytes())],
-            },
-            format="multipart",
-        )
-    assert remeasured.status_code == 201, remeasured.json()
-    sigma_new = Result.objects.get(measurement__code=remeasured.json()["code"], kind="conductivity")
+        again = api.post("/api/measurements/measure-again/", {"item": new.code}, format="json")
+    assert again.status_code == 201, again.json()
+    (copied,) = again.json()
+    assert (copied["carried_from"], copied["area_cm2"]) == (measurement.code, 1.0)
+    assert copied["files"][0]["sha256"] == measurement.files.get().raw_file.sha256
+    sigma_new = Result.objects.get(measurement__code=copied["code"], kind="conductivity")
     ratio = sigma_new.values["conductivity_s_cm"] / sigma_old.values["conductivity_s_cm"]
     assert ratio == pytest.approx(0.61 / 0.6, rel=1e-9)
+    # Once only; and only for a new version.
+    twice = api.post("/api/measurements/measure-again/", {"item": new.code}, format="json")
+    assert twice.status_code == 400
+    assert twice.json() == {"item": [f"{new.code} already has every measurement of {pellet.code}."]}
+    other = factories.pellets(count=1)[0]
+    refused = api.post("/api/measurements/measure-again/", {"item": other.code}, format="json")
+    assert refused.status_code == 400 and "is not a new version" in str(refused.json())
     # The signed pellet keeps the σ it was signed with.
     assert api.get(f"/api/items/{pellet.code}/verify/").json()["intact"] is True
 
@@ -711,3 +714,28 @@ def test_signing_hashes_the_record_as_saved_not_a_stale_copy(staff):
     signature = sign(stale, user=staff, password=PASSWORD, meaning="approved")
     assert json.loads(signature.canonical)["fields"]["thickness_mm"] == 0.6
     assert verify(signature).intact
+
+
+def test_the_new_versions_page_offers_to_measure_again(
+    api, staff_client, measured_pellet, django_capture_on_commit_callbacks
+):
+    pellet, measurement = measured_pellet
+    assert _sign(api, pellet.code).status_code == 201
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = staff_client.post(
+            f"/synthesis/pieces/{pellet.code}/new-version/",
+            {"thickness_mm": "0.61", "diameter_mm": "12.9", "mass_mg": "250"},
+        )
+    new = Pellet.objects.get(code=saved["Location"].strip("/").split("/")[-1])
+    page = staff_client.get(f"/items/{new.code}/").content.decode()
+    offer = page.split('data-testid="measure-again"')[1].split("</form>")[0]
+    assert f"{pellet.code}</a>, which has 1 measurement not taken here" in offer
+    with django_capture_on_commit_callbacks(execute=True):
+        done = staff_client.post(f"/measurements/measure-again/{new.code}/", follow=True)
+    copy = Measurement.objects.get(item=new)
+    assert f"1 measurement ({copy.code}) queued with the raw files of {pellet.code}" in (
+        done.content.decode()
+    )
+    assert copy.carried_from == measurement
+    assert copy.status == Measurement.objects.get(pk=measurement.pk).status  # as computed there
+    assert 'data-testid="measure-again"' not in done.content.decode()  # nothing left to take
