@@ -338,7 +338,12 @@ class RecordFormView(StaffRequiredMixin, View):
     def build(self, data=None):
         instance = self.get_instance()
         source = self.copy_source() if instance is None else None
-        form = self.form_class(data, instance=instance, initial=self.initial(source))
+        initial = self.initial(source)
+        if source is not None and not self.request.GET.get("supersedes"):
+            # A copy is another sample made the same way: the notes were about that one. A new
+            # version is the same record corrected and keeps them.
+            initial.pop("notes", None)
+        form = self.form_class(data, instance=instance, initial=initial)
         if instance is None and self.asks_project:
             field = project_field(self.request.user)
             if source is not None and field.queryset.filter(pk=source.project_id).exists():

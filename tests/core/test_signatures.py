@@ -739,3 +739,15 @@ def test_the_new_versions_page_offers_to_measure_again(
     assert copy.carried_from == measurement
     assert copy.status == Measurement.objects.get(pk=measurement.pk).status  # as computed there
     assert 'data-testid="measure-again"' not in done.content.decode()  # nothing left to take
+
+
+def test_a_copy_leaves_the_notes_behind_a_new_version_keeps_them(staff_client):
+    """Notes are about one sample: a copy (another sample made the same way) starts without
+    them; a new version (the same record corrected) keeps them."""
+    cell = factories.full_cell(notes="electrolyte leaked at the edge")
+    copy = staff_client.get(f"/cells/new/?copy={cell.code}").content.decode()
+    version = staff_client.get(
+        f"/cells/new/?copy={cell.code}&supersedes={cell.code}"
+    ).content.decode()
+    assert "electrolyte leaked at the edge" not in copy
+    assert "electrolyte leaked at the edge" in version
