@@ -170,10 +170,22 @@ class RecordLockedMiddleware:
 
         if not isinstance(exception, RecordLocked):
             return None
+        from .models import Signature, Supersession
+
         audit_refusal(exception, action=f"web {request.method} {request.path}")
+        code = exception.locked_code
         context = {
             "reason": exception.messages[0],
-            "code": exception.locked_code,
-            "item_url": f"/items/{exception.locked_code}/" if exception.locked_code else "",
+            "code": code,
+            "item_url": f"/items/{code}/" if code else "",
+            # The refusal names the first signature; a record may carry several (its own and
+            # its batch's, reviewed then approved): the page lists them all.
+            "signatures": Signature.objects.filter(covers__code=code)
+            .select_related("item")
+            .order_by("signed_at", "id"),
+            # A record already corrected is not corrected again: point to the new version.
+            "superseded_by": Supersession.objects.filter(old__code=code)
+            .order_by("at", "id")
+            .values_list("new__code", flat=True),
         }
         return render(request, "409_locked.html", context, status=409)

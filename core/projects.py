@@ -5,6 +5,8 @@ superuser, or whom the admin gives it) makes new projects and becomes their mana
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -18,6 +20,30 @@ CREATE_REFUSED = (
     "Making projects needs the permission to add projects: ask an administrator to make the "
     "project or give you that permission."
 )
+
+# What a project code may hold, said once for the page, the API and the service (Django's own
+# "valid slug" message means nothing at the bench). Codes are stored upper-case.
+CODE_MAX = 20
+CODE_PATTERN = re.compile(rf"[A-Z0-9_-]{{1,{CODE_MAX}}}")
+CODE_RULE = (
+    f"A project code is 1 to {CODE_MAX} letters (A-Z), digits, dashes or underscores, "
+    "without spaces or accents, e.g. LAB or SSB-2027."
+)
+
+
+def code_taken(code: str) -> str:
+    return f"There is already a project {code}; choose another code."
+
+
+def clean_code(code: str) -> str:
+    """A new project's code, upper-cased, or a ValidationError saying what a code may hold or
+    that a project has it (in any case: LAB and lab are one code)."""
+    code = (code or "").strip().upper()
+    if not CODE_PATTERN.fullmatch(code):
+        raise ValidationError(CODE_RULE, code="invalid")
+    if Project.objects.filter(code__iexact=code).exists():
+        raise ValidationError(code_taken(code), code="unique")
+    return code
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -73,9 +99,10 @@ def project_create(*, user, code: str, name: str, description: str = "") -> Proj
     """A new project, with `user` as its manager."""
     if not can_create(user):
         raise PermissionDenied(CREATE_REFUSED)
-    code = (code or "").strip().upper()
-    if Project.objects.filter(code__iexact=code).exists():
-        raise ValidationError({"code": f"There is already a project {code}."})
+    try:
+        code = clean_code(code)
+    except ValidationError as exc:
+        raise ValidationError({"code": exc.messages}) from exc
     project = Project(code=code, name=(name or "").strip(), description=description or "")
     project.full_clean()
     project.save()

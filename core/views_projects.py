@@ -25,9 +25,20 @@ class MemberForm(LabForm):
 
 
 class ProjectForm(LabModelForm):
+    # A plain text box: the code's rule (length included) and its "already exists" are
+    # core.projects' (the API's too), not the model's slug, length and unique messages.
+    code = forms.CharField(
+        label="Code",
+        help_text="letters, digits, - or _; e.g. LAB",
+        widget=forms.TextInput(attrs={"maxlength": projects.CODE_MAX}),
+    )
+
     class Meta:
         model = Project
         fields = ["code", "name", "description"]
+
+    def clean_code(self) -> str:
+        return projects.clean_code(self.cleaned_data["code"])
 
 
 def _apply(form, exc: ValidationError) -> None:

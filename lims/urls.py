@@ -1,5 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from core import views, views_explore, views_labels, views_projects, views_tokens
@@ -7,7 +10,17 @@ from measurements import views as measurement_views
 
 from . import health, metrics_view, views_eln
 
+
+@login_not_required
+def favicon(request):
+    """Browsers and bookmarking tools ask for /favicon.ico whatever the page links: send them
+    to the SVG icon (static/lims/favicon.svg) instead of a 404 in the log. Not permanent, so a
+    renamed static file is followed."""
+    return redirect(static("lims/favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view.metrics_view, name="metrics"),

@@ -931,8 +931,7 @@ class MembranePiece(Piece, Item):
         return chemistry.disk_area_cm2(self.diameter_mm)
 
     def derived_facts(self) -> list[tuple[str, object]]:
-        return [
-            ("membrane", self.membrane),
+        return [  # the membrane is a recorded field, shown already
             ("thickness used (µm)", self.thickness_um),
             ("area (cm²)", self.area_cm2),
         ]

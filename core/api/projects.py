@@ -25,6 +25,9 @@ class MembershipSerializer(ModelSerializer):
 
 
 class ProjectSerializer(ModelSerializer):
+    # Checked by core.projects.clean_code (the page's words, not the model's slug, length and
+    # unique messages).
+    code = serializers.CharField(help_text=projects.CODE_RULE)
     my_role = serializers.SerializerMethodField()
 
     class Meta:
@@ -38,6 +41,8 @@ class ProjectSerializer(ModelSerializer):
 
 
 class ProjectUpdateSerializer(ProjectSerializer):
+    code = serializers.CharField(read_only=True)  # declared fields ignore read_only_fields
+
     class Meta(ProjectSerializer.Meta):
         read_only_fields = ["code", "created_at"]
 

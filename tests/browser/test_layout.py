@@ -301,3 +301,34 @@ def test_the_new_measurement_form_shows_the_chosen_techniques_settings(logged_in
         "reference_cycle",
     }
     context.close()
+
+
+def test_form_buttons_keep_their_size_and_the_tab_shows_the_icon(page, staff):
+    """The projects page's "Make project" and a project's "Add or change" sat stretched over a
+    whole grid cell (as tall as the description box); and every page asked for a favicon that
+    answered 404 (a console error in each tab). The icon is an SVG the policy allows."""
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(Permission.objects.get(codename="add_project"))
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto("/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw-alice-123")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+    for width in (1300, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for url, name in (("/projects/", "Make project"), ("/projects/LAB/", "Add or change")):
+            page.goto(url)
+            box = page.get_by_role("button", name=name).bounding_box()
+            assert box["height"] < 50 and box["width"] < 200, (url, width, box)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    loaded = page.evaluate(
+        """href => new Promise(done => { const i = new Image();
+            i.onload = () => done(i.naturalWidth); i.onerror = () => done(0); i.src = href; })""",
+        icon,
+    )
+    assert loaded > 0
+    assert errors == []

@@ -241,3 +241,26 @@ def test_recorded_values_show_every_digit_typed_and_no_bookkeeping(staff_client,
     facts = page.split('<table class="facts">')[1].split("</table>")[0]
     assert "<td>1.2896</td>" in facts  # Pyr14FSI weighed to 0.1 mg, not "1.290"
     assert ">version<" not in facts and ">summary<" not in facts
+
+
+def test_a_membrane_piece_names_its_membrane_once(staff_client, db):
+    from tests import factories
+
+    piece = factories.membrane_pieces(count=1)[0]
+    page = staff_client.get(f"/items/{piece.code}/").content.decode()
+    facts = page.split('<table class="facts">')[1].split("</table>")[0]
+    assert facts.count("<th>membrane</th>") == 1 and "<th>thickness used (µm)</th>" in facts
+
+
+def test_the_favicon_is_linked_and_favicon_ico_finds_it(client, db):
+    """Browsers ask for /favicon.ico: a redirect to the SVG icon, not a 404 in the log, and
+    without a login (the login page asks too)."""
+    login = client.get("/accounts/login/").content.decode()
+    icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', login)
+    assert icon and icon.group(1) == "/static/lims/favicon.svg"
+    assert icon.group(0) in render_to_string("404.html")  # the error pages too
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 302 and answer["Location"] == icon.group(1)
+    svg = client.get(icon.group(1))
+    assert svg.status_code == 200 and svg["Content-Type"].startswith("image/svg+xml")
+    assert b"<svg" in b"".join(svg.streaming_content if svg.streaming else [svg.content])

@@ -201,7 +201,7 @@ USERS = {
     MEMBER_B: "member_b",
     MANAGER_A: "manager_a",
 }
-PUBLIC_ROUTES = {"healthz", "readyz", "metrics", "login"}
+PUBLIC_ROUTES = {"favicon", "healthz", "readyz", "metrics", "login"}
 # Pages (GET) that make or change records: a viewer gets 403.
 WRITE_PAGES = {
     "item-edit",

@@ -248,3 +248,37 @@ def test_lists_filter_by_project_among_the_users_own(lab, other, client):
     assert (
         measurements.status_code == 200 and b'data-testid="project-filter"' in measurements.content
     )
+
+
+def test_a_project_code_is_refused_in_the_same_lab_words_on_the_page_and_the_api(lab, client):
+    """Django's "valid slug" message means nothing at the bench, and "already exists" had two
+    wordings (the form's exact match, the service's any case): one rule and one refusal now,
+    on the page and through the API alike."""
+    from django.contrib.auth.models import Permission
+
+    from core import projects
+
+    maker = _user("mia", (lab, "manager"))
+    maker.user_permissions.add(Permission.objects.get(codename="add_project"))
+    client.force_login(maker)
+    api = token_client(maker)
+
+    for code in ("my project", "SSB/2027", "Förster", "X" * 21):
+        page = client.post("/projects/new/", {"code": code, "name": "N"})
+        assert page.status_code == 400 and projects.CODE_RULE in page.content.decode(), code
+        assert "slug" not in page.content.decode()
+        answer = api.post("/api/projects/", {"code": code, "name": "N"}, format="json")
+        assert answer.status_code == 400 and answer.json()["code"] == [projects.CODE_RULE], code
+
+    taken = projects.code_taken("LAB")
+    for code in ("LAB", "lab"):
+        page = client.post("/projects/new/", {"code": code, "name": "N"}).content.decode()
+        assert taken in page and "already exists" not in page, code
+        answer = api.post("/api/projects/", {"code": code, "name": "N"}, format="json")
+        assert answer.json() == {"code": [taken]}, code
+
+    made = client.post("/projects/new/", {"code": "ssb-2027", "name": "Solid cells"})
+    assert made.status_code == 302 and made["Location"] == "/projects/SSB-2027/"
+    # A project's code stays what it was made with.
+    recoded = api.patch("/api/projects/SSB-2027/", {"code": "X"}, format="json")
+    assert recoded.status_code == 400 and "Read-only field" in recoded.json()["code"][0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -751,3 +752,60 @@ def test_a_copy_leaves_the_notes_behind_a_new_version_keeps_them(staff_client):
     ).content.decode()
     assert "electrolyte leaked at the edge" not in copy
     assert "electrolyte leaked at the edge" in version
+
+
+def test_the_409_page_lists_every_signature_and_the_corrected_version(api, staff_client):
+    """A pellet signed with its batch (reviewed) and on its own (approved) is locked by both:
+    the page refusing an edit names each (meaning, signer, UTC time), not only the first, and
+    once corrected it points to the new version instead of asking for another. Its batch's
+    page no longer offers a pellet set its signature would refuse."""
+    pellet = factories.pellets(count=1)[0]
+    pellets_measure({pellet: {"thickness_mm": 0.6, "diameter_mm": 12.9, "mass_mg": 250}})
+    batch = pellet.pellet_set.batch
+    assert _sign(api, batch.code, meaning="reviewed").status_code == 201
+    assert _sign(api, pellet.code, meaning="approved").status_code == 201
+    by_batch, own = Signature.objects.order_by("signed_at", "id")
+
+    edit = staff_client.get(f"/items/{pellet.code}/edit/")
+    page = edit.content.decode()
+    assert edit.status_code == 409
+    listed = page.split('data-testid="locking-signatures"')[1].split("</ul>")[0]
+    for signature, meaning in ((by_batch, "Reviewed"), (own, "Approved")):
+        when = signature.signed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        assert f"<strong>{meaning}</strong> by alice on {when} UTC" in listed
+    assert f"(signed with {batch.code})" in listed
+    assert 'data-testid="corrected-version"' not in page
+
+    new = new_version_by_form(staff_client, pellet.code)
+    page = staff_client.get(f"/items/{pellet.code}/edit/").content.decode()
+    assert f'It already has a corrected version: <a href="/items/{new.code}/">' in page
+
+    batch_page = staff_client.get(f"/items/{batch.code}/").content.decode()
+    assert 'data-testid="no-new-pellets"' in batch_page
+    assert f"/synthesis/pellet-sets/new/?batch={batch.code}" not in batch_page
+
+
+def test_one_signature_is_named_once_on_the_409_page(api, staff_client):
+    pellet = factories.pellets(count=1)[0]
+    assert _sign(api, pellet.code).status_code == 201
+    page = staff_client.get(f"/items/{pellet.code}/edit/").content.decode()
+    assert Signature.objects.get().describe() in page
+    assert 'data-testid="locking-signatures"' not in page
+
+
+def test_the_admins_refusal_does_not_speak_of_project_roles(api, client, staff):
+    """The admin's 403 (a signed lot's chemical cannot be deleted) is not about projects: a
+    manager is not told to ask a manager to make them a member."""
+    from synthesis.models import Chemical
+
+    lot = factories.reagent_lot("LiFSI", "LiFSI")
+    assert _sign(api, lot.code).status_code == 201
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    chemical = Chemical.objects.get(pk=lot.chemical_id)
+    refused = client.get(f"/admin/synthesis/chemical/{chemical.pk}/delete/")
+    page = refused.content.decode()
+    assert refused.status_code == 403
+    assert "a signed record, and what its signature holds, is read-only" in page
+    assert "make you a member" not in page
