@@ -130,11 +130,14 @@ def _parts(item: Item) -> dict[str, list]:
     return parts
 
 
-def canonical_record(item: Item, covered: set[int] | None = None) -> dict[str, Any]:
+def canonical_record(
+    item: Item, covered: set[int] | None = None, signed_names: set[str] | None = None
+) -> dict[str, Any]:
     """What a signature of `item` covers, as plain JSON-able data (see the module's doc).
-    `covered`: when verifying, the items the signature covers; a part added to the record
-    since (a corrected new version of one of a signed batch's pellets, made in its set) was
-    not signed and is left out."""
+    When verifying: `covered`, the items the signature covers (a part added to the record
+    since, such as a corrected new version of one of a signed batch's pellets, was not signed
+    and is left out); `signed_names`, the top-level names the signed JSON has (a kind that
+    covers parts only since a later release, a coating's disks, was signed without them)."""
     item = item.specific
     data: dict[str, Any] = {
         "code": item.code,
@@ -156,14 +159,18 @@ def canonical_record(item: Item, covered: set[int] | None = None) -> dict[str, A
     for contributor in CANONICAL_CONTRIBUTORS:
         data.update(contributor(item))
     for name, parts in item.signed_parts().items():
+        if signed_names is not None and name not in signed_names:
+            continue
         data[name] = [
             canonical_record(part) for part in parts if covered is None or part.pk in covered
         ]
     return normal(data)
 
 
-def canonical_json(item: Item, covered: set[int] | None = None) -> str:
-    return canonical_dumps(canonical_record(item, covered))
+def canonical_json(
+    item: Item, covered: set[int] | None = None, signed_names: set[str] | None = None
+) -> str:
+    return canonical_dumps(canonical_record(item, covered, signed_names))
 
 
 def sha256_of(text: str) -> str:
@@ -461,7 +468,12 @@ def diff(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
 def verify(signature: Signature, *, audit: bool = True) -> Verification:
     # The record as stored now (never an object some caller holds).
     current = Item.objects.get(pk=signature.item_id)
-    text = canonical_json(current, set(signature.covers.values_list("pk", flat=True)))
+    covered = set(signature.covers.values_list("pk", flat=True))
+    try:
+        signed_names = set(json.loads(signature.canonical))
+    except (ValueError, TypeError):
+        signed_names = None  # an unreadable signed JSON: the hash check below names it
+    text = canonical_json(current, covered, signed_names)
     now = sha256_of(text)
     if now == signature.sha256 and sha256_of(signature.canonical) == signature.sha256:
         return Verification(signature, True, now)

@@ -660,6 +660,10 @@ class SpeMembrane(SlotUsesMixin, Item):
         thickness = f", {self.thickness_um:g} µm" if self.thickness_um else ""
         return f"PEO:LiFSI:Pyr14FSI {self.molar_ratio}{thickness}"
 
+    def signed_parts(self) -> dict[str, list[Item]]:
+        # A sheet is signed with the pieces cut from it, as a batch with its pellets.
+        return {"pieces": list(MembranePiece.objects.filter(membrane=self).order_by("code"))}
+
     def lineage_parents(self) -> list[tuple]:
         lots = (self.peo_lot, self.lifsi_lot, self.pyr14fsi_lot, self.benzophenone_lot)
         return [(lot, LineageRole.COMPONENT, None, "") for lot in lots if lot is not None]
@@ -817,6 +821,10 @@ class CathodeCoating(SlotUsesMixin, Item):
 
     def describe(self) -> str:
         return f"{self.notation_label()} coating {self.mass_ratio}"
+
+    def signed_parts(self) -> dict[str, list[Item]]:
+        # A coating is signed with the disks punched from it, as a batch with its pellets.
+        return {"disks": list(ElectrodeDisk.objects.filter(coating=self).order_by("code"))}
 
     def lineage_parents(self) -> list[tuple]:
         lots = (self.active_lot, self.carbon_lot, self.binder_lot, self.solvent_lot, self.foil_lot)

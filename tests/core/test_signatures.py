@@ -809,3 +809,62 @@ def test_the_admins_refusal_does_not_speak_of_project_roles(api, client, staff):
     assert refused.status_code == 403
     assert "a signed record, and what its signature holds, is read-only" in page
     assert "make you a member" not in page
+
+
+def test_a_coating_is_signed_with_its_disks_and_an_older_signature_without_them_holds(api, staff):
+    """As a batch with its pellets, a coating is signed with the disks punched from it (and a
+    membrane with its pieces): they are locked with it. Disks punched later use the coating
+    and are not part of its signature. A signature made before coatings covered their disks
+    (its JSON has no `disks`) still verifies intact."""
+    from django.utils import timezone
+
+    from core.signatures import canonical_dumps, canonical_record, sha256_of
+    from synthesis.services import electrode_disks_create
+
+    first, second = factories.cathode_disks(count=2)
+    coating = first.coating
+    assert _sign(api, coating.code).status_code == 201
+    locked = api.patch(
+        f"/api/electrode-disks/{first.code}/", {"active_loading_mg_cm2": 2.9}, format="json"
+    )
+    assert locked.status_code == 409
+    assert f"its signature covers {first.code}" in locked.json()["detail"]
+    later = electrode_disks_create(
+        coating=coating, count=1, fields={"diameter_mm": 12.0, "active_loading_mg_cm2": 2.7}
+    )[0]
+    assert api.get(f"/api/items/{coating.code}/verify/").json()["intact"] is True
+    assert (
+        api.patch(
+            f"/api/electrode-disks/{later.code}/", {"active_loading_mg_cm2": 2.8}, format="json"
+        ).status_code
+        == 200
+    )
+
+    membrane_pieces = factories.membrane_pieces(count=2)
+    membrane = membrane_pieces[0].membrane
+    assert _sign(api, membrane.code).status_code == 201
+    signed = json.loads(Signature.objects.get(item=membrane).canonical)
+    assert [p["code"] for p in signed["pieces"]] == [p.code for p in membrane_pieces]
+    cut = api.patch(
+        f"/api/membrane-pieces/{membrane_pieces[1].code}/",
+        {"measured_thickness_um": 21},
+        format="json",
+    )
+    assert cut.status_code == 409
+
+    # An older signature of another coating, made when coatings covered no disks.
+    old_disk = factories.cathode_disks(count=1)[0]
+    record = canonical_record(old_disk.coating)
+    record.pop("disks")
+    text = canonical_dumps(record)
+    legacy = Signature.objects.create(
+        item=old_disk.coating,
+        signer=staff,
+        signer_username=staff.username,
+        signed_at=timezone.now(),
+        meaning="approved",
+        sha256=sha256_of(text),
+        canonical=text,
+    )
+    legacy.covers.set([old_disk.coating])
+    assert verify(legacy).intact
