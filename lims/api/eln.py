@@ -144,7 +144,9 @@ class ProjectExportsView(ApiMixin, GenericAPIView):
     filter_backends: list = []
     pagination_class = None
 
-    @extend_schema(operation_id="projects_exports_list")
+    @extend_schema(
+        operation_id="projects_exports_list", responses=ProjectExportSerializer(many=True)
+    )
     def get(self, request, code: str):
         found = exports.exports_of(request.user, _project(request, code))
         return Response(self.get_serializer(found, many=True).data)

@@ -123,6 +123,7 @@ class MeasurementSerializer(ModelSerializer):
     carried_from = serializers.SlugRelatedField(
         slug_field="code",
         read_only=True,
+        allow_null=True,
         help_text="the measurement of the item's earlier version whose settings and raw files "
         "this one took (measure again), else null",
     )
