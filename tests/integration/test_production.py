@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -130,7 +131,10 @@ def deployment(tmp_path):
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))},
         "DATABASE_URL": database_url_of_test_db(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        # A queue of the deployment's own: the integration tests' session worker (test
+        # settings, the test run's store prefix) must never take its jobs. It did, when it was
+        # alive, and wrote the Parquet under its prefix where the deployment never looks.
+        "CELERY_QUEUE": f"lims-production-test-{uuid.uuid4().hex[:8]}",
         "SECRET_KEY": "production-test-not-secret",
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
