@@ -166,11 +166,11 @@ class RecordLockedMiddleware:
     def process_exception(self, request, exception):
         from django.shortcuts import render
 
-        from .signatures import RecordLocked, audit_refusal
+        from .models import Supersession
+        from .signatures import RecordLocked, audit_refusal, signatures_covering
 
         if not isinstance(exception, RecordLocked):
             return None
-        from .models import Signature, Supersession
 
         audit_refusal(exception, action=f"web {request.method} {request.path}")
         code = exception.locked_code
@@ -180,9 +180,7 @@ class RecordLockedMiddleware:
             "item_url": f"/items/{code}/" if code else "",
             # The refusal names the first signature; a record may carry several (its own and
             # its batch's, reviewed then approved): the page lists them all.
-            "signatures": Signature.objects.filter(covers__code=code)
-            .select_related("item")
-            .order_by("signed_at", "id"),
+            "signatures": signatures_covering(code=code),
             # A record already corrected is not corrected again: point to the new version.
             "superseded_by": Supersession.objects.filter(old__code=code)
             .order_by("at", "id")

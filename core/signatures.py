@@ -192,16 +192,19 @@ class RecordLocked(ValidationError):
         self.locked_code = target
 
 
+def signatures_covering(**lookup):
+    """The signatures that cover (and lock) what `lookup` names, of `Signature.covers`: an
+    item (`pk=`, `code=`) or, through a path, the items that hold a shared record; oldest
+    first (the first is the one a refusal names)."""
+    covered = {f"covers__{k}": v for k, v in lookup.items()}
+    return Signature.objects.filter(**covered).select_related("item").order_by("signed_at", "id")
+
+
 def locking_signature(item_id: int | None) -> Signature | None:
     """The first signature that locks this item (its own, or one that covers it), or None."""
     if item_id is None:
         return None
-    return (
-        Signature.objects.filter(covers=item_id)
-        .select_related("item")
-        .order_by("signed_at", "id")
-        .first()
-    )
+    return signatures_covering(pk=item_id).first()
 
 
 def is_locked(item_id: int | None) -> bool:
@@ -268,12 +271,7 @@ def row_locking_signature(instance: models.Model) -> tuple[Signature | None, str
     if path:
         if instance.pk is None:
             return None, ""
-        signature = (
-            Signature.objects.filter(**{f"covers__{path}": instance.pk})
-            .select_related("item")
-            .order_by("signed_at", "id")
-            .first()
-        )
+        signature = signatures_covering(**{path: instance.pk}).first()
         return signature, f"{instance._meta.verbose_name} {instance}"
     item_id = owning_item_id(instance)
     signature = locking_signature(item_id)
@@ -499,10 +497,7 @@ def verify(signature: Signature, *, audit: bool = True) -> Verification:
 
 def verify_item(item: Item, *, audit: bool = True) -> list[Verification]:
     """Every signature of the item (and those that cover it), verified."""
-    signatures = (
-        Signature.objects.filter(covers=item.pk).select_related("item").order_by("signed_at", "id")
-    )
-    return [verify(s, audit=audit) for s in signatures]
+    return [verify(s, audit=audit) for s in signatures_covering(pk=item.pk)]
 
 
 # --- new versions ----------------------------------------------------------------------------------

@@ -141,6 +141,20 @@ def _drop_older(export: ProjectExport) -> None:
         old.delete()
 
 
+class ExportUnavailable(Exception):
+    """An export whose file cannot be handed out (not written yet, failed, or gone from the
+    store); the message says which, for the page and the API alike."""
+
+
 def open_export(export: ProjectExport):
-    """The finished export's bytes, streamed from the store (FileNotFoundError if gone)."""
-    return storage.stream_derived(export.key)
+    """The finished export's bytes, streamed from the store."""
+    if export.status != ExportStatus.DONE:
+        reason = f": {export.error}" if export.error else ""
+        state = export.get_status_display().lower()
+        raise ExportUnavailable(f"Export {export.pk} of {export.project.code} is {state}{reason}")
+    try:
+        return storage.stream_derived(export.key)
+    except FileNotFoundError:
+        raise ExportUnavailable(
+            f"The file of export {export.pk} is no longer in the store; ask for a new one"
+        ) from None

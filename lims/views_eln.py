@@ -114,13 +114,8 @@ def project_export_download(request: HttpRequest, code: str, export_id: int) -> 
     export = exports.export_of(request.user, project, export_id)
     if export is None:
         raise Http404(f"No export {export_id} of project {project.code} of yours.")
-    if export.status != "done":
-        state = export.get_status_display().lower()
-        return _refused(request, f"Export {export.pk} of {project.code} is {state}.", 409)
     try:
         handle = exports.open_export(export)
-    except FileNotFoundError:
-        return _refused(
-            request, f"The file of export {export.pk} is no longer stored; ask for a new one.", 409
-        )
+    except exports.ExportUnavailable as exc:
+        return _refused(request, f"{exc}.", 409)
     return attachment(handle, export.filename)

@@ -161,7 +161,8 @@ def measurements_measure_again(item: Item, *, user=None) -> list[Measurement]:
     if old is None:
         raise ValidationError(
             {
-                "item": f"{item.code} is not a new version of another record: nothing to measure again."
+                "item": f"{item.code} is not a new version of another record: nothing to measure "
+                "again."
             }
         )
     sources = (

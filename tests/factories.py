@@ -151,8 +151,9 @@ def membrane_pieces(count=2, membrane=None, **fields):
     )
 
 
-def eis_upload(api, item, relative: str = "impedance.py/exampleDataBioLogic.mpt"):
-    """Upload a real EIS export of a sample through the API at 25 °C; the new measurement."""
+def eis_upload(api, item, relative: str = "impedance.py/exampleDataBioLogic.mpt", area_cm2=None):
+    """Upload a real EIS export of a sample through the API at 25 °C (on `area_cm2`, else the
+    sample's own area); the new measurement."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from measurements.models import Measurement
@@ -165,6 +166,7 @@ def eis_upload(api, item, relative: str = "impedance.py/exampleDataBioLogic.mpt"
             "item": item.code,
             "technique": "eis",
             "temperature_c": 25,
+            **({"area_cm2": area_cm2} if area_cm2 is not None else {}),
             "files": [SimpleUploadedFile(path.name, path.read_bytes())],
         },
         format="multipart",

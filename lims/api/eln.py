@@ -209,16 +209,10 @@ class ProjectExportDownloadView(ProjectExportStatusView):
     )
     def get(self, request, code: str, export_id: int):
         export = self.get_export(code, export_id)
-        if export.status != "done":
-            reason = f": {export.error}" if export.error else ""
-            state = export.get_status_display().lower()
-            raise Conflict(f"Export {export.pk} of {export.project.code} is {state}{reason}")
         try:
             handle = exports.open_export(export)
-        except FileNotFoundError:
-            raise Conflict(
-                f"The file of export {export.pk} is no longer in the store; ask for a new one."
-            ) from None
+        except exports.ExportUnavailable as exc:
+            raise Conflict(str(exc)) from None
         return attachment(handle, export.filename)
 
 

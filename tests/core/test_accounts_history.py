@@ -10,7 +10,6 @@ import io
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import ProtectedError
 from django.test import Client
 
@@ -60,19 +59,8 @@ def bob_history(db, django_capture_on_commit_callbacks):
     pellet = factories.pellets(batch=batch, count=1)[0]
     pellets_measure({pellet: {"thickness_mm": 0.6, "diameter_mm": 12.9, "mass_mg": 250}})
     with django_capture_on_commit_callbacks(execute=True):
-        response = token_client(bob).post(
-            "/api/measurements/",
-            {
-                "item": pellet.code,
-                "technique": "eis",
-                "area_cm2": 1,
-                "temperature_c": 25,
-                "files": [SimpleUploadedFile(MPT.name, MPT.read_bytes())],
-            },
-            format="multipart",
-        )
-    assert response.status_code == 201, response.json()
-    sigma = Result.objects.get(measurement__code=response.json()["code"], kind="conductivity")
+        measurement = factories.eis_upload(token_client(bob), pellet, area_cm2=1)
+    sigma = Result.objects.get(measurement=measurement, kind="conductivity")
     assert f"{sigma.values['conductivity_s_cm']:.2e}" == "5.37e-04"
     pellet.refresh_from_db()  # signed as the page would load it: measured
     signature = sign(pellet, user=bob, password=BOB_PASSWORD, meaning="approved")

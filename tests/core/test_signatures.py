@@ -37,19 +37,8 @@ def measured_pellet(api, django_capture_on_commit_callbacks):
     pellet = factories.pellets(count=1)[0]
     pellets_measure({pellet: {"thickness_mm": 0.6, "diameter_mm": 12.9, "mass_mg": 250}})
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post(
-            "/api/measurements/",
-            {
-                "item": pellet.code,
-                "technique": "eis",
-                "area_cm2": 1,
-                "temperature_c": 25,
-                "files": [SimpleUploadedFile(MPT.name, MPT.read_bytes())],
-            },
-            format="multipart",
-        )
-    assert response.status_code == 201, response.json()
-    measurement = Measurement.objects.get(code=response.json()["code"])
+        measurement = factories.eis_upload(api, pellet, area_cm2=1)
+    measurement.refresh_from_db()  # processed when the upload committed
     sigma = Result.objects.get(measurement=measurement, kind="conductivity")
     assert f"{sigma.values['conductivity_s_cm']:.2e}" == "5.37e-04"
     return Pellet.objects.get(pk=pellet.pk), measurement
