@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -137,6 +138,10 @@ def measurement_create(
     return measurement
 
 
+def _same(a: float, b: float | None) -> bool:
+    return b is not None and math.isclose(a, b, rel_tol=1e-9)
+
+
 def measure_again_offer(item: Item) -> tuple[Item, int] | None:
     """For the new version of a record: the earlier version and how many of its measurements
     this one has not taken yet (None: nothing to offer)."""
@@ -150,10 +155,11 @@ def measure_again_offer(item: Item) -> tuple[Item, int] | None:
 @transaction.atomic
 def measurements_measure_again(item: Item, *, user=None) -> list[Measurement]:
     """Measure the new version of a record again from the earlier version's raw files: each of
-    the earlier version's measurements (not taken yet) is copied onto this one, its settings as
-    typed (a thickness or area typed on a measurement stays the measurement's) and the same
-    stored raw files (content-addressed: no byte copied), and computed afresh with this
-    record's values, e.g. a corrected pellet thickness. Each copy names what it came from."""
+    the earlier version's measurements (not taken yet) is copied onto this one, its settings
+    and the same stored raw files (content-addressed: no byte copied), and computed afresh
+    with this record's values, e.g. a corrected pellet thickness. A geometry value typed on
+    the measurement as the earlier version recorded it gives way; one typed differently is
+    kept and named in the copy's notes. Each copy names what it came from."""
     if user is not None:
         permissions.check_write(user, item)
     check_unlocked(item.pk)
@@ -172,13 +178,26 @@ def measurements_measure_again(item: Item, *, user=None) -> list[Measurement]:
         .order_by("pk")
     )
     made = []
+    old, new = old.specific, item.specific
     for source in sources:
-        copy = Measurement(
-            item=item,
-            created_by=user,
-            carried_from=source,
-            **{name: getattr(source, name) for name in EDITABLE},
-        )
+        settings_ = {name: getattr(source, name) for name in EDITABLE}
+        kept = []
+        for name in SAMPLE_SOURCES:
+            typed = settings_[name]
+            if typed is None:
+                continue
+            if _same(typed, sample_value(old, name)):
+                # Typed as the earlier version recorded it (a form prefilled from the sample,
+                # an import): the record's value, which the new version corrects.
+                settings_[name] = None
+            else:
+                label = Measurement._meta.get_field(name).verbose_name
+                kept.append(f"{label} {typed:g}")
+        if kept:
+            # Typed on purpose for that measurement: kept, and said where the copy is read.
+            line = f"Measured again from {source.code}; kept as typed there: {', '.join(kept)}."
+            settings_["notes"] = "\n".join(filter(None, [settings_["notes"], line]))
+        copy = Measurement(item=new, created_by=user, carried_from=source, **settings_)
         copy.full_clean(exclude=["code"])
         copy.code = allocate_code("MEAS")
         copy.save()
@@ -519,15 +538,30 @@ def _first_set(item, names: tuple[str, ...], scale: dict[str, float] | None = No
     return None
 
 
+# A measurement's geometry field -> where the sample records it (and the factor to its unit).
+SAMPLE_SOURCES = {
+    "thickness_um": (SAMPLE_THICKNESS, {"thickness_mm": 1000}),
+    "area_cm2": (SAMPLE_AREA, None),
+    "active_mass_mg": (SAMPLE_MASS, None),
+}
+
+
+def sample_value(item, field: str) -> float | None:
+    """What the sample records for a measurement's geometry field (a pellet's thickness in
+    µm, a cell's active area), used when the measurement has none typed."""
+    names, scale = SAMPLE_SOURCES[field]
+    return _first_set(item, names, scale)
+
+
 def measurement_inputs(measurement: Measurement) -> dict[str, Any]:
     """The geometry and masses a computation uses: the measurement's own values first, then
     the sample's (pellet thickness and area, membrane thickness, cell active mass and area)."""
     item = measurement.item.specific
     thickness_um = measurement.thickness_um
     if thickness_um is None:
-        thickness_um = _first_set(item, SAMPLE_THICKNESS, {"thickness_mm": 1000})
-    area = measurement.area_cm2 or _first_set(item, SAMPLE_AREA)
-    mass = measurement.active_mass_mg or _first_set(item, SAMPLE_MASS)
+        thickness_um = sample_value(item, "thickness_um")
+    area = measurement.area_cm2 or sample_value(item, "area_cm2")
+    mass = measurement.active_mass_mg or sample_value(item, "active_mass_mg")
     return {
         "thickness_um": thickness_um,
         "area_cm2": area,

@@ -857,3 +857,47 @@ def test_a_coating_is_signed_with_its_disks_and_an_older_signature_without_them_
     )
     legacy.covers.set([old_disk.coating])
     assert verify(legacy).intact
+
+
+def test_measuring_again_takes_the_corrected_value_unless_one_was_typed_on_purpose(
+    api, django_capture_on_commit_callbacks
+):
+    """The demo's measurements carry the pellet's thickness typed on them (600 µm, as the
+    pellet records it). Measured again on the corrected pellet (0.66 mm), that value was the
+    record's and gives way: σ scales by 0.66/0.6. An area typed differently from the pellet's
+    (1 cm² for a 12.9 mm pellet) was typed on purpose: kept, and the copy's notes say so."""
+    pellet = factories.pellets(count=1)[0]
+    pellets_measure({pellet: {"thickness_mm": 0.6, "diameter_mm": 12.9, "mass_mg": 250}})
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api.post(
+            "/api/measurements/",
+            {
+                "item": pellet.code,
+                "technique": "eis",
+                "thickness_um": 600,
+                "area_cm2": 1,
+                "temperature_c": 25,
+                "files": [SimpleUploadedFile(MPT.name, MPT.read_bytes())],
+            },
+            format="multipart",
+        )
+    assert first.status_code == 201, first.json()
+    assert _sign(api, pellet.code).status_code == 201
+    made = api.post(
+        f"/api/pellets/{pellet.code}/new-version/", {"thickness_mm": 0.66}, format="json"
+    )
+    assert made.status_code == 201, made.json()
+    with django_capture_on_commit_callbacks(execute=True):
+        again = api.post(
+            "/api/measurements/measure-again/", {"item": made.json()["code"]}, format="json"
+        )
+    (copied,) = again.json()
+    assert (copied["thickness_um"], copied["area_cm2"]) == (None, 1.0)
+    assert copied["notes"].endswith(
+        f"Measured again from {first.json()['code']}; kept as typed there: electrode area (cm²) 1."
+    )
+    old, new = (
+        Result.objects.get(measurement__code=c, kind="conductivity").values["conductivity_s_cm"]
+        for c in (first.json()["code"], copied["code"])
+    )
+    assert new / old == pytest.approx(0.66 / 0.6, rel=1e-9)
